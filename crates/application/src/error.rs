@@ -1,0 +1,94 @@
+//! The one error type of the use cases. `api` maps each variant to one HTTP status.
+
+use toolkit_domain::{Role, ValidationError};
+
+/// One invalid field of a request, named as on the wire (`displayName`, not `display_name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, error: &ValidationError) -> Self {
+        Self { field: field.into(), message: error.to_string() }
+    }
+}
+
+/// Why a credential was refused. The HTTP answer is the same 401 for all of them; the
+/// distinction is for logs and tests only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthorized {
+    /// Unknown email or wrong password: deliberately indistinguishable.
+    InvalidCredentials,
+    /// Missing, malformed, expired or forged access token.
+    InvalidAccessToken,
+    /// Unknown, expired, revoked or reused refresh token.
+    InvalidRefreshToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    RegistrationDisabled,
+    /// The caller is a member, but their role is below what the action needs.
+    InsufficientRole { required: Role },
+}
+
+/// A state conflict (409).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    EmailTaken,
+    SlugTaken,
+    /// The change would leave a project without an owner.
+    LastOwner,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthorized: {0:?}")]
+    Unauthorized(Unauthorized),
+    #[error("forbidden: {0:?}")]
+    Forbidden(Forbidden),
+    /// The resource does not exist, or the caller may not know that it does.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, error: &ValidationError) -> Self {
+        AppError::Validation(vec![FieldError::new(field, error)])
+    }
+}
+
+/// Collects field errors from several `parse` calls so a request learns all its mistakes at once.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    /// Records the error of `result` under `field` and returns its value, if any.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, ValidationError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.errors.push(FieldError::new(field, &error));
+                None
+            }
+        }
+    }
+
+    /// `Err(Validation)` when anything was recorded.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] with every recorded field error.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(AppError::Validation(self.errors)) }
+    }
+}

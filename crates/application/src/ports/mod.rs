@@ -1,0 +1,26 @@
+//! Ports: what the use cases need from the outside world, as traits. Adapters (`db`, `auth`)
+//! implement them; tests mock them with mockall (`mocks` feature or `cfg(test)`).
+//!
+//! Contract for every port: infrastructure errors never cross it. Known outcomes are typed;
+//! anything else is `anyhow::Error` (an `Unexpected` 500 with the cause in the log).
+
+mod clock;
+mod security;
+mod store;
+mod unit_of_work;
+
+pub use clock::{Clock, IdGenerator};
+#[cfg(any(test, feature = "mocks"))]
+pub use clock::{MockClock, MockIdGenerator};
+pub use security::{AccessClaims, IssuedAccessToken, PasswordHasher, TokenIssuer};
+#[cfg(any(test, feature = "mocks"))]
+pub use security::{MockPasswordHasher, MockTokenIssuer};
+pub use store::{
+    MemberRepository, NewRefreshToken, ProjectRepository, RefreshTokenRepository, RefreshUse,
+    StoredCredentials, UserRepository,
+};
+#[cfg(any(test, feature = "mocks"))]
+pub use store::{MockMemberRepository, MockProjectRepository, MockRefreshTokenRepository, MockUserRepository};
+pub use unit_of_work::{Change, CommitError, UnitOfWork};
+#[cfg(any(test, feature = "mocks"))]
+pub use unit_of_work::MockUnitOfWork;

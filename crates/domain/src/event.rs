@@ -1,0 +1,47 @@
+//! Outbox events: one per change, written in the same transaction as the change.
+
+use chrono::{DateTime, Utc};
+
+use crate::{ProjectId, UserId};
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User { id: UserId, display_name: String },
+    System,
+}
+
+/// What happened. The wire names are those of the API's realtime section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    MemberChanged,
+    ProjectUpdated,
+    ProjectDeleted,
+    MembershipAdded,
+    MembershipRemoved,
+}
+
+impl EventKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::MemberChanged => "member.changed",
+            EventKind::ProjectUpdated => "project.updated",
+            EventKind::ProjectDeleted => "project.deleted",
+            EventKind::MembershipAdded => "membership.added",
+            EventKind::MembershipRemoved => "membership.removed",
+        }
+    }
+}
+
+/// An event about to be appended to the outbox. `seq` is given by the database.
+/// `project_id` scopes project events; `user_id` addresses a user's own channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub project_id: Option<ProjectId>,
+    pub user_id: Option<UserId>,
+    pub actor: Actor,
+    /// A JSON object, already serialised (the domain holds no JSON library).
+    pub data_json: String,
+    pub at: DateTime<Utc>,
+}
