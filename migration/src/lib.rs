@@ -1,1 +1,19 @@
-//! placeholder
+//! Database migrations for Toolkit Sync: one schema, portable across SQLite and PostgreSQL.
+
+pub use sea_orm_migration::MigratorTrait;
+/// The connection type the migrator runs on, so callers need no direct sea-orm dependency.
+pub use sea_orm_migration::sea_orm::{DatabaseConnection, DbConn, DbErr};
+
+mod m20261125_000001_foundation;
+
+use sea_orm_migration::{MigrationTrait, async_trait};
+
+/// Every migration, oldest first. `Migrator::up(&db, None)` brings a database up to date.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_foundation::Migration)]
+    }
+}

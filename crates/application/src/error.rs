@@ -11,7 +11,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, error: &ValidationError) -> Self {
-        Self { field: field.into(), message: error.to_string() }
+        Self {
+            field: field.into(),
+            message: error.to_string(),
+        }
     }
 }
 
@@ -31,7 +34,9 @@ pub enum Unauthorized {
 pub enum Forbidden {
     RegistrationDisabled,
     /// The caller is a member, but their role is below what the action needs.
-    InsufficientRole { required: Role },
+    InsufficientRole {
+        required: Role,
+    },
 }
 
 /// A state conflict (409).
@@ -89,6 +94,10 @@ impl Validator {
     /// # Errors
     /// [`AppError::Validation`] with every recorded field error.
     pub fn finish(self) -> Result<(), AppError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(AppError::Validation(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.errors))
+        }
     }
 }

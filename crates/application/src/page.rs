@@ -21,7 +21,10 @@ impl PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { after: None, limit: Self::DEFAULT_LIMIT }
+        Self {
+            after: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
     }
 }
 
@@ -53,7 +56,14 @@ mod tests {
     #[test]
     fn a_full_page_points_at_its_last_item() {
         let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
-        let page = Page::from_rows(ids.clone(), PageRequest { after: None, limit: 3 }, |id| *id);
+        let page = Page::from_rows(
+            ids.clone(),
+            PageRequest {
+                after: None,
+                limit: 3,
+            },
+            |id| *id,
+        );
         assert_eq!(page.items, ids[..3]);
         assert_eq!(page.next, Some(ids[2]));
     }
@@ -61,7 +71,14 @@ mod tests {
     #[test]
     fn the_last_page_has_no_next() {
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
-        let page = Page::from_rows(ids.clone(), PageRequest { after: None, limit: 3 }, |id| *id);
+        let page = Page::from_rows(
+            ids.clone(),
+            PageRequest {
+                after: None,
+                limit: 3,
+            },
+            |id| *id,
+        );
         assert_eq!(page.items.len(), 3);
         assert_eq!(page.next, None);
     }

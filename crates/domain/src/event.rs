@@ -14,6 +14,12 @@ pub enum Actor {
 /// What happened. The wire names are those of the API's realtime section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
+    DocCreated,
+    DocUpdated,
+    DocDeleted,
+    DocRestored,
+    DocLocked,
+    DocUnlocked,
     MemberChanged,
     ProjectUpdated,
     ProjectDeleted,
@@ -24,6 +30,12 @@ pub enum EventKind {
 impl EventKind {
     pub const fn as_str(self) -> &'static str {
         match self {
+            EventKind::DocCreated => "doc.created",
+            EventKind::DocUpdated => "doc.updated",
+            EventKind::DocDeleted => "doc.deleted",
+            EventKind::DocRestored => "doc.restored",
+            EventKind::DocLocked => "doc.locked",
+            EventKind::DocUnlocked => "doc.unlocked",
             EventKind::MemberChanged => "member.changed",
             EventKind::ProjectUpdated => "project.updated",
             EventKind::ProjectDeleted => "project.deleted",

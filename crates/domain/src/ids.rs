@@ -47,6 +47,14 @@ typed_id!(
     ProjectId
 );
 typed_id!(
+    /// A doc of a project.
+    DocId
+);
+typed_id!(
+    /// A per-project API key.
+    ApiKeyId
+);
+typed_id!(
     /// One refresh token.
     RefreshTokenId
 );

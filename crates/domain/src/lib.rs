@@ -1,6 +1,8 @@
 //! The domain of Toolkit Sync: value objects that cannot be built invalid, entities and their
 //! invariants. Pure: no I/O, no async runtime, no framework types.
 
+pub mod api_key;
+pub mod doc;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -8,9 +10,18 @@ pub mod project;
 pub mod role;
 pub mod user;
 
+pub use api_key::{Scope, Scopes};
+pub use doc::{Author, Doc, DocContent, DocPath, Lock, LockHolder, LockTtl, PathPrefix, Revision};
 pub use error::ValidationError;
 pub use event::{Actor, EventKind, NewEvent};
-pub use ids::{ProjectId, RefreshTokenFamilyId, RefreshTokenId, UserId};
+pub use ids::{ApiKeyId, DocId, ProjectId, RefreshTokenFamilyId, RefreshTokenId, UserId};
 pub use project::{Member, Membership, Project, ProjectDescription, ProjectName, ProjectSlug};
 pub use role::Role;
 pub use user::{DisplayName, Email, Password, User};
+
+/// An API key as it appears on changes it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRef {
+    pub id: ApiKeyId,
+    pub name: String,
+}

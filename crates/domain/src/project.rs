@@ -51,7 +51,10 @@ impl ProjectSlug {
         if raw.len() > Self::MAX_LEN {
             return Err(ValidationError::TooLong { max: Self::MAX_LEN });
         }
-        if !raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(ValidationError::Format(
                 "may contain only lower-case letters a-z, digits and '-'",
             ));
@@ -158,13 +161,22 @@ mod tests {
             assert!(ProjectSlug::parse(bad).is_err(), "{bad:?}");
         }
         assert!(ProjectSlug::parse(&"a".repeat(64)).is_ok());
-        assert_eq!(ProjectSlug::parse(&"a".repeat(65)), Err(ValidationError::TooLong { max: 64 }));
+        assert_eq!(
+            ProjectSlug::parse(&"a".repeat(65)),
+            Err(ValidationError::TooLong { max: 64 })
+        );
     }
 
     #[test]
     fn slugs_derive_from_names() {
-        assert_eq!(ProjectSlug::from_name(&name("Team Toolkit")).as_str(), "team-toolkit");
-        assert_eq!(ProjectSlug::from_name(&name("  My -- AI  Prompts! ")).as_str(), "my-ai-prompts");
+        assert_eq!(
+            ProjectSlug::from_name(&name("Team Toolkit")).as_str(),
+            "team-toolkit"
+        );
+        assert_eq!(
+            ProjectSlug::from_name(&name("  My -- AI  Prompts! ")).as_str(),
+            "my-ai-prompts"
+        );
         assert_eq!(ProjectSlug::from_name(&name("Café 2026")).as_str(), "caf-2026");
         assert_eq!(ProjectSlug::from_name(&name("日本語")).as_str(), "project");
         let long = ProjectSlug::from_name(&name(&format!("{} x", "a".repeat(63))));

@@ -136,7 +136,18 @@ mod tests {
 
     #[test]
     fn implausible_emails_are_refused() {
-        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com", "ada@.example.com", "ada@example..com"] {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@.example.com",
+            "ada@example..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let long = format!("{}@example.com", "a".repeat(250));
@@ -145,10 +156,16 @@ mod tests {
 
     #[test]
     fn password_policy_is_8_to_128_characters() {
-        assert_eq!(Password::parse("1234567"), Err(ValidationError::TooShort { min: 8 }));
+        assert_eq!(
+            Password::parse("1234567"),
+            Err(ValidationError::TooShort { min: 8 })
+        );
         assert!(Password::parse("12345678").is_ok());
         assert!(Password::parse(&"x".repeat(128)).is_ok());
-        assert_eq!(Password::parse(&"x".repeat(129)), Err(ValidationError::TooLong { max: 128 }));
+        assert_eq!(
+            Password::parse(&"x".repeat(129)),
+            Err(ValidationError::TooLong { max: 128 })
+        );
         // characters, not bytes
         assert!(Password::parse("ééééééé€").is_ok());
     }
@@ -163,7 +180,10 @@ mod tests {
     fn display_names_are_trimmed_and_bounded() {
         assert_eq!(DisplayName::parse("  Ada  ").unwrap().as_str(), "Ada");
         assert_eq!(DisplayName::parse("   "), Err(ValidationError::Empty));
-        assert_eq!(DisplayName::parse("a\u{7}b"), Err(ValidationError::ControlCharacter));
+        assert_eq!(
+            DisplayName::parse("a\u{7}b"),
+            Err(ValidationError::ControlCharacter)
+        );
         assert!(DisplayName::parse(&"x".repeat(101)).is_err());
     }
 }

@@ -20,7 +20,9 @@ pub use store::{
     StoredCredentials, UserRepository,
 };
 #[cfg(any(test, feature = "mocks"))]
-pub use store::{MockMemberRepository, MockProjectRepository, MockRefreshTokenRepository, MockUserRepository};
-pub use unit_of_work::{Change, CommitError, UnitOfWork};
+pub use store::{
+    MockMemberRepository, MockProjectRepository, MockRefreshTokenRepository, MockUserRepository,
+};
 #[cfg(any(test, feature = "mocks"))]
 pub use unit_of_work::MockUnitOfWork;
+pub use unit_of_work::{Change, CommitError, UnitOfWork};

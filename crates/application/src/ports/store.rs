@@ -38,7 +38,10 @@ pub struct NewRefreshToken {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshUse {
     /// The token was live and is now used up; issue its successor in the same family.
-    Rotated { user_id: UserId, family_id: RefreshTokenFamilyId },
+    Rotated {
+        user_id: UserId,
+        family_id: RefreshTokenFamilyId,
+    },
     /// The token had been used before: someone holds a copy. Revoke the family.
     Reused { family_id: RefreshTokenFamilyId },
     /// Unknown, expired or revoked.
@@ -66,7 +69,11 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
 pub trait ProjectRepository: Send + Sync + 'static {
     /// The project and the user's role in it, in one indexed query; `None` when either the
     /// project does not exist or the user is not a member (callers answer 404 for both).
-    async fn find_for_member(&self, project_id: ProjectId, user_id: UserId) -> anyhow::Result<Option<(Project, Role)>>;
+    async fn find_for_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> anyhow::Result<Option<(Project, Role)>>;
 
     /// The user's projects ordered by id, optionally filtered by a case-insensitive substring
     /// of the name.

@@ -8,8 +8,8 @@ use toolkit_domain::{DisplayName, Email, Password, RefreshTokenFamilyId, Refresh
 use super::Runtime;
 use crate::error::Validator;
 use crate::ports::{
-    AccessClaims, Change, NewRefreshToken, PasswordHasher, RefreshTokenRepository, RefreshUse,
-    TokenIssuer, UnitOfWork, UserRepository,
+    AccessClaims, Change, NewRefreshToken, PasswordHasher, RefreshTokenRepository, RefreshUse, TokenIssuer,
+    UnitOfWork, UserRepository,
 };
 use crate::{AppError, Forbidden, Unauthorized};
 
@@ -56,13 +56,26 @@ impl AuthService {
         rt: Runtime,
         policy: AuthPolicy,
     ) -> Self {
-        Self { users, refresh_tokens, uow, hasher, tokens, rt, policy }
+        Self {
+            users,
+            refresh_tokens,
+            uow,
+            hasher,
+            tokens,
+            rt,
+            policy,
+        }
     }
 
     /// # Errors
     /// `Forbidden(RegistrationDisabled)`, `Validation`, `Conflict(EmailTaken)`.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<Session, AppError> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<Session, AppError> {
         if !self.policy.allow_registration {
             return Err(AppError::Forbidden(Forbidden::RegistrationDisabled));
         }
@@ -72,7 +85,9 @@ impl AuthService {
         let display_name = v.check("displayName", DisplayName::parse(display_name));
         v.finish()?;
         let (Some(email), Some(password), Some(display_name)) = (email, password, display_name) else {
-            return Err(AppError::Unexpected(anyhow::anyhow!("validator passed with a missing value")));
+            return Err(AppError::Unexpected(anyhow::anyhow!(
+                "validator passed with a missing value"
+            )));
         };
         let password_hash = self.hasher.hash(&password).await?;
         let user = User {
@@ -82,10 +97,14 @@ impl AuthService {
             created_at: self.rt.clock.now(),
         };
         self.uow
-            .commit(vec![Change::InsertUser { user: user.clone(), password_hash }])
+            .commit(vec![Change::InsertUser {
+                user: user.clone(),
+                password_hash,
+            }])
             .await?;
         tracing::info!(user_id = %user.id, "user registered");
-        self.start_session(user, RefreshTokenFamilyId::from_uuid(self.rt.ids.new_id())).await
+        self.start_session(user, RefreshTokenFamilyId::from_uuid(self.rt.ids.new_id()))
+            .await
     }
 
     /// Same answer for an unknown email and a wrong password, in about the same time.
@@ -106,7 +125,8 @@ impl AuthService {
         let matches = self.hasher.verify(password, hash).await?;
         match user {
             Some(user) if matches => {
-                self.start_session(user, RefreshTokenFamilyId::from_uuid(self.rt.ids.new_id())).await
+                self.start_session(user, RefreshTokenFamilyId::from_uuid(self.rt.ids.new_id()))
+                    .await
             }
             _ => Err(invalid),
         }
@@ -142,7 +162,9 @@ impl AuthService {
     #[tracing::instrument(skip_all)]
     pub async fn logout(&self, refresh_token: &str) -> Result<(), AppError> {
         let hash = self.tokens.hash_refresh_token(refresh_token);
-        self.refresh_tokens.revoke_family_of(&hash, self.rt.clock.now()).await?;
+        self.refresh_tokens
+            .revoke_family_of(&hash, self.rt.clock.now())
+            .await?;
         Ok(())
     }
 
@@ -151,7 +173,10 @@ impl AuthService {
     pub fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
         self.tokens
             .verify_access(access_token)
-            .map(|claims| Caller { user_id: claims.user_id, display_name: claims.display_name })
+            .map(|claims| Caller {
+                user_id: claims.user_id,
+                display_name: claims.display_name,
+            })
             .ok_or(AppError::Unauthorized(Unauthorized::InvalidAccessToken))
     }
 
@@ -166,7 +191,10 @@ impl AuthService {
 
     async fn start_session(&self, user: User, family_id: RefreshTokenFamilyId) -> Result<Session, AppError> {
         let now = self.rt.clock.now();
-        let claims = AccessClaims { user_id: user.id, display_name: user.display_name.as_str().to_owned() };
+        let claims = AccessClaims {
+            user_id: user.id,
+            display_name: user.display_name.as_str().to_owned(),
+        };
         let access = self.tokens.issue_access(&claims, now)?;
         let refresh_token = self.tokens.new_refresh_token();
         let stored = self
@@ -184,6 +212,11 @@ impl AuthService {
             // The family was revoked (reuse detected) while this rotation was in flight.
             return Err(AppError::Unauthorized(Unauthorized::InvalidRefreshToken));
         }
-        Ok(Session { user, access_token: access.token, expires_in_seconds: access.expires_in_seconds, refresh_token })
+        Ok(Session {
+            user,
+            access_token: access.token,
+            expires_in_seconds: access.expires_in_seconds,
+            refresh_token,
+        })
     }
 }

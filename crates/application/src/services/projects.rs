@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use toolkit_domain::{
-    Actor, EventKind, Member, Membership, NewEvent, Project, ProjectDescription, ProjectId,
-    ProjectName, ProjectSlug, Role, UserId,
+    Actor, EventKind, Member, Membership, NewEvent, Project, ProjectDescription, ProjectId, ProjectName,
+    ProjectSlug, Role, UserId,
 };
 
 use super::{Caller, Runtime};
@@ -44,12 +44,22 @@ pub struct ProjectService {
     rt: Runtime,
 }
 
-fn event(kind: EventKind, project_id: Option<ProjectId>, user_id: Option<UserId>, caller: &Caller, data: serde_json::Value, rt: &Runtime) -> Change {
+fn event(
+    kind: EventKind,
+    project_id: Option<ProjectId>,
+    user_id: Option<UserId>,
+    caller: &Caller,
+    data: serde_json::Value,
+    rt: &Runtime,
+) -> Change {
     Change::AppendEvent(NewEvent {
         kind,
         project_id,
         user_id,
-        actor: Actor::User { id: caller.user_id, display_name: caller.display_name.clone() },
+        actor: Actor::User {
+            id: caller.user_id,
+            display_name: caller.display_name.clone(),
+        },
         data_json: data.to_string(),
         at: rt.clock.now(),
     })
@@ -63,14 +73,25 @@ impl ProjectService {
         uow: Arc<dyn UnitOfWork>,
         rt: Runtime,
     ) -> Self {
-        Self { projects, members, users, uow, rt }
+        Self {
+            projects,
+            members,
+            users,
+            uow,
+            rt,
+        }
     }
 
     /// The caller's view of a project if their role is at least `required`.
     ///
     /// # Errors
     /// `NotFound("project")` for non-members (no existence leak), `Forbidden` below `required`.
-    pub async fn authorize(&self, caller: &Caller, project_id: ProjectId, required: Role) -> Result<ProjectView, AppError> {
+    pub async fn authorize(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        required: Role,
+    ) -> Result<ProjectView, AppError> {
         let (project, role) = self
             .projects
             .find_for_member(project_id, caller.user_id)
@@ -100,7 +121,9 @@ impl ProjectService {
         };
         v.finish()?;
         let (Some(name), Some(slug)) = (name, slug) else {
-            return Err(AppError::Unexpected(anyhow::anyhow!("validator passed with a missing value")));
+            return Err(AppError::Unexpected(anyhow::anyhow!(
+                "validator passed with a missing value"
+            )));
         };
         let now = self.rt.clock.now();
         let project = Project {
@@ -111,15 +134,30 @@ impl ProjectService {
             created_at: now,
             updated_at: now,
         };
-        let owner = Membership { project_id: project.id, user_id: caller.user_id, role: Role::Owner, added_at: now };
+        let owner = Membership {
+            project_id: project.id,
+            user_id: caller.user_id,
+            role: Role::Owner,
+            added_at: now,
+        };
         self.uow
             .commit(vec![
                 Change::InsertProject(project.clone()),
                 Change::PutMember(owner),
-                event(EventKind::MembershipAdded, None, Some(caller.user_id), caller, serde_json::json!({"projectId": project.id.to_string(), "role": "owner"}), &self.rt),
+                event(
+                    EventKind::MembershipAdded,
+                    None,
+                    Some(caller.user_id),
+                    caller,
+                    serde_json::json!({"projectId": project.id.to_string(), "role": "owner"}),
+                    &self.rt,
+                ),
             ])
             .await?;
-        Ok(ProjectView { project, role: Role::Owner })
+        Ok(ProjectView {
+            project,
+            role: Role::Owner,
+        })
     }
 
     /// # Errors
@@ -132,11 +170,24 @@ impl ProjectService {
     ///
     /// # Errors
     /// Only unexpected ones.
-    pub async fn list(&self, caller: &Caller, name_filter: Option<String>, page: PageRequest) -> Result<Page<ProjectView>, AppError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        name_filter: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<ProjectView>, AppError> {
         let filter = name_filter.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
-        let rows = self.projects.list_for_member(caller.user_id, filter, page).await?;
-        let views = rows.into_iter().map(|(project, role)| ProjectView { project, role }).collect();
-        Ok(Page::from_rows(views, page, |v: &ProjectView| v.project.id.as_uuid()))
+        let rows = self
+            .projects
+            .list_for_member(caller.user_id, filter, page)
+            .await?;
+        let views = rows
+            .into_iter()
+            .map(|(project, role)| ProjectView { project, role })
+            .collect();
+        Ok(Page::from_rows(views, page, |v: &ProjectView| {
+            v.project.id.as_uuid()
+        }))
     }
 
     /// Editors may change name and description; only owners may change the slug.
@@ -144,8 +195,17 @@ impl ProjectService {
     /// # Errors
     /// `NotFound`, `Forbidden`, `Validation`, `Conflict(SlugTaken)`.
     #[tracing::instrument(skip_all, fields(%project_id))]
-    pub async fn update(&self, caller: &Caller, project_id: ProjectId, patch: ProjectPatch) -> Result<ProjectView, AppError> {
-        let required = if patch.slug.is_some() { Role::Owner } else { Role::Editor };
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        patch: ProjectPatch,
+    ) -> Result<ProjectView, AppError> {
+        let required = if patch.slug.is_some() {
+            Role::Owner
+        } else {
+            Role::Editor
+        };
         let ProjectView { mut project, role } = self.authorize(caller, project_id, required).await?;
         let mut v = Validator::default();
         if let Some(name) = &patch.name
@@ -174,7 +234,14 @@ impl ProjectService {
         self.uow
             .commit(vec![
                 Change::UpdateProject(project.clone()),
-                event(EventKind::ProjectUpdated, Some(project_id), None, caller, data, &self.rt),
+                event(
+                    EventKind::ProjectUpdated,
+                    Some(project_id),
+                    None,
+                    caller,
+                    data,
+                    &self.rt,
+                ),
             ])
             .await?;
         Ok(ProjectView { project, role })
@@ -190,7 +257,14 @@ impl ProjectService {
         self.uow
             .commit(vec![
                 Change::DeleteProject(project_id),
-                event(EventKind::ProjectDeleted, Some(project_id), None, caller, serde_json::json!({}), &self.rt),
+                event(
+                    EventKind::ProjectDeleted,
+                    Some(project_id),
+                    None,
+                    caller,
+                    serde_json::json!({}),
+                    &self.rt,
+                ),
             ])
             .await?;
         Ok(())
@@ -198,7 +272,12 @@ impl ProjectService {
 
     /// # Errors
     /// `NotFound` for non-members.
-    pub async fn list_members(&self, caller: &Caller, project_id: ProjectId, page: PageRequest) -> Result<Page<Member>, AppError> {
+    pub async fn list_members(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        page: PageRequest,
+    ) -> Result<Page<Member>, AppError> {
         self.authorize(caller, project_id, Role::Viewer).await?;
         let rows = self.members.list(project_id, page).await?;
         Ok(Page::from_rows(rows, page, |m: &Member| m.user_id.as_uuid()))
@@ -209,10 +288,20 @@ impl ProjectService {
     /// # Errors
     /// `NotFound` (project, or user to add), `Forbidden`, `Validation`, `Conflict(LastOwner)`.
     #[tracing::instrument(skip_all, fields(%project_id, %user_id))]
-    pub async fn put_member(&self, caller: &Caller, project_id: ProjectId, user_id: UserId, role: &str) -> Result<Member, AppError> {
+    pub async fn put_member(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        user_id: UserId,
+        role: &str,
+    ) -> Result<Member, AppError> {
         self.authorize(caller, project_id, Role::Owner).await?;
         let role = Role::parse(role).map_err(|e| AppError::invalid("role", &e))?;
-        let user = self.users.find_by_id(user_id).await?.ok_or(AppError::NotFound("user"))?;
+        let user = self
+            .users
+            .find_by_id(user_id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
         let added_at = match self.members.find(project_id, user_id).await? {
             Some(existing) => existing.added_at,
             None => self.rt.clock.now(),
@@ -220,12 +309,37 @@ impl ProjectService {
         let data = serde_json::json!({"userId": user_id.to_string(), "role": role.as_str()});
         self.uow
             .commit(vec![
-                Change::PutMember(Membership { project_id, user_id, role, added_at }),
-                event(EventKind::MemberChanged, Some(project_id), None, caller, data, &self.rt),
-                event(EventKind::MembershipAdded, None, Some(user_id), caller, serde_json::json!({"projectId": project_id.to_string(), "role": role.as_str()}), &self.rt),
+                Change::PutMember(Membership {
+                    project_id,
+                    user_id,
+                    role,
+                    added_at,
+                }),
+                event(
+                    EventKind::MemberChanged,
+                    Some(project_id),
+                    None,
+                    caller,
+                    data,
+                    &self.rt,
+                ),
+                event(
+                    EventKind::MembershipAdded,
+                    None,
+                    Some(user_id),
+                    caller,
+                    serde_json::json!({"projectId": project_id.to_string(), "role": role.as_str()}),
+                    &self.rt,
+                ),
             ])
             .await?;
-        Ok(Member { user_id, email: user.email, display_name: user.display_name, role, added_at })
+        Ok(Member {
+            user_id,
+            email: user.email,
+            display_name: user.display_name,
+            role,
+            added_at,
+        })
     }
 
     /// Owners may remove anyone; every member may remove themself (leave).
@@ -233,18 +347,40 @@ impl ProjectService {
     /// # Errors
     /// `NotFound` (project or member), `Forbidden`, `Conflict(LastOwner)`.
     #[tracing::instrument(skip_all, fields(%project_id, %user_id))]
-    pub async fn remove_member(&self, caller: &Caller, project_id: ProjectId, user_id: UserId) -> Result<(), AppError> {
-        let required = if user_id == caller.user_id { Role::Viewer } else { Role::Owner };
+    pub async fn remove_member(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> Result<(), AppError> {
+        let required = if user_id == caller.user_id {
+            Role::Viewer
+        } else {
+            Role::Owner
+        };
         self.authorize(caller, project_id, required).await?;
         let data = serde_json::json!({"userId": user_id.to_string(), "role": null});
         self.uow
             .commit(vec![
                 Change::RemoveMember { project_id, user_id },
-                event(EventKind::MemberChanged, Some(project_id), None, caller, data, &self.rt),
-                event(EventKind::MembershipRemoved, None, Some(user_id), caller, serde_json::json!({"projectId": project_id.to_string()}), &self.rt),
+                event(
+                    EventKind::MemberChanged,
+                    Some(project_id),
+                    None,
+                    caller,
+                    data,
+                    &self.rt,
+                ),
+                event(
+                    EventKind::MembershipRemoved,
+                    None,
+                    Some(user_id),
+                    caller,
+                    serde_json::json!({"projectId": project_id.to_string()}),
+                    &self.rt,
+                ),
             ])
             .await
             .map_err(AppError::from)
     }
 }
-

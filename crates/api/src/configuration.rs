@@ -1,0 +1,228 @@
+//! One `Settings` tree, layered: built-in defaults → `config/default.toml` →
+//! `config/{profile}.toml` → `TOOLKIT__SECTION__KEY` environment variables → the conventional
+//! `DATABASE_URL` and `PORT`. Secrets are `SecretString` so they never print.
+
+use std::time::Duration;
+
+use config::{Config, Environment, File};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Shortest JWT secret the production profile accepts, in bytes (HS256 wants ≥ 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Development,
+    Production,
+    Test,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub profile: Profile,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub http: HttpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 = any free port (printed in the log).
+    pub port: u16,
+    pub shutdown_timeout_seconds: u64,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_seconds: u64,
+    pub auto_migrate: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    /// HS256 key. Development generates a random one when unset; production refuses to start.
+    pub jwt_secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_seconds: u64,
+    pub refresh_ttl_days: u32,
+    pub allow_registration: bool,
+    /// Argon2id cost. The defaults follow OWASP; tests lower them to stay fast.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `RUST_LOG` syntax; `RUST_LOG` itself wins when set.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    /// Largest JSON body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Origins allowed to call the API from a browser; empty = no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Load(#[from] config::ConfigError),
+    #[error("TOOLKIT_PROFILE must be development, production or test, not {0:?}")]
+    UnknownProfile(String),
+    #[error(
+        "the production profile needs TOOLKIT__AUTH__JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
+    )]
+    WeakJwtSecret,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_seconds)
+    }
+}
+
+fn builder_with_defaults(
+    profile: &str,
+) -> Result<config::ConfigBuilder<config::builder::DefaultState>, config::ConfigError> {
+    let production = profile == "production";
+    Config::builder()
+        .set_default("profile", profile)?
+        .set_default("server.host", "127.0.0.1")?
+        .set_default("server.port", 8080)?
+        .set_default("server.shutdown_timeout_seconds", 10)?
+        .set_default("server.workers", 0)?
+        .set_default("database.url", "sqlite://./data/toolkit-sync.db")?
+        .set_default("database.max_connections", 10)?
+        .set_default("database.acquire_timeout_seconds", 5)?
+        .set_default("database.auto_migrate", true)?
+        .set_default("auth.issuer", "toolkit-sync")?
+        .set_default("auth.audience", "toolkit-sync-api")?
+        .set_default("auth.access_ttl_seconds", 900)?
+        .set_default("auth.refresh_ttl_days", 30)?
+        .set_default("auth.allow_registration", true)?
+        .set_default("auth.argon2_memory_kib", 19_456)?
+        .set_default("auth.argon2_iterations", 2)?
+        .set_default("auth.argon2_parallelism", 1)?
+        .set_default("log.format", if production { "json" } else { "pretty" })?
+        .set_default("log.level", "info,sqlx=warn,sea_orm=warn")?
+        .set_default("http.max_body_bytes", 1_048_576 + 65_536)?
+        .set_default("http.cors_allowed_origins", Vec::<String>::new())
+}
+
+/// Loads the settings from files and the environment, and checks them.
+///
+/// # Errors
+/// An unreadable or invalid setting, an unknown profile, or (production) a weak JWT secret.
+pub fn load() -> Result<Settings, ConfigError> {
+    let profile = std::env::var("TOOLKIT_PROFILE").unwrap_or_else(|_| "development".to_owned());
+    if !matches!(profile.as_str(), "development" | "production" | "test") {
+        return Err(ConfigError::UnknownProfile(profile));
+    }
+    let mut builder = builder_with_defaults(&profile)?
+        .add_source(File::with_name("config/default").required(false))
+        .add_source(File::with_name(&format!("config/{profile}")).required(false))
+        .add_source(
+            Environment::with_prefix("TOOLKIT")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("http.cors_allowed_origins")
+                .try_parsing(true),
+        );
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        builder = builder.set_override("database.url", url)?;
+    }
+    if std::env::var("TOOLKIT__SERVER__PORT").is_err()
+        && let Ok(port) = std::env::var("PORT")
+    {
+        builder = builder.set_override("server.port", port)?;
+    }
+    let settings: Settings = builder.build()?.try_deserialize()?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+impl Settings {
+    /// Settings for tests: built-in defaults only (no files, no environment), cheap hashing.
+    ///
+    /// # Errors
+    /// Never in practice; the defaults are valid.
+    pub fn for_tests(database_url: &str) -> Result<Self, ConfigError> {
+        let settings: Settings = builder_with_defaults("test")?
+            .set_override("server.port", 0)?
+            .set_override("server.workers", 2)?
+            .set_override("server.shutdown_timeout_seconds", 1)?
+            .set_override("database.url", database_url)?
+            .set_override("auth.jwt_secret", "test-secret-test-secret-test-secret-0123")?
+            .set_override("auth.argon2_memory_kib", 8)?
+            .set_override("auth.argon2_iterations", 1)?
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+
+    /// Start-up checks that the types cannot express.
+    ///
+    /// # Errors
+    /// [`ConfigError::WeakJwtSecret`] in production with a missing or short secret.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.profile == Profile::Production {
+            let strong = self
+                .auth
+                .jwt_secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
+            if !strong {
+                return Err(ConfigError::WeakJwtSecret);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_settings_are_valid() {
+        let s = Settings::for_tests("sqlite://x.db").unwrap();
+        assert_eq!(s.server.port, 0);
+        assert_eq!(s.profile, Profile::Test);
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn production_refuses_a_missing_or_weak_jwt_secret() {
+        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
+        s.profile = Profile::Production;
+        s.auth.jwt_secret = None;
+        assert!(matches!(s.validate(), Err(ConfigError::WeakJwtSecret)));
+        s.auth.jwt_secret = Some(SecretString::from("short"));
+        assert!(matches!(s.validate(), Err(ConfigError::WeakJwtSecret)));
+        s.auth.jwt_secret = Some(SecretString::from("x".repeat(32)));
+        assert!(s.validate().is_ok());
+    }
+}

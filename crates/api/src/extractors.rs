@@ -1,0 +1,225 @@
+//! Request extractors: the authenticated caller, list parameters, typed path ids, and the
+//! error handlers that turn actix's JSON/query/path extraction failures into problems.
+
+use std::future::{Ready, ready};
+use std::str::FromStr;
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::Deserialize;
+use toolkit_application::PageRequest;
+use toolkit_application::services::Caller;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::problem::{ApiError, Problem, ProblemFieldError};
+use crate::state::AppState;
+
+/// The person calling, from `Authorization: Bearer <access token>`. 401 otherwise.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match (req.app_data::<web::Data<AppState>>(), bearer_token(req)) {
+            (Some(state), Some(token)) => state
+                .auth
+                .authenticate(token)
+                .map(Authenticated)
+                .map_err(ApiError::from),
+            (None, _) => Err(ApiError::internal(&"application state is not configured")),
+            (_, None) => Err(ApiError::unauthorized()),
+        };
+        ready(result)
+    }
+}
+
+/// `?limit=&cursor=` of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1..=200, default 50.
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// # Errors
+    /// 400 with field errors for a limit out of range or a cursor this server did not make.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let mut errors = Vec::new();
+        let limit = self.limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
+        if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
+            errors.push(ProblemFieldError {
+                field: "limit".into(),
+                message: "must be between 1 and 200".into(),
+            });
+        }
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(cursor) => match decode_cursor(cursor) {
+                Some(id) => Some(id),
+                None => {
+                    errors.push(ProblemFieldError {
+                        field: "cursor".into(),
+                        message: "is not a cursor of this list".into(),
+                    });
+                    None
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(PageRequest { after, limit })
+        } else {
+            Err(ApiError::bad_request(errors, "invalid list parameters"))
+        }
+    }
+}
+
+/// Cursors are opaque to clients; today they are the last key in simple hex form.
+pub fn encode_cursor(after: Uuid) -> String {
+    after.simple().to_string()
+}
+
+fn decode_cursor(cursor: &str) -> Option<Uuid> {
+    (cursor.len() == 32)
+        .then(|| Uuid::try_parse(cursor).ok())
+        .flatten()
+}
+
+/// Parses an id from the path; a malformed id names no resource, so it is a 404.
+///
+/// # Errors
+/// 404 `not-found`.
+pub fn path_id<T: FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found(what))
+}
+
+/// Turns serde's message into a field error where it names one.
+fn serde_field_error(message: &str) -> ProblemFieldError {
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted("unknown field `") {
+        return ProblemFieldError {
+            field,
+            message: "is not a known field".into(),
+        };
+    }
+    if let Some(field) = quoted("missing field `") {
+        return ProblemFieldError {
+            field,
+            message: "is required".into(),
+        };
+    }
+    let message = message.split(" at line ").next().unwrap_or(message).to_owned();
+    ProblemFieldError {
+        field: "body".into(),
+        message,
+    }
+}
+
+fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let problem = match &error {
+        JsonPayloadError::ContentType => Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .detail("send the body as JSON with Content-Type: application/json"),
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .detail(format!("the body exceeds {limit} bytes"))
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            return ApiError::bad_request(
+                vec![serde_field_error(&e.to_string())],
+                "the body does not match the expected shape",
+            )
+            .into();
+        }
+        JsonPayloadError::Deserialize(e) => {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON").detail(format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        }
+        _ => Problem::for_status(StatusCode::BAD_REQUEST).detail("the body could not be read"),
+    };
+    ApiError::new(problem).into()
+}
+
+fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let message = error.to_string();
+    let message = message
+        .strip_prefix("Query deserialize error: ")
+        .unwrap_or(&message);
+    let mut field = serde_field_error(message);
+    if field.field == "body" {
+        field.field = "query".into();
+    }
+    ApiError::bad_request(vec![field], "invalid query parameters").into()
+}
+
+fn path_error(_error: PathError, req: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found(&format!("resource at {}", req.path())).into()
+}
+
+/// The extractor configurations every route shares.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .app_data(web::PayloadConfig::default().limit(max_body_bytes));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_become_field_errors() {
+        let e = serde_field_error("unknown field `nmae`, expected one of `name`, `slug` at line 1 column 7");
+        assert_eq!(e.field, "nmae");
+        let e = serde_field_error("missing field `email` at line 1 column 2");
+        assert_eq!(e.field, "email");
+        let e = serde_field_error("invalid type: integer `1`, expected a string at line 1 column 9");
+        assert_eq!(e.field, "body");
+        assert_eq!(e.message, "invalid type: integer `1`, expected a string");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
+        assert_eq!(decode_cursor("nope"), None);
+        let params = ListParams {
+            limit: Some(0),
+            cursor: Some("zz".into()),
+        };
+        let err = params.page().unwrap_err();
+        assert_eq!(err.problem().errors.as_ref().unwrap().len(), 2);
+    }
+}

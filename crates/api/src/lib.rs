@@ -1,0 +1,18 @@
+//! The HTTP server of Toolkit Sync: configuration, routes, DTOs, extractors, middleware,
+//! problem documents and the OpenAPI description. The composition root: the only crate that
+//! knows every adapter.
+
+pub mod configuration;
+pub mod dto;
+pub mod extractors;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod system;
+pub mod telemetry;
+
+pub use configuration::Settings;
+pub use startup::Application;

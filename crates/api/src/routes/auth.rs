@@ -1,0 +1,84 @@
+//! Authentication: register, login, refresh (rotation + reuse detection), logout, me.
+
+use actix_web::{HttpResponse, web};
+
+use crate::dto::{LoginBody, RefreshTokenBody, RegisterBody, SessionDto, UserDto};
+use crate::extractors::Authenticated;
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Creates an account and starts a session.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Account created", body = SessionDto),
+        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Registration is disabled (`registration-disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already registered (`email-taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`errors[]`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterBody>,
+) -> Result<HttpResponse, ApiError> {
+    let session = state
+        .auth
+        .register(&body.email, &body.password, &body.display_name)
+        .await?;
+    Ok(HttpResponse::Created().json(SessionDto::from(session)))
+}
+
+/// Starts a session. Unknown email and wrong password get the same 401.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = SessionDto),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Bad credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    let session = state.auth.login(&body.email, &body.password).await?;
+    Ok(HttpResponse::Ok().json(SessionDto::from(session)))
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once; presenting a used
+/// one revokes every token of its session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshTokenBody,
+    responses(
+        (status = 200, description = "New token pair", body = SessionDto),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshTokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    let session = state.auth.refresh(&body.refresh_token).await?;
+    Ok(HttpResponse::Ok().json(SessionDto::from(session)))
+}
+
+/// Ends the session of a refresh token. Idempotent.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshTokenBody,
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshTokenBody>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.logout(&body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = UserDto),
+        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
+    let user = state.auth.me(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(UserDto::from(&user)))
+}

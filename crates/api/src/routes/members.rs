@@ -1,0 +1,82 @@
+//! Members of a project: list, add or change role, remove. A project never loses its last owner.
+
+use actix_web::{HttpResponse, web};
+use toolkit_domain::{ProjectId, UserId};
+
+use crate::dto::{MemberDto, PageDto, PutMemberBody};
+use crate::extractors::{Authenticated, ListParams, path_id};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Members of a project (viewer or higher).
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}/members", tag = "members", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
+    responses(
+        (status = 200, description = "A page of members", body = PageDto<MemberDto>),
+        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+    query: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    let page = query.page()?;
+    let page = state.projects.list_members(&caller.0, project_id, page).await?;
+    Ok(HttpResponse::Ok().json(PageDto::from_page(page, MemberDto::from)))
+}
+
+/// Adds a member or changes their role (owner).
+#[utoipa::path(put, path = "/api/v1/projects/{projectId}/members/{userId}", tag = "members", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id"), ("userId" = Uuid, Path, description = "User id")),
+    request_body = PutMemberBody,
+    responses(
+        (status = 200, description = "The member", body = MemberDto),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would leave the project without an owner (`last-owner`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid role", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn put(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(String, String)>,
+    body: web::Json<PutMemberBody>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path.0, "project")?;
+    let user_id: UserId = path_id(&path.1, "user")?;
+    let member = state
+        .projects
+        .put_member(&caller.0, project_id, user_id, &body.role)
+        .await?;
+    Ok(HttpResponse::Ok().json(MemberDto::from(member)))
+}
+
+/// Removes a member (owner, or the member themself).
+#[utoipa::path(delete, path = "/api/v1/projects/{projectId}/members/{userId}", tag = "members", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id"), ("userId" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would leave the project without an owner (`last-owner`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path.0, "project")?;
+    let user_id: UserId = path_id(&path.1, "user")?;
+    state
+        .projects
+        .remove_member(&caller.0, project_id, user_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,85 @@
+//! The route table: one list of (method, path, handler) that both configures the server and
+//! lets a test check that the OpenAPI document describes every registered route.
+
+pub mod auth;
+pub mod health;
+pub mod members;
+pub mod projects;
+
+use actix_web::http::Method;
+use actix_web::{Route, web};
+
+/// One registered route.
+pub struct RouteDef {
+    pub method: Method,
+    /// actix and OpenAPI share the `{param}` syntax, so this is also the OpenAPI path.
+    pub path: &'static str,
+    pub route: Route,
+}
+
+fn def(method: Method, path: &'static str, route: Route) -> RouteDef {
+    RouteDef { method, path, route }
+}
+
+/// Every API route.
+pub fn table() -> Vec<RouteDef> {
+    use Method as M;
+    vec![
+        def(M::GET, "/healthz", web::get().to(health::healthz)),
+        def(M::GET, "/readyz", web::get().to(health::readyz)),
+        def(M::POST, "/api/v1/auth/register", web::post().to(auth::register)),
+        def(M::POST, "/api/v1/auth/login", web::post().to(auth::login)),
+        def(M::POST, "/api/v1/auth/refresh", web::post().to(auth::refresh)),
+        def(M::POST, "/api/v1/auth/logout", web::post().to(auth::logout)),
+        def(M::GET, "/api/v1/me", web::get().to(auth::me)),
+        def(M::POST, "/api/v1/projects", web::post().to(projects::create)),
+        def(M::GET, "/api/v1/projects", web::get().to(projects::list)),
+        def(
+            M::GET,
+            "/api/v1/projects/{projectId}",
+            web::get().to(projects::get),
+        ),
+        def(
+            M::PATCH,
+            "/api/v1/projects/{projectId}",
+            web::patch().to(projects::update),
+        ),
+        def(
+            M::DELETE,
+            "/api/v1/projects/{projectId}",
+            web::delete().to(projects::delete),
+        ),
+        def(
+            M::GET,
+            "/api/v1/projects/{projectId}/members",
+            web::get().to(members::list),
+        ),
+        def(
+            M::PUT,
+            "/api/v1/projects/{projectId}/members/{userId}",
+            web::put().to(members::put),
+        ),
+        def(
+            M::DELETE,
+            "/api/v1/projects/{projectId}/members/{userId}",
+            web::delete().to(members::remove),
+        ),
+    ]
+}
+
+/// Registers the table, one actix resource per path (so a wrong method is a 405, not a 404).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut resources: Vec<(&'static str, actix_web::Resource)> = Vec::new();
+    for RouteDef { path, route, .. } in table() {
+        match resources.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, resource)) => {
+                let taken = std::mem::replace(resource, web::resource(path));
+                *resource = taken.route(route);
+            }
+            None => resources.push((path, web::resource(path).route(route))),
+        }
+    }
+    for (_, resource) in resources {
+        cfg.service(resource);
+    }
+}

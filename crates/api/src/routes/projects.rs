@@ -1,0 +1,137 @@
+//! Projects: create, list, get, update, delete.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use toolkit_application::services::{NewProjectInput, ProjectPatch};
+use toolkit_domain::ProjectId;
+use utoipa::IntoParams;
+
+use crate::dto::{CreateProjectBody, PageDto, ProjectDto, UpdateProjectBody};
+use crate::extractors::{Authenticated, ListParams, path_id};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectListParams {
+    /// Case-insensitive substring of the project name.
+    pub q: Option<String>,
+    /// 1..=200, default 50.
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+/// Creates a project; the caller becomes its owner.
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), request_body = CreateProjectBody,
+    responses(
+        (status = 201, description = "Created", body = ProjectDto),
+        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug taken (`slug-taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: web::Json<CreateProjectBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let input = NewProjectInput {
+        name: body.name,
+        slug: body.slug,
+        description: body.description,
+    };
+    let view = state.projects.create(&caller.0, input).await?;
+    Ok(HttpResponse::Created().json(ProjectDto::from(view)))
+}
+
+/// The caller's projects, ordered by creation.
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), params(ProjectListParams),
+    responses(
+        (status = 200, description = "A page of projects", body = PageDto<ProjectDto>),
+        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<ProjectListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = ListParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
+    let page = state.projects.list(&caller.0, query.q, page).await?;
+    Ok(HttpResponse::Ok().json(PageDto::from_page(page, ProjectDto::from)))
+}
+
+/// One project (viewer or higher; 404 for everyone else).
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project", body = ProjectDto),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    let view = state.projects.get(&caller.0, project_id).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(view)))
+}
+
+/// Partial update: editors may change name and description, only owners the slug.
+#[utoipa::path(patch, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id")), request_body = UpdateProjectBody,
+    responses(
+        (status = 200, description = "Updated", body = ProjectDto),
+        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role too low (`insufficient-role`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<UpdateProjectBody>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    let body = body.into_inner();
+    let patch = ProjectPatch {
+        name: body.name,
+        slug: body.slug,
+        description: body.description,
+    };
+    let view = state.projects.update(&caller.0, project_id, patch).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(view)))
+}
+
+/// Deletes a project with its docs, keys and members (owner).
+#[utoipa::path(delete, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    state.projects.delete(&caller.0, project_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,175 @@
+//! Start-up split into build (connect, migrate, wire adapters, bind) and run, so `main` and the
+//! end-to-end tests start exactly the same server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use toolkit_application::services::{AuthPolicy, AuthService, ProjectService, Runtime};
+use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
+use toolkit_db::DbSettings;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::configuration::{HttpSettings, Profile, Settings};
+use crate::middleware::request_context;
+use crate::openapi::ApiDoc;
+use crate::problem::ApiError;
+use crate::state::AppState;
+use crate::system::{SystemClock, UuidV7Ids};
+use crate::{extractors, routes};
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database (migrating it unless disabled), wires every adapter into the
+    /// use cases and binds the listener.
+    ///
+    /// # Errors
+    /// Unreachable database, failed migration, unusable key material or address.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = build_state(&settings).await?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(address = %format!("{}:{port}", settings.server.host), profile = ?settings.profile, "listening");
+        let server = run(listener, state, &settings)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (bounded by the
+    /// configured shutdown timeout).
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn jwt_secret(settings: &Settings) -> SecretString {
+    match &settings.auth.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => {
+            // Production never gets here (`Settings::validate`).
+            tracing::warn!(
+                profile = ?settings.profile,
+                "no TOOLKIT__AUTH__JWT_SECRET set: using an ephemeral random secret; sessions end when the server restarts"
+            );
+            SecretString::from(toolkit_auth::random_base62(64))
+        }
+    }
+}
+
+async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
+    let db = toolkit_db::connect(&DbSettings {
+        url: settings.database.url.clone(),
+        max_connections: settings.database.max_connections,
+        acquire_timeout: settings.database.acquire_timeout(),
+    })
+    .await
+    .context("cannot connect to the database")?;
+    if settings.database.auto_migrate {
+        toolkit_db::migrate(&db)
+            .await
+            .context("database migration failed")?;
+    }
+    let auth = &settings.auth;
+    let hasher = Arc::new(
+        Argon2Hasher::new(
+            auth.argon2_memory_kib,
+            auth.argon2_iterations,
+            auth.argon2_parallelism,
+        )
+        .context("invalid Argon2 parameters")?,
+    );
+    let tokens = Arc::new(JwtIssuer::new(JwtConfig {
+        secret: jwt_secret(settings).expose_secret().as_bytes().to_vec(),
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        access_ttl: Duration::from_secs(auth.access_ttl_seconds),
+    }));
+    let rt = Runtime {
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+    };
+    let repos = toolkit_db::Repositories::new(db.clone());
+    let policy = AuthPolicy {
+        allow_registration: auth.allow_registration,
+        refresh_ttl: chrono::Duration::days(i64::from(auth.refresh_ttl_days)),
+    };
+    Ok(AppState {
+        auth: AuthService::new(
+            repos.users.clone(),
+            repos.refresh_tokens.clone(),
+            repos.unit_of_work.clone(),
+            hasher,
+            tokens,
+            rt.clone(),
+            policy,
+        ),
+        projects: ProjectService::new(
+            repos.projects.clone(),
+            repos.members.clone(),
+            repos.users.clone(),
+            repos.unit_of_work.clone(),
+            rt,
+        ),
+        db,
+    })
+}
+
+fn cors(http: &HttpSettings) -> Cors {
+    http.cors_allowed_origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allow_any_method()
+        .allow_any_header()
+        .expose_headers(["etag", "x-request-id", "location"])
+        .max_age(3600)
+}
+
+/// Catch-all for paths no route matches.
+async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(&format!("{} {}", req.method(), req.path())))
+}
+
+fn run(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
+    let http = settings.http.clone();
+    let openapi = ApiDoc::openapi();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(Condition::new(!http.cors_allowed_origins.is_empty(), cors(&http)))
+            .wrap(from_fn(request_context))
+            .app_data(state.clone())
+            .configure(|cfg| extractors::configure(cfg, http.max_body_bytes))
+            .configure(routes::configure)
+            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+            .service(web::redirect("/api/docs", "/api/docs/"))
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(settings.server.shutdown_timeout_seconds)
+    .listen(listener)?;
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    if settings.profile == Profile::Test {
+        server = server.disable_signals();
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,275 @@
+//! [`UnitOfWork`]: applies a list of changes in one transaction, every race decided by the
+//! database (constraints, conditional updates, the project row lock), all or nothing.
+
+use async_trait::async_trait;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+};
+use toolkit_application::Conflict;
+use toolkit_application::ports::{Change, CommitError, UnitOfWork};
+use toolkit_domain::{Membership, NewEvent, Project, ProjectId, User, UserId};
+use uuid::Uuid;
+
+use crate::entities::{events, memberships, projects, users};
+use crate::errors::{is_foreign_key_violation, unexpected, unique_violation};
+
+/// Key of the PostgreSQL advisory lock that serialises outbox appends (see [`append_event`]).
+const OUTBOX_LOCK_KEY: i64 = 7411;
+
+pub struct SeaUnitOfWork {
+    db: DatabaseConnection,
+}
+
+impl SeaUnitOfWork {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SeaUnitOfWork {
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError> {
+        // SQLite: BEGIN IMMEDIATE takes the writer lock up front, so concurrent writers queue
+        // on the busy timeout instead of failing when a read lock would need upgrading.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let txn = self
+            .db
+            .begin_with_options(options)
+            .await
+            .map_err(unexpected("beginning a transaction"))?;
+        for change in changes {
+            if let Err(error) = apply(&txn, change).await {
+                if let Err(rollback) = txn.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed; the connection discards the transaction");
+                }
+                return Err(error);
+            }
+        }
+        txn.commit()
+            .await
+            .map_err(unexpected("committing a transaction"))?;
+        Ok(())
+    }
+}
+
+async fn apply(txn: &DatabaseTransaction, change: Change) -> Result<(), CommitError> {
+    match change {
+        Change::InsertUser { user, password_hash } => insert_user(txn, user, password_hash).await,
+        Change::InsertProject(project) => insert_project(txn, project).await,
+        Change::UpdateProject(project) => update_project(txn, project).await,
+        Change::DeleteProject(project_id) => delete_project(txn, project_id).await,
+        Change::PutMember(membership) => put_member(txn, membership).await,
+        Change::RemoveMember { project_id, user_id } => remove_member(txn, project_id, user_id).await,
+        Change::AppendEvent(event) => append_event(txn, event).await,
+    }
+}
+
+fn statement(txn: &DatabaseTransaction, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(txn.get_database_backend(), sql, values)
+}
+
+/// A unique violation on `column` becomes `conflict`; anything else is unexpected.
+fn conflict_on(column: &str, conflict: Conflict, context: &'static str) -> impl FnOnce(DbErr) -> CommitError {
+    move |error| match unique_violation(&error) {
+        Some(message) if message.contains(column) => CommitError::Conflict(conflict),
+        _ => CommitError::Unexpected(unexpected(context)(error)),
+    }
+}
+
+async fn insert_user(
+    txn: &DatabaseTransaction,
+    user: User,
+    password_hash: String,
+) -> Result<(), CommitError> {
+    let row = users::ActiveModel {
+        id: Set(user.id.as_uuid()),
+        email: Set(user.email.as_str().to_owned()),
+        display_name: Set(user.display_name.as_str().to_owned()),
+        password_hash: Set(password_hash),
+        created_at: Set(user.created_at),
+    };
+    users::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await
+        .map_err(conflict_on("email", Conflict::EmailTaken, "inserting a user"))?;
+    Ok(())
+}
+
+async fn insert_project(txn: &DatabaseTransaction, project: Project) -> Result<(), CommitError> {
+    let row = projects::ActiveModel {
+        id: Set(project.id.as_uuid()),
+        slug: Set(project.slug.as_str().to_owned()),
+        name: Set(project.name.as_str().to_owned()),
+        description: Set(project.description.as_ref().map(|d| d.as_str().to_owned())),
+        created_at: Set(project.created_at),
+        updated_at: Set(project.updated_at),
+    };
+    projects::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await
+        .map_err(conflict_on("slug", Conflict::SlugTaken, "inserting a project"))?;
+    Ok(())
+}
+
+async fn update_project(txn: &DatabaseTransaction, project: Project) -> Result<(), CommitError> {
+    let stmt = statement(
+        txn,
+        "UPDATE projects SET slug = $1, name = $2, description = $3, updated_at = $4 WHERE id = $5",
+        [
+            project.slug.as_str().into(),
+            project.name.as_str().into(),
+            project.description.as_ref().map(|d| d.as_str().to_owned()).into(),
+            project.updated_at.into(),
+            project.id.as_uuid().into(),
+        ],
+    );
+    let result = txn.execute_raw(stmt).await.map_err(conflict_on(
+        "slug",
+        Conflict::SlugTaken,
+        "updating a project",
+    ))?;
+    if result.rows_affected() == 0 {
+        return Err(CommitError::NotFound("project"));
+    }
+    Ok(())
+}
+
+async fn delete_project(txn: &DatabaseTransaction, project_id: ProjectId) -> Result<(), CommitError> {
+    // Memberships go by `ON DELETE CASCADE`; events stay (they outlive their project).
+    let stmt = statement(
+        txn,
+        "DELETE FROM projects WHERE id = $1",
+        [project_id.as_uuid().into()],
+    );
+    let result = txn
+        .execute_raw(stmt)
+        .await
+        .map_err(unexpected("deleting a project"))?;
+    if result.rows_affected() == 0 {
+        return Err(CommitError::NotFound("project"));
+    }
+    Ok(())
+}
+
+/// Locks the project row for the rest of the transaction with a no-op self-update, so
+/// membership changes of one project are serialised across connections and instances
+/// (PostgreSQL row lock; on SQLite the transaction already holds the writer lock).
+async fn lock_project(txn: &DatabaseTransaction, project_id: ProjectId) -> Result<(), CommitError> {
+    let stmt = statement(
+        txn,
+        "UPDATE projects SET updated_at = updated_at WHERE id = $1",
+        [project_id.as_uuid().into()],
+    );
+    let result = txn
+        .execute_raw(stmt)
+        .await
+        .map_err(unexpected("locking a project"))?;
+    if result.rows_affected() == 0 {
+        return Err(CommitError::NotFound("project"));
+    }
+    Ok(())
+}
+
+/// Refuses with `LastOwner` when the project, as changed so far, has no owner.
+async fn ensure_an_owner_remains(
+    txn: &DatabaseTransaction,
+    project_id: ProjectId,
+) -> Result<(), CommitError> {
+    let stmt = statement(
+        txn,
+        "SELECT COUNT(*) AS owners FROM memberships WHERE project_id = $1 AND role = 'owner'",
+        [project_id.as_uuid().into()],
+    );
+    let row = txn
+        .query_one_raw(stmt)
+        .await
+        .map_err(unexpected("counting owners"))?;
+    let owners: i64 = match row {
+        Some(row) => row.try_get("", "owners").map_err(unexpected("counting owners"))?,
+        None => 0,
+    };
+    if owners == 0 {
+        return Err(CommitError::Conflict(Conflict::LastOwner));
+    }
+    Ok(())
+}
+
+async fn put_member(txn: &DatabaseTransaction, membership: Membership) -> Result<(), CommitError> {
+    lock_project(txn, membership.project_id).await?;
+    let row = memberships::ActiveModel {
+        project_id: Set(membership.project_id.as_uuid()),
+        user_id: Set(membership.user_id.as_uuid()),
+        role: Set(membership.role.as_str().to_owned()),
+        added_at: Set(membership.added_at),
+    };
+    // An existing member keeps `added_at`; only the role changes.
+    let upsert = OnConflict::columns([memberships::Column::ProjectId, memberships::Column::UserId])
+        .update_column(memberships::Column::Role)
+        .to_owned();
+    memberships::Entity::insert(row)
+        .on_conflict(upsert)
+        .exec_without_returning(txn)
+        .await
+        .map_err(|error| {
+            // The project row is locked and exists, so a foreign key can only miss the user.
+            if is_foreign_key_violation(&error) {
+                CommitError::NotFound("user")
+            } else {
+                CommitError::Unexpected(unexpected("putting a member")(error))
+            }
+        })?;
+    ensure_an_owner_remains(txn, membership.project_id).await
+}
+
+async fn remove_member(
+    txn: &DatabaseTransaction,
+    project_id: ProjectId,
+    user_id: UserId,
+) -> Result<(), CommitError> {
+    lock_project(txn, project_id).await?;
+    let stmt = statement(
+        txn,
+        "DELETE FROM memberships WHERE project_id = $1 AND user_id = $2",
+        [project_id.as_uuid().into(), user_id.as_uuid().into()],
+    );
+    let result = txn
+        .execute_raw(stmt)
+        .await
+        .map_err(unexpected("removing a member"))?;
+    if result.rows_affected() == 0 {
+        return Err(CommitError::NotFound("member"));
+    }
+    ensure_an_owner_remains(txn, project_id).await
+}
+
+/// Appends to the outbox. On PostgreSQL a transaction-scoped advisory lock makes appends
+/// commit in `seq` order, so a reader tailing `seq > n` never skips a lower `seq` that
+/// commits late. (SQLite has one writer at a time anyway.)
+async fn append_event(txn: &DatabaseTransaction, event: NewEvent) -> Result<(), CommitError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let stmt = statement(txn, "SELECT pg_advisory_xact_lock($1)", [OUTBOX_LOCK_KEY.into()]);
+        txn.execute_raw(stmt)
+            .await
+            .map_err(unexpected("locking the outbox"))?;
+    }
+    let row = events::ActiveModel {
+        seq: sea_orm::ActiveValue::NotSet,
+        id: Set(Uuid::now_v7()),
+        project_id: Set(event.project_id.map(|id| id.as_uuid())),
+        user_id: Set(event.user_id.map(|id| id.as_uuid())),
+        kind: Set(event.kind.as_str().to_owned()),
+        actor: Set(events::actor_json(&event.actor)),
+        data: Set(event.data_json),
+        created_at: Set(event.at),
+    };
+    events::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await
+        .map_err(unexpected("appending an event"))?;
+    Ok(())
+}

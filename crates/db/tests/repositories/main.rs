@@ -1,0 +1,12 @@
+//! Repository tests against a real database: SQLite by default, PostgreSQL when
+//! `TEST_DATABASE_URL` is set. Every test gets a fresh database of its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod members;
+mod migrations;
+mod projects;
+mod refresh_tokens;
+mod support;
+mod unit_of_work;
+mod users;

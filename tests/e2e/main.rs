@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server on port 0 with a fresh database per test (SQLite, or
+//! PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP as a frontend would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod health;
+mod members;
+mod problems;
+mod projects;
