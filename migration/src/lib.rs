@@ -5,6 +5,8 @@ pub use sea_orm_migration::MigratorTrait;
 pub use sea_orm_migration::sea_orm::{DatabaseConnection, DbConn, DbErr};
 
 mod m20261125_000001_foundation;
+mod m20261125_000002_docs;
+mod m20261125_000003_api_keys;
 
 use sea_orm_migration::{MigrationTrait, async_trait};
 
@@ -14,6 +16,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_foundation::Migration)]
+        vec![
+            Box::new(m20261125_000001_foundation::Migration),
+            Box::new(m20261125_000002_docs::Migration),
+            Box::new(m20261125_000003_api_keys::Migration),
+        ]
     }
 }

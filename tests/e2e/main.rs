@@ -4,8 +4,18 @@
 
 mod helpers;
 
+mod api_keys;
 mod auth;
+mod bundle;
+mod concurrency;
+mod docs;
+mod events;
 mod health;
+mod hook;
+mod locks;
 mod members;
 mod problems;
 mod projects;
+mod revisions;
+mod search;
+mod trash;

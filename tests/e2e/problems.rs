@@ -37,7 +37,7 @@ async fn wrong_content_type_is_415() {
 #[tokio::test]
 async fn a_body_too_large_is_413() {
     let app = spawn_app().await;
-    let huge = "x".repeat(2 * 1024 * 1024);
+    let huge = "x".repeat(3 * 1024 * 1024);
     let response = app
         .send_json(
             Method::POST,

@@ -28,7 +28,9 @@ fn workspace_root() -> PathBuf {
 
 fn metadata() -> anyhow::Result<serde_json::Value> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--offline"])
+        // `--no-deps`: declared dependencies only, so it works offline and needs no download
+        // of other platforms' crates; workspace crates are followed transitively below.
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(workspace_root())
         .output()
         .context("cargo metadata")?;
@@ -41,45 +43,35 @@ fn metadata() -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
-/// Names of the normal (non-dev) dependencies of `package`, transitively.
+/// Names of the normal (non-dev) dependencies of `package`: its declared ones, and those of
+/// every workspace crate it depends on, transitively.
 fn normal_dependencies(meta: &serde_json::Value, package: &str) -> Vec<String> {
     let packages = meta["packages"].as_array().cloned().unwrap_or_default();
-    let nodes = meta["resolve"]["nodes"].as_array().cloned().unwrap_or_default();
-    let name_of = |id: &str| {
+    let declared = |name: &str| -> Vec<String> {
         packages
             .iter()
-            .find(|p| p["id"] == id)
-            .and_then(|p| p["name"].as_str())
-            .unwrap_or_default()
-            .to_owned()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["dependencies"].as_array())
+            .into_iter()
+            .flatten()
+            .filter(|d| d["kind"].is_null())
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect()
     };
-    let Some(start) = packages
-        .iter()
-        .find(|p| p["name"] == package)
-        .and_then(|p| p["id"].as_str())
-    else {
-        return Vec::new();
-    };
-    let mut seen = vec![start.to_owned()];
-    let mut queue = vec![start.to_owned()];
-    while let Some(id) = queue.pop() {
-        let Some(node) = nodes.iter().find(|n| n["id"] == id.as_str()) else {
-            continue;
-        };
-        for dep in node["deps"].as_array().into_iter().flatten() {
-            let normal = dep["dep_kinds"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|k| k["kind"].is_null());
-            let dep_id = dep["pkg"].as_str().unwrap_or_default().to_owned();
-            if normal && !seen.contains(&dep_id) {
-                seen.push(dep_id.clone());
-                queue.push(dep_id);
+    let is_workspace = |name: &str| packages.iter().any(|p| p["name"] == name);
+    let mut seen: Vec<String> = Vec::new();
+    let mut queue = vec![package.to_owned()];
+    while let Some(name) = queue.pop() {
+        for dep in declared(&name) {
+            if !seen.contains(&dep) {
+                if is_workspace(&dep) {
+                    queue.push(dep.clone());
+                }
+                seen.push(dep);
             }
         }
     }
-    seen.iter().skip(1).map(|id| name_of(id)).collect()
+    seen
 }
 
 /// Every layering violation, as sentences.

@@ -34,6 +34,32 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub http: HttpSettings,
+    pub docs: DocsSettings,
+    pub locks: LocksSettings,
+    pub retention: RetentionSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocsSettings {
+    /// Largest doc content in bytes (413 above it).
+    pub max_content_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LocksSettings {
+    /// TTL of a lock when the client names none (15..=3600).
+    pub default_ttl_seconds: u32,
+    /// How often the sweeper clears and announces expired locks (and purges old trash and
+    /// events). Expired locks count as free at once anyway; the sweeper only tidies up.
+    pub sweep_interval_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    /// Days a deleted doc stays in the trash.
+    pub trash_days: u32,
+    /// Days events stay in the outbox (the events feed and WebSocket resume reach this far).
+    pub events_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +116,8 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("TOOLKIT_PROFILE must be development, production or test, not {0:?}")]
     UnknownProfile(String),
+    #[error("TOOLKIT__LOCKS__DEFAULT_TTL_SECONDS must be between 15 and 3600")]
+    LockTtl,
     #[error(
         "the production profile needs TOOLKIT__AUTH__JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
     )]
@@ -127,6 +155,11 @@ fn builder_with_defaults(
         .set_default("log.format", if production { "json" } else { "pretty" })?
         .set_default("log.level", "info,sqlx=warn,sea_orm=warn")?
         .set_default("http.max_body_bytes", 1_048_576 + 65_536)?
+        .set_default("docs.max_content_bytes", 1_048_576)?
+        .set_default("locks.default_ttl_seconds", 300)?
+        .set_default("locks.sweep_interval_seconds", 30)?
+        .set_default("retention.trash_days", 30)?
+        .set_default("retention.events_days", 7)?
         .set_default("http.cors_allowed_origins", Vec::<String>::new())
 }
 
@@ -187,6 +220,9 @@ impl Settings {
     /// # Errors
     /// [`ConfigError::WeakJwtSecret`] in production with a missing or short secret.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if toolkit_domain::LockTtl::parse(self.locks.default_ttl_seconds).is_err() {
+            return Err(ConfigError::LockTtl);
+        }
         if self.profile == Profile::Production {
             let strong = self
                 .auth

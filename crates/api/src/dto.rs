@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use toolkit_application::Page;
+use toolkit_application::ports::{SearchHit, StoredEvent};
 use toolkit_application::services::{ProjectView, Session};
-use toolkit_domain::{Member, User};
+use toolkit_domain::{ApiKey, Author, Doc, Lock, Member, Revision, Scope, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -214,4 +215,317 @@ pub struct ReadyDto {
     /// Each dependency and whether it answered (`ok` or `failed`).
     #[schema(value_type = Object)]
     pub checks: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Who made a change.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AuthorDto {
+    #[serde(rename_all = "camelCase")]
+    User { id: Uuid, display_name: String },
+    #[serde(rename_all = "camelCase")]
+    ApiKey { api_key_id: Uuid, name: String },
+    #[serde(rename_all = "camelCase")]
+    GitHub {
+        github: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit_sha: Option<String>,
+    },
+}
+
+impl From<&Author> for AuthorDto {
+    fn from(author: &Author) -> Self {
+        match author {
+            Author::User { id, display_name } => AuthorDto::User {
+                id: id.as_uuid(),
+                display_name: display_name.clone(),
+            },
+            Author::ApiKey(key) => AuthorDto::ApiKey {
+                api_key_id: key.id.as_uuid(),
+                name: key.name.clone(),
+            },
+            Author::GitHub { commit_sha } => AuthorDto::GitHub {
+                github: true,
+                commit_sha: commit_sha.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LockHolderDto {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LockDto {
+    pub doc_id: Uuid,
+    pub holder: LockHolderDto,
+    pub acquired_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&Lock> for LockDto {
+    fn from(lock: &Lock) -> Self {
+        Self {
+            doc_id: lock.doc_id.as_uuid(),
+            holder: LockHolderDto {
+                id: lock.holder.id.as_uuid(),
+                display_name: lock.holder.display_name.clone(),
+            },
+            acquired_at: lock.acquired_at,
+            expires_at: lock.expires_at,
+        }
+    }
+}
+
+/// A doc. Lists leave out `content`; the trash adds `deletedAt` and `deletedBy`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocDto {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    #[schema(example = ".claude/commands/review.md")]
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Starts at 1, +1 on every change; the `ETag` is `"<version>"`.
+    pub version: i64,
+    /// Lower-case hex SHA-256 of the UTF-8 content.
+    pub sha256: String,
+    /// Bytes.
+    pub size: i64,
+    pub lock: Option<LockDto>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: AuthorDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<AuthorDto>,
+}
+
+impl From<Doc> for DocDto {
+    fn from(doc: Doc) -> Self {
+        Self {
+            id: doc.id.as_uuid(),
+            project_id: doc.project_id.as_uuid(),
+            path: doc.path.as_str().to_owned(),
+            content: doc.content,
+            version: doc.version,
+            sha256: doc.sha256,
+            size: doc.size,
+            lock: doc.lock.as_ref().map(LockDto::from),
+            created_at: doc.created_at,
+            updated_at: doc.updated_at,
+            updated_by: AuthorDto::from(&doc.updated_by),
+            deleted_at: doc.deleted_at,
+            deleted_by: doc.deleted_by.as_ref().map(AuthorDto::from),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateDocBody {
+    /// Relative path: 1..=512 bytes, `/`-separated, no `.`/`..`/empty segment, no leading `/`,
+    /// no `\`, no control characters.
+    #[schema(example = "CLAUDE.md")]
+    pub path: String,
+    /// UTF-8 text, at most the configured limit (1 MiB by default).
+    pub content: String,
+    /// Revision message.
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateDocBody {
+    pub content: String,
+    /// A new path renames the doc (409 if taken).
+    pub path: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LockBody {
+    /// 15..=3600; default 300 (configurable).
+    pub ttl_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionDto {
+    pub version: i64,
+    /// The doc's path at this version.
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub message: Option<String>,
+    pub author: AuthorDto,
+    pub created_at: DateTime<Utc>,
+    /// Only when one revision is fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+impl From<Revision> for RevisionDto {
+    fn from(r: Revision) -> Self {
+        Self {
+            version: r.version,
+            path: r.path.as_str().to_owned(),
+            size: r.size,
+            sha256: r.sha256,
+            message: r.message,
+            author: AuthorDto::from(&r.author),
+            created_at: r.created_at,
+            content: r.content,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHitDto {
+    pub doc_id: Uuid,
+    pub path: String,
+    /// An excerpt with matches wrapped in `<mark>`…`</mark>` (the rest is the doc's raw text).
+    pub snippet: String,
+    /// Higher is better; only comparable within one response.
+    pub score: f64,
+}
+
+impl From<SearchHit> for SearchHitDto {
+    fn from(h: SearchHit) -> Self {
+        Self {
+            doc_id: h.doc_id.as_uuid(),
+            path: h.path,
+            snippet: h.snippet,
+            score: h.score,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResultsDto {
+    pub items: Vec<SearchHitDto>,
+}
+
+/// One outbox event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDto {
+    /// Increasing across the whole server; resume with `after=<seq>`.
+    pub seq: i64,
+    /// `doc.created`, `doc.updated`, `doc.deleted`, `doc.restored`, `doc.locked`,
+    /// `doc.unlocked`, `member.changed`, `project.updated`, `project.deleted`, ...
+    #[serde(rename = "type")]
+    #[schema(example = "doc.updated")]
+    pub kind: String,
+    pub project_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub actor: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<StoredEvent> for EventDto {
+    fn from(e: StoredEvent) -> Self {
+        Self {
+            seq: e.seq,
+            kind: e.kind,
+            project_id: e.project_id.map(|p| p.as_uuid()),
+            at: e.at,
+            actor: serde_json::from_str(&e.actor_json).unwrap_or(serde_json::Value::Null),
+            data: serde_json::from_str(&e.data_json).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPageDto {
+    pub items: Vec<EventDto>,
+    /// The last `seq` of this page when more may follow (pass it as `after`), else `null`.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKeyBody {
+    #[schema(example = "laptop hook")]
+    pub name: String,
+    /// Any of `docs:read`, `docs:write`, `sync:run`.
+    #[schema(example = json!(["docs:read"]))]
+    pub scopes: Vec<String>,
+    /// 1..=3650; no expiry when absent.
+    pub expires_in_days: Option<u32>,
+}
+
+/// An API key as listed: never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyDto {
+    pub id: Uuid,
+    pub name: String,
+    /// The first 12 characters of the key, for people to recognise it.
+    #[schema(example = "tks_a1B2c3D4")]
+    pub prefix: String,
+    pub scopes: Vec<&'static str>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Set once revoked (revoked keys stay listed for the record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for ApiKeyDto {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id.as_uuid(),
+            name: k.name.as_str().to_owned(),
+            prefix: k.prefix,
+            scopes: k.scopes.iter().map(Scope::as_str).collect(),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A key just created: the only response that ever contains `key`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKeyDto {
+    #[serde(flatten)]
+    pub api_key: ApiKeyDto,
+    /// The secret, `tks_` + 43 base62 characters. Store it now: it is never shown again.
+    pub key: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleDocDto {
+    pub path: String,
+    pub content: String,
+    pub sha256: String,
+    pub version: i64,
+}
+
+/// Every live doc of the project (or under `?prefix=`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleDto {
+    pub project_id: Uuid,
+    /// Same as the `ETag` header.
+    pub etag: String,
+    pub generated_at: DateTime<Utc>,
+    pub docs: Vec<BundleDocDto>,
 }

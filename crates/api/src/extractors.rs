@@ -9,18 +9,35 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use toolkit_application::PageRequest;
-use toolkit_application::services::Caller;
+use toolkit_application::services::{Caller, KnownVersions, Principal};
+use toolkit_domain::ApiKeySecret;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::problem::{ApiError, Problem, ProblemFieldError};
 use crate::state::AppState;
 
-/// The person calling, from `Authorization: Bearer <access token>`. 401 otherwise.
-#[derive(Debug, Clone)]
-pub struct Authenticated(pub Caller);
+/// The credential a request carries: an API key (`X-API-Key: tks_...` or
+/// `Authorization: Bearer tks_...`) or a person's access token (`Authorization: Bearer <JWT>`).
+enum Credential<'a> {
+    ApiKey(&'a str),
+    AccessToken(&'a str),
+    Missing,
+}
+
+fn credential(req: &HttpRequest) -> Credential<'_> {
+    if let Some(key) = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Credential::ApiKey(key.trim());
+    }
+    match bearer_token(req) {
+        Some(token) if ApiKeySecret::looks_like(token) => Credential::ApiKey(token),
+        Some(token) => Credential::AccessToken(token),
+        None => Credential::Missing,
+    }
+}
 
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
@@ -31,22 +48,150 @@ fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"application state is not configured"))
+}
+
+/// 403 for an API key on an endpoint only people may call.
+pub fn api_key_not_allowed() -> ApiError {
+    ApiError::new(
+        Problem::new(StatusCode::FORBIDDEN, "api-key-not-allowed", "API keys cannot call this endpoint").detail(
+            "this endpoint needs a person's access token; API keys reach docs, search, bundle, events and trash restore",
+        ),
+    )
+}
+
+/// A person, from `Authorization: Bearer <access token>`: endpoints only people may call.
+/// 401 without a valid token; 403 `api-key-not-allowed` for an API key.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let result = match (req.app_data::<web::Data<AppState>>(), bearer_token(req)) {
-            (Some(state), Some(token)) => state
+        let result = app_state(req).and_then(|state| match credential(req) {
+            Credential::AccessToken(token) => state
                 .auth
                 .authenticate(token)
                 .map(Authenticated)
                 .map_err(ApiError::from),
-            (None, _) => Err(ApiError::internal(&"application state is not configured")),
-            (_, None) => Err(ApiError::unauthorized()),
-        };
+            Credential::ApiKey(_) => Err(api_key_not_allowed()),
+            Credential::Missing => Err(ApiError::unauthorized()),
+        });
         ready(result)
     }
+}
+
+/// A person (access token) or an API key: endpoints hook scripts may call too. A key costs
+/// one indexed lookup by its hash; its `lastUsedAt` is written off the request path, at most
+/// once a minute.
+#[derive(Debug, Clone)]
+pub struct AnyPrincipal(pub Principal);
+
+impl FromRequest for AnyPrincipal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = match app_state(req) {
+            Ok(state) => state,
+            Err(error) => return Box::pin(ready(Err(error))),
+        };
+        match credential(req) {
+            Credential::AccessToken(token) => {
+                let result = state
+                    .auth
+                    .authenticate(token)
+                    .map(|c| AnyPrincipal(Principal::User(c)));
+                Box::pin(ready(result.map_err(ApiError::from)))
+            }
+            Credential::Missing => Box::pin(ready(Err(ApiError::unauthorized()))),
+            Credential::ApiKey(key) => {
+                let key = key.to_owned();
+                Box::pin(async move {
+                    let auth = state.api_keys.authenticate(&key).await?;
+                    if auth.touch_due {
+                        let keys = state.api_keys.clone();
+                        let key_id = auth.caller.key.id;
+                        actix_web::rt::spawn(async move {
+                            if let Err(error) = keys.touch(key_id).await {
+                                tracing::warn!(error = %error, "could not record API key use");
+                            }
+                        });
+                    }
+                    Ok(AnyPrincipal(Principal::Key(auth.caller)))
+                })
+            }
+        }
+    }
+}
+
+/// Reads a version from an entity tag: `"3"`, `W/"3"` or `3`. Anything else is `None`.
+pub fn parse_etag(raw: &str) -> Option<i64> {
+    let tag = raw.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    let tag = tag
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(tag);
+    tag.parse().ok().filter(|v: &i64| *v > 0)
+}
+
+/// The version named by `If-Match`. Present but unparseable counts as a version that never
+/// matches (0), so the write is refused with 412 and the current version.
+pub fn if_match(req: &HttpRequest) -> Option<i64> {
+    let raw = req
+        .headers()
+        .get(actix_web::http::header::IF_MATCH)?
+        .to_str()
+        .ok()?;
+    Some(parse_etag(raw).unwrap_or(0))
+}
+
+/// The versions named by `If-None-Match` (a list, weak tags allowed, or `*`).
+pub fn if_none_match(req: &HttpRequest) -> Option<KnownVersions> {
+    let raw = req
+        .headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)?
+        .to_str()
+        .ok()?;
+    if raw.trim() == "*" {
+        return Some(KnownVersions::Any);
+    }
+    Some(KnownVersions::These(
+        raw.split(',').filter_map(parse_etag).collect(),
+    ))
+}
+
+/// A JSON body that may be absent: empty → `T::default()`; otherwise it must parse (unknown
+/// fields refused), with the same problems as a required body.
+///
+/// # Errors
+/// 400 with field errors.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::bad_request(
+                vec![serde_field_error(&e.to_string())],
+                "the body does not match the expected shape",
+            )
+        } else {
+            ApiError::new(
+                Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON").detail(format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )),
+            )
+        }
+    })
 }
 
 /// `?limit=&cursor=` of every list.

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and the embedded
 //! Swagger UI page (its assets are compiled in: nothing is fetched at build or run time).
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{dto, problem, routes};
@@ -19,6 +19,13 @@ impl Modify for BearerAuth {
                         .bearer_format("JWT")
                         .build(),
                 ),
+            );
+            components.add_security_scheme(
+                "apiKey",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    "X-API-Key",
+                    "A per-project key `tks_...` (also accepted as `Authorization: Bearer tks_...`)",
+                ))),
             );
         }
     }
@@ -51,6 +58,24 @@ Every response carries `X-Request-Id`.",
         routes::members::list,
         routes::members::put,
         routes::members::remove,
+        routes::docs::create,
+        routes::docs::list,
+        routes::docs::get,
+        routes::docs::update,
+        routes::docs::delete,
+        routes::locks::acquire,
+        routes::locks::release,
+        routes::revisions::list,
+        routes::revisions::get,
+        routes::revisions::restore,
+        routes::feed::search,
+        routes::trash::list,
+        routes::trash::restore,
+        routes::feed::events,
+        routes::api_keys::create,
+        routes::api_keys::list,
+        routes::api_keys::revoke,
+        routes::bundle::bundle,
     ),
     components(schemas(
         problem::Problem,
@@ -68,12 +93,36 @@ Every response carries `X-Request-Id`.",
         dto::PutMemberBody,
         dto::HealthDto,
         dto::ReadyDto,
+        dto::AuthorDto,
+        dto::LockHolderDto,
+        dto::LockDto,
+        dto::DocDto,
+        dto::CreateDocBody,
+        dto::UpdateDocBody,
+        dto::LockBody,
+        dto::RevisionDto,
+        dto::SearchHitDto,
+        dto::SearchResultsDto,
+        dto::EventDto,
+        dto::EventPageDto,
+        dto::CreateApiKeyBody,
+        dto::ApiKeyDto,
+        dto::CreatedApiKeyDto,
+        dto::BundleDocDto,
+        dto::BundleDto,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "projects", description = "Projects"),
         (name = "members", description = "Project members and roles"),
+        (name = "docs", description = "Docs of a project, with versions (`ETag`/`If-Match`) and search"),
+        (name = "locks", description = "Per-doc edit locks with a TTL"),
+        (name = "revisions", description = "Every version of every doc"),
+        (name = "trash", description = "Deleted docs, restorable until purged"),
+        (name = "events", description = "The project's change feed (outbox)"),
+        (name = "api-keys", description = "Per-project keys for hook scripts and CI"),
+        (name = "bundle", description = "Everything a hook needs, in one conditional request"),
         (name = "operations", description = "Health and readiness"),
     )
 )]

@@ -181,6 +181,10 @@ impl ResponseError for ApiError {
     }
 }
 
+fn lock_json(lock: &toolkit_domain::Lock) -> Value {
+    serde_json::to_value(crate::dto::LockDto::from(lock)).unwrap_or(Value::Null)
+}
+
 fn field_errors(errors: Vec<FieldError>) -> Vec<ProblemFieldError> {
     errors
         .into_iter()
@@ -230,6 +234,44 @@ impl From<AppError> for ApiError {
                     "this change would leave the project without an owner; make someone else owner first",
                 )
             }
+            AppError::Forbidden(Forbidden::MissingScope { required }) => {
+                Problem::new(StatusCode::FORBIDDEN, "insufficient-scope", "Insufficient scope")
+                    .detail(format!("this API key lacks the {required} scope"))
+                    .extension("requiredScope", Value::String(required.as_str().to_owned()))
+            }
+            AppError::Conflict(Conflict::PathTaken) => {
+                Problem::new(StatusCode::CONFLICT, "path-taken", "Path already in use")
+                    .detail("another doc of this project has this path")
+            }
+            AppError::PreconditionRequired => Problem::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match required",
+            )
+            .detail("send If-Match: \"<version>\" with the version you edited, from the doc's ETag"),
+            AppError::PreconditionFailed { current_version } => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Version mismatch",
+            )
+            .detail(format!(
+                "the doc changed meanwhile: it is at version {current_version}; reload, merge and retry"
+            ))
+            .extension("currentVersion", Value::from(current_version)),
+            AppError::Locked(lock) => Problem::new(StatusCode::LOCKED, "locked", "Locked by someone else")
+                .detail(format!(
+                    "{} holds the lock on this doc until {}",
+                    lock.holder.display_name,
+                    lock.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ))
+                .extension("lock", lock_json(&lock)),
+            AppError::LockHeld(lock) => {
+                Problem::new(StatusCode::CONFLICT, "lock-held", "Lock held by someone else")
+                    .detail(format!("{} holds the lock on this doc", lock.holder.display_name))
+                    .extension("lock", lock_json(&lock))
+            }
+            AppError::PayloadTooLarge { max_bytes } => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+                .detail(format!("the content exceeds the limit of {max_bytes} bytes")),
             AppError::Unexpected(error) => return ApiError::internal(&format!("{error:#}")),
         };
         ApiError::new(problem)

@@ -11,7 +11,10 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
-use toolkit_application::services::{AuthPolicy, AuthService, ProjectService, Runtime};
+use toolkit_application::services::{
+    ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
+    ProjectService, Retention, Runtime,
+};
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;
 use utoipa::OpenApi;
@@ -29,6 +32,8 @@ use crate::{extractors, routes};
 pub struct Application {
     port: u16,
     server: Server,
+    housekeeping: HousekeepingService,
+    sweep_interval: Duration,
 }
 
 impl Application {
@@ -38,13 +43,19 @@ impl Application {
     /// # Errors
     /// Unreachable database, failed migration, unusable key material or address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let state = build_state(&settings).await?;
+        let (state, housekeeping) = build_state(&settings).await?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
         tracing::info!(address = %format!("{}:{port}", settings.server.host), profile = ?settings.profile, "listening");
         let server = run(listener, state, &settings)?;
-        Ok(Self { port, server })
+        let sweep_interval = Duration::from_secs(settings.locks.sweep_interval_seconds.max(1));
+        Ok(Self {
+            port,
+            server,
+            housekeeping,
+            sweep_interval,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -57,7 +68,26 @@ impl Application {
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let sweeper = tokio::spawn(sweep(self.housekeeping, self.sweep_interval));
+        let result = self.server.await;
+        sweeper.abort();
+        result
+    }
+}
+
+/// Clears expired locks (announcing them) and purges old trash and events, forever. Expired
+/// locks already count as free everywhere; this only tidies and tells the clients.
+async fn sweep(housekeeping: HousekeepingService, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match housekeeping.run_once().await {
+            Ok(report) if report != Default::default() => tracing::info!(?report, "housekeeping"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "housekeeping failed; retrying next round"),
+        }
     }
 }
 
@@ -75,7 +105,7 @@ fn jwt_secret(settings: &Settings) -> SecretString {
     }
 }
 
-async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
+async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, HousekeepingService)> {
     let db = toolkit_db::connect(&DbSettings {
         url: settings.database.url.clone(),
         max_connections: settings.database.max_connections,
@@ -112,25 +142,51 @@ async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         allow_registration: auth.allow_registration,
         refresh_ttl: chrono::Duration::days(i64::from(auth.refresh_ttl_days)),
     };
-    Ok(AppState {
+    let default_lock_ttl = toolkit_domain::LockTtl::parse(settings.locks.default_ttl_seconds)
+        .map_err(|e| anyhow::anyhow!("locks.default_ttl_seconds {e}"))?;
+    let docs = DocService::new(
+        repos.projects.clone(),
+        repos.docs.clone(),
+        repos.search.clone(),
+        repos.unit_of_work.clone(),
+        rt.clone(),
+        DocPolicy {
+            max_content_bytes: settings.docs.max_content_bytes,
+            default_lock_ttl,
+        },
+    );
+    let housekeeping = HousekeepingService::new(
+        repos.housekeeping.clone(),
+        rt.clone(),
+        Retention {
+            trash: chrono::Duration::days(i64::from(settings.retention.trash_days)),
+            events: chrono::Duration::days(i64::from(settings.retention.events_days)),
+        },
+    );
+    let projects = ProjectService::new(
+        repos.projects.clone(),
+        repos.members.clone(),
+        repos.users.clone(),
+        repos.unit_of_work.clone(),
+        rt.clone(),
+    );
+    let state = AppState {
         auth: AuthService::new(
             repos.users.clone(),
             repos.refresh_tokens.clone(),
             repos.unit_of_work.clone(),
             hasher,
-            tokens,
+            tokens.clone(),
             rt.clone(),
             policy,
         ),
-        projects: ProjectService::new(
-            repos.projects.clone(),
-            repos.members.clone(),
-            repos.users.clone(),
-            repos.unit_of_work.clone(),
-            rt,
-        ),
+        api_keys: ApiKeyService::new(repos.api_keys.clone(), tokens, projects.clone(), rt.clone()),
+        bundles: BundleService::new(repos.projects.clone(), repos.bundles.clone(), rt),
+        projects,
+        docs,
         db,
-    })
+    };
+    Ok((state, housekeeping))
 }
 
 fn cors(http: &HttpSettings) -> Cors {
@@ -150,7 +206,12 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpRespons
 
 fn run(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
-    let http = settings.http.clone();
+    let mut http = settings.http.clone();
+    // Escaping (`\n`, `\"`) can double a content's size in JSON: the body limit lets every
+    // such content within the doc limit through, so the 413 a client sees is about the content.
+    http.max_body_bytes = http
+        .max_body_bytes
+        .max(settings.docs.max_content_bytes.saturating_mul(2) + 65_536);
     let openapi = ApiDoc::openapi();
     let mut server = HttpServer::new(move || {
         App::new()

@@ -1,6 +1,6 @@
 //! The one error type of the use cases. `api` maps each variant to one HTTP status.
 
-use toolkit_domain::{Role, ValidationError};
+use toolkit_domain::{Lock, Role, Scope, ValidationError};
 
 /// One invalid field of a request, named as on the wire (`displayName`, not `display_name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub enum Unauthorized {
     InvalidAccessToken,
     /// Unknown, expired, revoked or reused refresh token.
     InvalidRefreshToken,
+    /// Malformed, unknown, revoked or expired API key.
+    InvalidApiKey,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,10 @@ pub enum Forbidden {
     /// The caller is a member, but their role is below what the action needs.
     InsufficientRole {
         required: Role,
+    },
+    /// An API key without the scope the action needs.
+    MissingScope {
+        required: Scope,
     },
 }
 
@@ -46,6 +52,8 @@ pub enum Conflict {
     SlugTaken,
     /// The change would leave a project without an owner.
     LastOwner,
+    /// A live doc of the project already has this path.
+    PathTaken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +69,21 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("conflict: {0:?}")]
     Conflict(Conflict),
+    /// A write that must be conditional came without `If-Match` (428).
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// `If-Match` named an old version (412).
+    #[error("precondition failed; current version {current_version}")]
+    PreconditionFailed { current_version: i64 },
+    /// The doc is locked by someone else: writes are refused (423).
+    #[error("locked")]
+    Locked(Lock),
+    /// Someone else holds the lock asked for (409 with the lock).
+    #[error("lock held by someone else")]
+    LockHeld(Lock),
+    /// Content over the configured limit (413).
+    #[error("content larger than {max_bytes} bytes")]
+    PayloadTooLarge { max_bytes: usize },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -5,6 +5,7 @@
 //! [`ports`], and the `api` crate wires them together.
 
 pub mod error;
+pub mod events;
 pub mod page;
 pub mod ports;
 pub mod services;

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use secrecy::zeroize::Zeroize;
 use serde::{Deserialize, Serialize};
 use toolkit_application::ports::{AccessClaims, IssuedAccessToken, TokenIssuer};
-use toolkit_domain::UserId;
+use toolkit_domain::{ApiKeySecret, UserId};
 use uuid::Uuid;
 
 use crate::random::{random_base62, sha256_hex};
@@ -151,11 +151,42 @@ impl TokenIssuer for JwtIssuer {
     fn hash_refresh_token(&self, token: &str) -> String {
         sha256_hex(token.as_bytes())
     }
+
+    fn new_api_key(&self) -> anyhow::Result<ApiKeySecret> {
+        let raw = format!(
+            "{}{}",
+            ApiKeySecret::PREFIX,
+            random_base62(ApiKeySecret::RANDOM_LEN)
+        );
+        ApiKeySecret::parse(&raw).context("generated API key has the wrong shape")
+    }
+
+    fn hash_api_key(&self, secret: &str) -> String {
+        sha256_hex(secret.as_bytes())
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    #[test]
+    fn api_keys_are_tks_plus_43_base62_and_unique() {
+        let issuer = super::JwtIssuer::new(super::JwtConfig {
+            secret: b"0123456789abcdef0123456789abcdef".to_vec(),
+            issuer: "i".into(),
+            audience: "a".into(),
+            access_ttl: std::time::Duration::from_secs(60),
+        });
+        use toolkit_application::ports::TokenIssuer;
+        let a = issuer.new_api_key().unwrap();
+        let b = issuer.new_api_key().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 47);
+        assert!(a.expose().starts_with("tks_"));
+        assert_eq!(issuer.hash_api_key(a.expose()).len(), 64);
+        assert_ne!(issuer.hash_api_key(a.expose()), issuer.hash_api_key(b.expose()));
+    }
+
     use std::collections::HashSet;
 
     use super::*;

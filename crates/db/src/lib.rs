@@ -4,12 +4,17 @@
 //! Every rule that two server instances could race on is decided by the database: unique
 //! constraints, conditional updates and row (or writer) locks, never read-then-write in Rust.
 
+mod api_keys;
 mod connection;
+mod doc_changes;
+mod docs;
 mod entities;
 mod errors;
+mod housekeeping;
 mod members;
 mod projects;
 mod refresh_tokens;
+mod search;
 mod unit_of_work;
 mod users;
 
@@ -19,15 +24,20 @@ pub mod testing;
 use std::sync::Arc;
 
 use toolkit_application::ports::{
-    MemberRepository, ProjectRepository, RefreshTokenRepository, UnitOfWork, UserRepository,
+    ApiKeyRepository, BundleSource, DocRepository, Housekeeping, MemberRepository, ProjectRepository,
+    RefreshTokenRepository, SearchIndex, UnitOfWork, UserRepository,
 };
 
+pub use api_keys::{SeaApiKeyRepository, SeaBundleSource};
 pub use connection::{DbSettings, connect, migrate, ping};
+pub use docs::SeaDocRepository;
 pub use errors::DbError;
+pub use housekeeping::SeaHousekeeping;
 pub use members::SeaMemberRepository;
 pub use projects::SeaProjectRepository;
 pub use refresh_tokens::SeaRefreshTokenRepository;
 pub use sea_orm::DatabaseConnection;
+pub use search::SeaSearchIndex;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 
@@ -39,6 +49,11 @@ pub struct Repositories {
     pub projects: Arc<dyn ProjectRepository>,
     pub members: Arc<dyn MemberRepository>,
     pub unit_of_work: Arc<dyn UnitOfWork>,
+    pub docs: Arc<dyn DocRepository>,
+    pub search: Arc<dyn SearchIndex>,
+    pub housekeeping: Arc<dyn Housekeeping>,
+    pub api_keys: Arc<dyn ApiKeyRepository>,
+    pub bundles: Arc<dyn BundleSource>,
 }
 
 impl Repositories {
@@ -49,6 +64,11 @@ impl Repositories {
             refresh_tokens: Arc::new(SeaRefreshTokenRepository::new(db.clone())),
             projects: Arc::new(SeaProjectRepository::new(db.clone())),
             members: Arc::new(SeaMemberRepository::new(db.clone())),
+            docs: Arc::new(SeaDocRepository::new(db.clone())),
+            search: Arc::new(SeaSearchIndex::new(db.clone())),
+            housekeeping: Arc::new(SeaHousekeeping::new(db.clone())),
+            api_keys: Arc::new(SeaApiKeyRepository::new(db.clone())),
+            bundles: Arc::new(SeaBundleSource::new(db.clone())),
             unit_of_work: Arc::new(SeaUnitOfWork::new(db)),
         }
     }

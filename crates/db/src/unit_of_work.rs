@@ -8,10 +8,11 @@ use sea_orm::{
     EntityTrait, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use toolkit_application::Conflict;
-use toolkit_application::ports::{Change, CommitError, UnitOfWork};
+use toolkit_application::ports::{Applied, Change, CommitError, UnitOfWork};
 use toolkit_domain::{Membership, NewEvent, Project, ProjectId, User, UserId};
 use uuid::Uuid;
 
+use crate::doc_changes;
 use crate::entities::{events, memberships, projects, users};
 use crate::errors::{is_foreign_key_violation, unexpected, unique_violation};
 
@@ -30,7 +31,7 @@ impl SeaUnitOfWork {
 
 #[async_trait]
 impl UnitOfWork for SeaUnitOfWork {
-    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError> {
+    async fn commit(&self, changes: Vec<Change>) -> Result<Applied, CommitError> {
         // SQLite: BEGIN IMMEDIATE takes the writer lock up front, so concurrent writers queue
         // on the busy timeout instead of failing when a read lock would need upgrading.
         let options = TransactionOptions {
@@ -42,8 +43,9 @@ impl UnitOfWork for SeaUnitOfWork {
             .begin_with_options(options)
             .await
             .map_err(unexpected("beginning a transaction"))?;
+        let mut applied = Applied::default();
         for change in changes {
-            if let Err(error) = apply(&txn, change).await {
+            if let Err(error) = apply(&txn, change, &mut applied).await {
                 if let Err(rollback) = txn.rollback().await {
                     tracing::warn!(error = %rollback, "rollback failed; the connection discards the transaction");
                 }
@@ -53,20 +55,27 @@ impl UnitOfWork for SeaUnitOfWork {
         txn.commit()
             .await
             .map_err(unexpected("committing a transaction"))?;
-        Ok(())
+        Ok(applied)
     }
 }
 
-async fn apply(txn: &DatabaseTransaction, change: Change) -> Result<(), CommitError> {
+async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied) -> Result<(), CommitError> {
     match change {
-        Change::InsertUser { user, password_hash } => insert_user(txn, user, password_hash).await,
-        Change::InsertProject(project) => insert_project(txn, project).await,
-        Change::UpdateProject(project) => update_project(txn, project).await,
-        Change::DeleteProject(project_id) => delete_project(txn, project_id).await,
-        Change::PutMember(membership) => put_member(txn, membership).await,
-        Change::RemoveMember { project_id, user_id } => remove_member(txn, project_id, user_id).await,
-        Change::AppendEvent(event) => append_event(txn, event).await,
+        Change::InsertDoc(insert) => applied.doc = Some(doc_changes::insert_doc(txn, insert).await?),
+        Change::UpdateDoc(update) => applied.doc = Some(doc_changes::update_doc(txn, update).await?),
+        Change::DeleteDoc(delete) => applied.doc = Some(doc_changes::delete_doc(txn, delete).await?),
+        Change::RestoreDoc(restore) => applied.doc = Some(doc_changes::restore_doc(txn, restore).await?),
+        Change::AcquireLock(acquire) => applied.lock = Some(doc_changes::acquire_lock(txn, acquire).await?),
+        Change::ReleaseLock(release) => doc_changes::release_lock(txn, release).await?,
+        Change::InsertUser { user, password_hash } => insert_user(txn, user, password_hash).await?,
+        Change::InsertProject(project) => insert_project(txn, project).await?,
+        Change::UpdateProject(project) => update_project(txn, project).await?,
+        Change::DeleteProject(project_id) => delete_project(txn, project_id).await?,
+        Change::PutMember(membership) => put_member(txn, membership).await?,
+        Change::RemoveMember { project_id, user_id } => remove_member(txn, project_id, user_id).await?,
+        Change::AppendEvent(event) => append_event(txn, event).await?,
     }
+    Ok(())
 }
 
 fn statement(txn: &DatabaseTransaction, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
@@ -250,7 +259,7 @@ async fn remove_member(
 /// Appends to the outbox. On PostgreSQL a transaction-scoped advisory lock makes appends
 /// commit in `seq` order, so a reader tailing `seq > n` never skips a lower `seq` that
 /// commits late. (SQLite has one writer at a time anyway.)
-async fn append_event(txn: &DatabaseTransaction, event: NewEvent) -> Result<(), CommitError> {
+pub(crate) async fn append_event(txn: &DatabaseTransaction, event: NewEvent) -> Result<(), CommitError> {
     if txn.get_database_backend() == DbBackend::Postgres {
         let stmt = statement(txn, "SELECT pg_advisory_xact_lock($1)", [OUTBOX_LOCK_KEY.into()]);
         txn.execute_raw(stmt)

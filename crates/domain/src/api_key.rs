@@ -2,7 +2,105 @@
 
 use std::fmt;
 
-use crate::ValidationError;
+use chrono::{DateTime, Utc};
+
+use crate::error::char_len;
+use crate::{ApiKeyId, ProjectId, ValidationError};
+
+/// What people call a key ("laptop hook", "CI"): trimmed, 1..=100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyName(String);
+
+impl ApiKeyName {
+    pub const MAX_LEN: usize = 100;
+
+    /// # Errors
+    /// `Empty`, `TooLong` or `ControlCharacter`.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(ValidationError::Empty);
+        }
+        if char_len(name) > Self::MAX_LEN {
+            return Err(ValidationError::TooLong { max: Self::MAX_LEN });
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ValidationError::ControlCharacter);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The secret form of a key, `tks_` + 43 base62 characters (≥ 256 bits). Only its SHA-256 is
+/// ever stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl ApiKeySecret {
+    pub const PREFIX: &'static str = "tks_";
+    pub const RANDOM_LEN: usize = 43;
+    /// How many leading characters are shown to people to recognise a key.
+    pub const DISPLAY_PREFIX_LEN: usize = 12;
+
+    /// Checks the shape only; whether the key exists is the repository's business.
+    ///
+    /// # Errors
+    /// `Format` for anything that is not `tks_` + 43 base62 characters.
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let random = raw
+            .strip_prefix(Self::PREFIX)
+            .ok_or(ValidationError::Format("is not an API key"))?;
+        if random.len() != Self::RANDOM_LEN || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ValidationError::Format("is not an API key"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Whether a credential looks like an API key at all (to route it to key authentication).
+    pub fn looks_like(raw: &str) -> bool {
+        raw.starts_with(Self::PREFIX)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 12 characters, e.g. `tks_a1B2c3D4`.
+    pub fn display_prefix(&self) -> &str {
+        &self.0[..Self::DISPLAY_PREFIX_LEN]
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeySecret({}…)", self.display_prefix())
+    }
+}
+
+/// A per-project API key as stored (without its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub project_id: ProjectId,
+    pub name: ApiKeyName,
+    pub prefix: String,
+    pub scopes: Scopes,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Neither revoked nor expired.
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expires| expires > now)
+    }
+}
 
 /// One permission of an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +170,48 @@ impl Scopes {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_secrets_have_one_shape() {
+        let good = format!("tks_{}", "aB3".repeat(14) + "x");
+        let secret = ApiKeySecret::parse(&good).unwrap();
+        assert_eq!(secret.display_prefix(), &good[..12]);
+        assert!(!format!("{secret:?}").contains(&good[12..]));
+        for bad in [
+            "",
+            "tks_",
+            "tks_short",
+            &format!("tks_{}", "a".repeat(44)),
+            &format!("tk_{}", "a".repeat(43)),
+            &format!("tks_{}!", "a".repeat(42)),
+        ] {
+            assert!(ApiKeySecret::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_usable_until_revoked_or_expired() {
+        let now = Utc::now();
+        let mut key = ApiKey {
+            id: ApiKeyId::from_uuid(uuid::Uuid::now_v7()),
+            project_id: ProjectId::from_uuid(uuid::Uuid::now_v7()),
+            name: ApiKeyName::parse(" hook ").unwrap(),
+            prefix: "tks_abcdefgh".into(),
+            scopes: Scopes::parse(&["docs:read"]).unwrap(),
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        assert_eq!(key.name.as_str(), "hook");
+        assert!(key.is_usable(now));
+        key.expires_at = Some(now);
+        assert!(!key.is_usable(now), "expiry is exclusive");
+        key.expires_at = Some(now + chrono::Duration::seconds(1));
+        assert!(key.is_usable(now));
+        key.revoked_at = Some(now);
+        assert!(!key.is_usable(now));
+    }
 
     #[test]
     fn scopes_parse_dedupe_and_sort() {

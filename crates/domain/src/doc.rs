@@ -84,6 +84,11 @@ impl PathPrefix {
     }
 }
 
+/// Lower-case hex SHA-256 of `bytes`: the digest docs, manifests and bundle etags use.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// A doc's content with its digest and size, computed once when it is accepted.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DocContent {
@@ -100,7 +105,7 @@ impl DocContent {
         if text.len() > max_bytes {
             return Err(ValidationError::TooManyBytes { max: max_bytes });
         }
-        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let sha256 = sha256_hex(text.as_bytes());
         Ok(Self { text, sha256 })
     }
 

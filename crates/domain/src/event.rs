@@ -2,12 +2,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ProjectId, UserId};
+use crate::{ApiKeyRef, ProjectId, UserId};
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     User { id: UserId, display_name: String },
+    ApiKey(ApiKeyRef),
+    GitHub { commit_sha: Option<String> },
     System,
 }
 

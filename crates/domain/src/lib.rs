@@ -10,7 +10,7 @@ pub mod project;
 pub mod role;
 pub mod user;
 
-pub use api_key::{Scope, Scopes};
+pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, Scope, Scopes};
 pub use doc::{Author, Doc, DocContent, DocPath, Lock, LockHolder, LockTtl, PathPrefix, Revision};
 pub use error::ValidationError;
 pub use event::{Actor, EventKind, NewEvent};

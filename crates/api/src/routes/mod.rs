@@ -1,10 +1,17 @@
 //! The route table: one list of (method, path, handler) that both configures the server and
 //! lets a test check that the OpenAPI document describes every registered route.
 
+pub mod api_keys;
 pub mod auth;
+pub mod bundle;
+pub mod docs;
+pub mod feed;
 pub mod health;
+pub mod locks;
 pub mod members;
 pub mod projects;
+pub mod revisions;
+pub mod trash;
 
 use actix_web::http::Method;
 use actix_web::{Route, web};
@@ -22,6 +29,7 @@ fn def(method: Method, path: &'static str, route: Route) -> RouteDef {
 }
 
 /// Every API route.
+#[rustfmt::skip]
 pub fn table() -> Vec<RouteDef> {
     use Method as M;
     vec![
@@ -34,36 +42,30 @@ pub fn table() -> Vec<RouteDef> {
         def(M::GET, "/api/v1/me", web::get().to(auth::me)),
         def(M::POST, "/api/v1/projects", web::post().to(projects::create)),
         def(M::GET, "/api/v1/projects", web::get().to(projects::list)),
-        def(
-            M::GET,
-            "/api/v1/projects/{projectId}",
-            web::get().to(projects::get),
-        ),
-        def(
-            M::PATCH,
-            "/api/v1/projects/{projectId}",
-            web::patch().to(projects::update),
-        ),
-        def(
-            M::DELETE,
-            "/api/v1/projects/{projectId}",
-            web::delete().to(projects::delete),
-        ),
-        def(
-            M::GET,
-            "/api/v1/projects/{projectId}/members",
-            web::get().to(members::list),
-        ),
-        def(
-            M::PUT,
-            "/api/v1/projects/{projectId}/members/{userId}",
-            web::put().to(members::put),
-        ),
-        def(
-            M::DELETE,
-            "/api/v1/projects/{projectId}/members/{userId}",
-            web::delete().to(members::remove),
-        ),
+        def(M::GET, "/api/v1/projects/{projectId}", web::get().to(projects::get)),
+        def(M::PATCH, "/api/v1/projects/{projectId}", web::patch().to(projects::update)),
+        def(M::DELETE, "/api/v1/projects/{projectId}", web::delete().to(projects::delete)),
+        def(M::GET, "/api/v1/projects/{projectId}/members", web::get().to(members::list)),
+        def(M::PUT, "/api/v1/projects/{projectId}/members/{userId}", web::put().to(members::put)),
+        def(M::DELETE, "/api/v1/projects/{projectId}/members/{userId}", web::delete().to(members::remove)),
+        def(M::POST, "/api/v1/projects/{projectId}/docs", web::post().to(docs::create)),
+        def(M::GET, "/api/v1/projects/{projectId}/docs", web::get().to(docs::list)),
+        def(M::GET, "/api/v1/projects/{projectId}/docs/{docId}", web::get().to(docs::get)),
+        def(M::PUT, "/api/v1/projects/{projectId}/docs/{docId}", web::put().to(docs::update)),
+        def(M::DELETE, "/api/v1/projects/{projectId}/docs/{docId}", web::delete().to(docs::delete)),
+        def(M::POST, "/api/v1/projects/{projectId}/docs/{docId}/lock", web::post().to(locks::acquire)),
+        def(M::DELETE, "/api/v1/projects/{projectId}/docs/{docId}/lock", web::delete().to(locks::release)),
+        def(M::GET, "/api/v1/projects/{projectId}/docs/{docId}/revisions", web::get().to(revisions::list)),
+        def(M::GET, "/api/v1/projects/{projectId}/docs/{docId}/revisions/{version}", web::get().to(revisions::get)),
+        def(M::POST, "/api/v1/projects/{projectId}/docs/{docId}/revisions/{version}/restore", web::post().to(revisions::restore)),
+        def(M::GET, "/api/v1/projects/{projectId}/search", web::get().to(feed::search)),
+        def(M::GET, "/api/v1/projects/{projectId}/trash", web::get().to(trash::list)),
+        def(M::POST, "/api/v1/projects/{projectId}/trash/{docId}/restore", web::post().to(trash::restore)),
+        def(M::GET, "/api/v1/projects/{projectId}/events", web::get().to(feed::events)),
+        def(M::POST, "/api/v1/projects/{projectId}/api-keys", web::post().to(api_keys::create)),
+        def(M::GET, "/api/v1/projects/{projectId}/api-keys", web::get().to(api_keys::list)),
+        def(M::DELETE, "/api/v1/projects/{projectId}/api-keys/{keyId}", web::delete().to(api_keys::revoke)),
+        def(M::GET, "/api/v1/projects/{projectId}/bundle", web::get().to(bundle::bundle)),
     ]
 }
 

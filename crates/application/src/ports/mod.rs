@@ -4,14 +4,22 @@
 //! Contract for every port: infrastructure errors never cross it. Known outcomes are typed;
 //! anything else is `anyhow::Error` (an `Unexpected` 500 with the cause in the log).
 
+mod api_keys;
 mod clock;
+mod docs;
 mod security;
 mod store;
 mod unit_of_work;
 
+pub use api_keys::{ApiKeyRepository, BundleDoc, BundleSource};
+#[cfg(any(test, feature = "mocks"))]
+pub use api_keys::{MockApiKeyRepository, MockBundleSource};
 pub use clock::{Clock, IdGenerator};
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::{MockClock, MockIdGenerator};
+pub use docs::{DocRepository, Housekeeping, SearchHit, SearchIndex, StoredEvent};
+#[cfg(any(test, feature = "mocks"))]
+pub use docs::{MockDocRepository, MockHousekeeping, MockSearchIndex};
 pub use security::{AccessClaims, IssuedAccessToken, PasswordHasher, TokenIssuer};
 #[cfg(any(test, feature = "mocks"))]
 pub use security::{MockPasswordHasher, MockTokenIssuer};
@@ -25,4 +33,7 @@ pub use store::{
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use unit_of_work::MockUnitOfWork;
-pub use unit_of_work::{Change, CommitError, UnitOfWork};
+pub use unit_of_work::{
+    Applied, Change, CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease,
+    UnitOfWork,
+};

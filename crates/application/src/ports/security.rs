@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use toolkit_domain::{Password, UserId};
+use toolkit_domain::{ApiKeySecret, Password, UserId};
 
 /// Slow, salted password hashing (Argon2id in production).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -46,4 +46,10 @@ pub trait TokenIssuer: Send + Sync + 'static {
 
     /// The storage form (SHA-256, hex) of a refresh token.
     fn hash_refresh_token(&self, token: &str) -> String;
+
+    /// A new API key secret (`tks_` + 43 base62 characters from the OS CSPRNG).
+    fn new_api_key(&self) -> anyhow::Result<ApiKeySecret>;
+
+    /// The storage form (SHA-256, hex) of an API key secret.
+    fn hash_api_key(&self, secret: &str) -> String;
 }

@@ -3,7 +3,11 @@
 //! updates, row locks), and rolls everything back on the first refusal.
 
 use async_trait::async_trait;
-use toolkit_domain::{Membership, NewEvent, Project, ProjectId, User, UserId};
+use chrono::{DateTime, Utc};
+use toolkit_domain::{
+    Author, Doc, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, Membership, NewEvent, Project,
+    ProjectId, User, UserId,
+};
 
 use crate::Conflict;
 
@@ -27,6 +31,115 @@ pub enum Change {
     RemoveMember { project_id: ProjectId, user_id: UserId },
     /// Appends to the outbox; the database assigns the next `seq`.
     AppendEvent(NewEvent),
+    /// Inserts a doc at version 1 with its revision and a `doc.created` event. A live doc of
+    /// the project with the same path → `Conflict(PathTaken)`; missing project → `NotFound`.
+    InsertDoc(DocInsert),
+    /// Content (and maybe path) change, or a revision restore. See [`DocUpdate`].
+    UpdateDoc(DocUpdate),
+    /// Soft delete. See [`DocDelete`].
+    DeleteDoc(DocDelete),
+    /// Brings a doc back from the trash. See [`DocRestore`].
+    RestoreDoc(DocRestore),
+    /// Acquires or renews a lock. See [`LockAcquire`].
+    AcquireLock(LockAcquire),
+    /// Releases a lock. See [`LockRelease`].
+    ReleaseLock(LockRelease),
+}
+
+/// Every doc change below also, in the same transaction: writes a revision (version, path,
+/// content, sha256, size, message, author, at), bumps the project's content generation, and
+/// appends the event built by [`crate::events::doc_event`]. [`Applied::doc`] is the doc after
+/// the change, with content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocInsert {
+    pub id: DocId,
+    pub project_id: ProjectId,
+    pub path: DocPath,
+    pub content: DocContent,
+    pub message: Option<String>,
+    pub author: Author,
+    pub at: DateTime<Utc>,
+}
+
+/// One conditional UPDATE: `... SET version = version + 1 ... WHERE id AND project_id AND
+/// deleted_at IS NULL AND version = expected_version AND (no lock OR lock expired OR lock
+/// holder = writer)`. When it changes no row, the adapter looks at the row to say why:
+/// missing → `NotFound("doc")`, other version → `Stale { current_version }`, locked by someone
+/// else → `Locked(lock)`. New path taken → `Conflict(PathTaken)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocUpdate {
+    pub project_id: ProjectId,
+    pub doc_id: DocId,
+    pub expected_version: i64,
+    /// The person writing, who may write through their own lock; `None` (API key, sync) may
+    /// write only when no active lock exists.
+    pub writer: Option<UserId>,
+    /// `Some` renames.
+    pub path: Option<DocPath>,
+    pub content: DocContent,
+    pub message: Option<String>,
+    pub author: Author,
+    pub at: DateTime<Utc>,
+    /// `DocUpdated`, or `DocRestored` for a revision restore.
+    pub kind: EventKind,
+}
+
+/// Soft delete: sets `deleted_at`/`deleted_by`, bumps the version (the revision keeps the
+/// content), clears any lock, frees the path. Same conditions and refusals as [`DocUpdate`],
+/// except that `expected_version` is optional. Event `doc.deleted`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocDelete {
+    pub project_id: ProjectId,
+    pub doc_id: DocId,
+    pub expected_version: Option<i64>,
+    pub writer: Option<UserId>,
+    pub author: Author,
+    pub at: DateTime<Utc>,
+}
+
+/// Undeletes a trashed doc as a new version. Not in the trash → `NotFound("doc")`; its path
+/// taken meanwhile → `Conflict(PathTaken)`. Event `doc.restored`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocRestore {
+    pub project_id: ProjectId,
+    pub doc_id: DocId,
+    pub author: Author,
+    pub at: DateTime<Utc>,
+}
+
+/// One conditional UPDATE that succeeds when the doc is unlocked, its lock expired, or the
+/// holder is the same person (renewal keeps `acquired_at`). Otherwise `Locked(current lock)`,
+/// or `NotFound("doc")`. No revision, no version change, no generation bump; event
+/// `doc.locked`. [`Applied::lock`] is the resulting lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockAcquire {
+    pub project_id: ProjectId,
+    pub doc_id: DocId,
+    pub holder: LockHolder,
+    pub at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Clears an active lock held by `holder` (or anyone's with `force`), appending
+/// `doc.unlocked`. No active lock → nothing happens and no event (idempotent). Someone
+/// else's active lock without `force` → `Locked(lock)`. Missing doc → `NotFound("doc")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockRelease {
+    pub project_id: ProjectId,
+    pub doc_id: DocId,
+    pub holder: UserId,
+    pub force: bool,
+    pub author: Author,
+    pub at: DateTime<Utc>,
+}
+
+/// What a commit produced, for the caller's response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The doc after the last doc change of the list.
+    pub doc: Option<Doc>,
+    /// The lock after an `AcquireLock`.
+    pub lock: Option<Lock>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +149,12 @@ pub enum CommitError {
     /// A row the change needs does not exist (any more).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The doc's version is not the expected one.
+    #[error("stale version; current is {current_version}")]
+    Stale { current_version: i64 },
+    /// Someone else holds an active lock on the doc.
+    #[error("locked by someone else")]
+    Locked(Lock),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -45,6 +164,8 @@ impl From<CommitError> for crate::AppError {
         match error {
             CommitError::Conflict(conflict) => crate::AppError::Conflict(conflict),
             CommitError::NotFound(what) => crate::AppError::NotFound(what),
+            CommitError::Stale { current_version } => crate::AppError::PreconditionFailed { current_version },
+            CommitError::Locked(lock) => crate::AppError::Locked(lock),
             CommitError::Unexpected(error) => crate::AppError::Unexpected(error),
         }
     }
@@ -54,5 +175,5 @@ impl From<CommitError> for crate::AppError {
 #[async_trait]
 pub trait UnitOfWork: Send + Sync + 'static {
     /// Applies every change in order, in one transaction: all or nothing.
-    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError>;
+    async fn commit(&self, changes: Vec<Change>) -> Result<Applied, CommitError>;
 }

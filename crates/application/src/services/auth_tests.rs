@@ -234,7 +234,7 @@ async fn register_commits_the_hashed_user_with_a_lower_cased_email_then_stores_a
         .withf(move |changes: &Vec<Change>| changes == &expected_changes)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(()));
+        .returning(|_| Ok(crate::ports::Applied::default()));
     let expected_token = NewRefreshToken {
         id: RefreshTokenId::from_uuid(id(3)),
         family_id: RefreshTokenFamilyId::from_uuid(id(2)),

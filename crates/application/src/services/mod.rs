@@ -1,9 +1,19 @@
 //! One service per area. Each holds `Arc<dyn Port>`s and owns its authorisation rules.
 
+pub mod access;
+pub mod api_keys;
 pub mod auth;
+pub mod bundle;
+pub mod docs;
+pub mod housekeeping;
 pub mod projects;
 
+pub use access::{KeyCaller, Need, Principal};
+pub use api_keys::{ApiKeyService, CreatedKey, KeyAuthentication};
 pub use auth::{AuthPolicy, AuthService, Caller, Session};
+pub use bundle::{Bundle, BundleFormat, BundleRead, BundleService};
+pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc};
+pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
 
 use std::sync::Arc;
@@ -21,3 +31,6 @@ pub struct Runtime {
 mod auth_tests;
 #[cfg(test)]
 mod projects_tests;
+
+#[cfg(test)]
+mod docs_tests;

@@ -201,12 +201,18 @@ impl ProjectService {
         project_id: ProjectId,
         patch: ProjectPatch,
     ) -> Result<ProjectView, AppError> {
-        let required = if patch.slug.is_some() {
-            Role::Owner
-        } else {
-            Role::Editor
-        };
-        let ProjectView { mut project, role } = self.authorize(caller, project_id, required).await?;
+        let ProjectView { mut project, role } = self.authorize(caller, project_id, Role::Editor).await?;
+        // Sending the slug back unchanged (a form that posts every field) is not a slug change.
+        if patch
+            .slug
+            .as_deref()
+            .is_some_and(|slug| slug != project.slug.as_str())
+            && !role.allows(Role::Owner)
+        {
+            return Err(AppError::Forbidden(Forbidden::InsufficientRole {
+                required: Role::Owner,
+            }));
+        }
         let mut v = Validator::default();
         if let Some(name) = &patch.name
             && let Some(name) = v.check("name", ProjectName::parse(name))
@@ -380,7 +386,7 @@ impl ProjectService {
                     &self.rt,
                 ),
             ])
-            .await
-            .map_err(AppError::from)
+            .await?;
+        Ok(())
     }
 }

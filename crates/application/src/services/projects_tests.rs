@@ -165,7 +165,7 @@ impl Fixture {
             .expect_commit()
             .withf(exactly(expected))
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_| Ok(crate::ports::Applied::default()));
     }
 
     fn expect_commit_refused(&mut self, error: fn() -> CommitError) {
@@ -543,6 +543,26 @@ async fn an_editor_may_not_change_the_slug() {
     let result = fx.build().update(&caller(), pid(), patch).await;
 
     assert!(is_forbidden_below(&result, Role::Owner), "{result:?}");
+}
+
+#[tokio::test]
+async fn an_editor_may_send_the_unchanged_slug_back() {
+    let mut fx = Fixture::new();
+    fx.caller_is(Some(Role::Editor));
+    fx.uow
+        .expect_commit()
+        .times(1)
+        .returning(|_| Ok(crate::ports::Applied::default()));
+    let patch = ProjectPatch {
+        name: Some("Renamed".to_owned()),
+        slug: Some(existing_project().slug.as_str().to_owned()),
+        ..ProjectPatch::default()
+    };
+
+    let view = fx.build().update(&caller(), pid(), patch).await.unwrap();
+
+    assert_eq!(view.project.name.as_str(), "Renamed");
+    assert_eq!(view.role, Role::Editor);
 }
 
 #[tokio::test]

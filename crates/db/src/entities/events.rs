@@ -18,7 +18,8 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     #[sea_orm(column_type = "Text")]
     pub kind: String,
-    /// JSON: `{"id": "...", "displayName": "..."}` or `{"system": true}`.
+    /// JSON: `{"id", "displayName"}`, `{"apiKeyId", "name"}`, `{"github": true, "commitSha"}`
+    /// or `{"system": true}`.
     #[sea_orm(column_type = "Text")]
     pub actor: String,
     /// A JSON object, as given by the use case.
@@ -37,6 +38,12 @@ pub(crate) fn actor_json(actor: &Actor) -> String {
     match actor {
         Actor::User { id, display_name } => {
             serde_json::json!({ "id": id.to_string(), "displayName": display_name }).to_string()
+        }
+        Actor::ApiKey(key) => {
+            serde_json::json!({ "apiKeyId": key.id.to_string(), "name": key.name }).to_string()
+        }
+        Actor::GitHub { commit_sha } => {
+            serde_json::json!({ "github": true, "commitSha": commit_sha }).to_string()
         }
         Actor::System => serde_json::json!({ "system": true }).to_string(),
     }

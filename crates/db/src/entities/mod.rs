@@ -3,6 +3,7 @@
 //! A row that does not parse into its domain type is an unexpected error (corrupt or
 //! hand-edited data), reported with the offending column, never a panic.
 
+pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod memberships;
 pub(crate) mod projects;

@@ -3,10 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod docs;
+mod housekeeping;
+mod locks;
 mod members;
 mod migrations;
 mod projects;
 mod refresh_tokens;
+mod search;
 mod support;
 mod unit_of_work;
 mod users;

@@ -1,11 +1,14 @@
 //! Fixtures: users, projects and times, written through the real unit of work.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use toolkit_application::ports::{Change, UnitOfWork};
+use toolkit_application::ports::{
+    Applied, Change, CommitError, DocInsert, DocUpdate, LockAcquire, UnitOfWork,
+};
 use toolkit_db::SeaUnitOfWork;
 use toolkit_domain::{
-    DisplayName, Email, Membership, Project, ProjectId, ProjectName, ProjectSlug, Role, User, UserId,
+    Author, DisplayName, Doc, DocContent, DocId, DocPath, Email, EventKind, Lock, LockHolder, Membership,
+    Project, ProjectId, ProjectName, ProjectSlug, Role, User, UserId,
 };
 use uuid::Uuid;
 
@@ -14,10 +17,7 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub async fn commit(
-    db: &DatabaseConnection,
-    changes: Vec<Change>,
-) -> Result<(), toolkit_application::ports::CommitError> {
+pub async fn commit(db: &DatabaseConnection, changes: Vec<Change>) -> Result<Applied, CommitError> {
     SeaUnitOfWork::new(db.clone()).commit(changes).await
 }
 
@@ -91,4 +91,168 @@ pub async fn count(db: &DatabaseConnection, from_where: &str) -> i64 {
         .unwrap()
         .try_get("", "n")
         .unwrap()
+}
+
+/// The content generation of the only project (tests have one project unless they say).
+pub async fn generation(db: &DatabaseConnection, project: &Project) -> i64 {
+    let stmt = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "SELECT content_generation AS n FROM projects WHERE id = $1",
+        [project.id.as_uuid().into()],
+    );
+    db.query_one_raw(stmt)
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "n")
+        .unwrap()
+}
+
+/// Event kinds in `seq` order.
+pub async fn event_kinds(db: &DatabaseConnection) -> Vec<String> {
+    let stmt = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT kind FROM events ORDER BY seq".to_owned(),
+    );
+    db.query_all_raw(stmt)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("", "kind").unwrap())
+        .collect()
+}
+
+/// Revisions, events and the content generation: what every doc change adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub revisions: i64,
+    pub events: i64,
+    pub generation: i64,
+}
+
+pub async fn written(db: &DatabaseConnection, project: &Project) -> Written {
+    Written {
+        revisions: count(db, "doc_revisions").await,
+        events: count(db, "events").await,
+        generation: generation(db, project).await,
+    }
+}
+
+pub fn secs(n: i64) -> Duration {
+    Duration::seconds(n)
+}
+
+pub fn author(user: &User) -> Author {
+    Author::User {
+        id: user.id,
+        display_name: user.display_name.as_str().to_owned(),
+    }
+}
+
+pub fn holder(user: &User) -> LockHolder {
+    LockHolder {
+        id: user.id,
+        display_name: user.display_name.as_str().to_owned(),
+    }
+}
+
+pub fn content(text: &str) -> DocContent {
+    DocContent::parse(text.to_owned(), 1 << 20).unwrap()
+}
+
+pub fn path(raw: &str) -> DocPath {
+    DocPath::parse(raw).unwrap()
+}
+
+pub fn insert(project: &Project, raw_path: &str, text: &str, by: &Author, at: DateTime<Utc>) -> DocInsert {
+    DocInsert {
+        id: DocId::from_uuid(Uuid::now_v7()),
+        project_id: project.id,
+        path: path(raw_path),
+        content: content(text),
+        message: None,
+        author: by.clone(),
+        at,
+    }
+}
+
+/// A doc created by `by` at `at`.
+pub async fn doc_at(
+    db: &DatabaseConnection,
+    project: &Project,
+    raw_path: &str,
+    text: &str,
+    by: &User,
+    at: DateTime<Utc>,
+) -> Doc {
+    let applied = commit(
+        db,
+        vec![Change::InsertDoc(insert(
+            project,
+            raw_path,
+            text,
+            &author(by),
+            at,
+        ))],
+    )
+    .await
+    .unwrap();
+    applied.doc.unwrap()
+}
+
+pub async fn doc(db: &DatabaseConnection, project: &Project, raw_path: &str, text: &str, by: &User) -> Doc {
+    doc_at(db, project, raw_path, text, by, now()).await
+}
+
+/// A content update of `doc` by `by`, writing through `by`'s own lock.
+pub fn update(doc: &Doc, expected_version: i64, text: &str, by: &User, at: DateTime<Utc>) -> DocUpdate {
+    DocUpdate {
+        project_id: doc.project_id,
+        doc_id: doc.id,
+        expected_version,
+        writer: Some(by.id),
+        path: None,
+        content: content(text),
+        message: Some(format!("v{}", expected_version + 1)),
+        author: author(by),
+        at,
+        kind: EventKind::DocUpdated,
+    }
+}
+
+pub fn acquire(doc: &Doc, by: &User, at: DateTime<Utc>, ttl: i64) -> LockAcquire {
+    LockAcquire {
+        project_id: doc.project_id,
+        doc_id: doc.id,
+        holder: holder(by),
+        at,
+        expires_at: at + secs(ttl),
+    }
+}
+
+pub async fn lock(db: &DatabaseConnection, doc: &Doc, by: &User, at: DateTime<Utc>, ttl: i64) -> Lock {
+    commit(db, vec![Change::AcquireLock(acquire(doc, by, at, ttl))])
+        .await
+        .unwrap()
+        .lock
+        .unwrap()
+}
+
+/// A user, and a project they own.
+pub async fn owner_and_project(db: &DatabaseConnection) -> (User, Project) {
+    let ada = user(db, "ada@example.com").await;
+    let project = project(db, "toolkit", "Toolkit", &ada).await;
+    (ada, project)
+}
+
+/// A fresh database behind a pool wide enough that 25 transactions really run at once.
+pub async fn fresh_database_wide() -> DatabaseConnection {
+    let url = toolkit_db::testing::fresh_database_url().await;
+    let settings = toolkit_db::DbSettings {
+        max_connections: 25,
+        ..toolkit_db::testing::test_settings(url)
+    };
+    let db = toolkit_db::connect(&settings).await.unwrap();
+    toolkit_db::migrate(&db).await.unwrap();
+    db
 }

@@ -1,0 +1,84 @@
+//! API keys of a project (owners): create (the secret is shown once), list, revoke.
+
+use actix_web::{HttpResponse, web};
+use toolkit_domain::{ApiKeyId, ProjectId};
+
+use crate::dto::{ApiKeyDto, CreateApiKeyBody, CreatedApiKeyDto, PageDto};
+use crate::extractors::{Authenticated, ListParams, path_id};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+/// Creates a key. `key` is in this response only; the server keeps just its SHA-256.
+#[utoipa::path(post, path = "/api/v1/projects/{projectId}/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id")), request_body = CreateApiKeyBody,
+    responses(
+        (status = 201, description = "Created; `key` is shown only now", body = CreatedApiKeyDto),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner, or called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, scopes or expiresInDays", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<CreateApiKeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    let created = state
+        .api_keys
+        .create(
+            &caller.0,
+            project_id,
+            &body.name,
+            &body.scopes,
+            body.expires_in_days,
+        )
+        .await?;
+    let key = created.secret.expose().to_owned();
+    Ok(HttpResponse::Created().json(CreatedApiKeyDto {
+        api_key: ApiKeyDto::from(created.key),
+        key,
+    }))
+}
+
+/// The project's keys, without secrets.
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}/api-keys", tag = "api-keys", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
+    responses(
+        (status = 200, description = "A page of keys", body = PageDto<ApiKeyDto>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner, or called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+    query: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    let page = state.api_keys.list(&caller.0, project_id, query.page()?).await?;
+    Ok(HttpResponse::Ok().json(PageDto::from_page(page, ApiKeyDto::from)))
+}
+
+/// Revokes a key: it stops working at once, on every instance.
+#[utoipa::path(delete, path = "/api/v1/projects/{projectId}/api-keys/{keyId}", tag = "api-keys", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id"), ("keyId" = Uuid, Path, description = "Key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the owner, or called with an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or live key", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path.0, "project")?;
+    let key_id: ApiKeyId = path_id(&path.1, "api key")?;
+    state.api_keys.revoke(&caller.0, project_id, key_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,64 @@
+//! API keys and the bundle hooks download.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use toolkit_domain::{ApiKey, ApiKeyId, PathPrefix, ProjectId};
+
+use crate::PageRequest;
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync + 'static {
+    /// Stores a new key with the SHA-256 (hex) of its secret. Missing project → error.
+    async fn insert(&self, key: &ApiKey, secret_hash: &str) -> anyhow::Result<()>;
+
+    /// The key with this secret hash, in ONE indexed query (unique index on the hash), whatever
+    /// its state: callers check revocation and expiry.
+    async fn find_by_hash(&self, secret_hash: &str) -> anyhow::Result<Option<ApiKey>>;
+
+    /// The project's keys, revoked ones included, ordered by id.
+    async fn list(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<ApiKey>>;
+
+    /// Revokes a live key of the project in one conditional UPDATE; `false` when there is no
+    /// such unrevoked key.
+    async fn revoke(
+        &self,
+        project_id: ProjectId,
+        key_id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool>;
+
+    /// Sets `last_used_at = now` only when it is unset or older than `stale_before` (one
+    /// conditional UPDATE), so each key costs at most one write per interval across instances.
+    async fn touch(
+        &self,
+        key_id: ApiKeyId,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> anyhow::Result<()>;
+}
+
+/// One file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleDoc {
+    pub path: String,
+    pub content: String,
+    pub sha256: String,
+    pub version: i64,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait BundleSource: Send + Sync + 'static {
+    /// The project's content generation: a counter bumped in the same transaction as every
+    /// doc change. Reading it touches no doc row. `None` for a missing project.
+    async fn content_generation(&self, project_id: ProjectId) -> anyhow::Result<Option<i64>>;
+
+    /// The live docs (optionally under a prefix) with content, ordered by path, and the
+    /// generation they were read at (one consistent snapshot).
+    async fn bundle(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<(i64, Vec<BundleDoc>)>;
+}

@@ -1,0 +1,262 @@
+//! [`ApiKeyRepository`] and [`BundleSource`]: key lookups by hash (one indexed query), use
+//! tracking by conditional UPDATE, and the bundle read behind the project's content generation.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, QueryResult, Statement, TransactionOptions, TransactionTrait, Value,
+};
+use toolkit_application::PageRequest;
+use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleSource};
+use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, PathPrefix, ProjectId, Scopes};
+use uuid::Uuid;
+
+use crate::errors::unexpected;
+
+const KEY_COLUMNS: &str =
+    "id, project_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+pub struct SeaApiKeyRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaApiKeyRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    fn statement(&self, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+        Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
+    }
+}
+
+fn key_from_row(row: &QueryResult) -> anyhow::Result<ApiKey> {
+    let get_err =
+        |column: &'static str| move |e| anyhow::Error::new(e).context(format!("reading api_keys.{column}"));
+    let scopes: String = row.try_get("", "scopes").map_err(get_err("scopes"))?;
+    let scopes: Vec<&str> = scopes.split(',').filter(|s| !s.is_empty()).collect();
+    let name: String = row.try_get("", "name").map_err(get_err("name"))?;
+    Ok(ApiKey {
+        id: ApiKeyId::from_uuid(row.try_get::<Uuid>("", "id").map_err(get_err("id"))?),
+        project_id: ProjectId::from_uuid(
+            row.try_get::<Uuid>("", "project_id")
+                .map_err(get_err("project_id"))?,
+        ),
+        name: ApiKeyName::parse(&name).map_err(|e| anyhow::anyhow!("stored api key name is invalid: {e}"))?,
+        prefix: row.try_get("", "prefix").map_err(get_err("prefix"))?,
+        scopes: Scopes::parse(&scopes)
+            .map_err(|e| anyhow::anyhow!("stored api key scopes are invalid: {e}"))?,
+        created_at: row.try_get("", "created_at").map_err(get_err("created_at"))?,
+        expires_at: row.try_get("", "expires_at").map_err(get_err("expires_at"))?,
+        last_used_at: row.try_get("", "last_used_at").map_err(get_err("last_used_at"))?,
+        revoked_at: row.try_get("", "revoked_at").map_err(get_err("revoked_at"))?,
+    })
+}
+
+#[async_trait]
+impl ApiKeyRepository for SeaApiKeyRepository {
+    async fn insert(&self, key: &ApiKey, secret_hash: &str) -> anyhow::Result<()> {
+        let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+        let stmt = self.statement(
+            "INSERT INTO api_keys (id, project_id, name, prefix, secret_hash, scopes, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                key.id.as_uuid().into(),
+                key.project_id.as_uuid().into(),
+                key.name.as_str().into(),
+                key.prefix.clone().into(),
+                secret_hash.into(),
+                scopes.join(",").into(),
+                key.created_at.into(),
+                key.expires_at.into(),
+            ],
+        );
+        self.db
+            .execute_raw(stmt)
+            .await
+            .map_err(unexpected("storing an api key"))?;
+        Ok(())
+    }
+
+    async fn find_by_hash(&self, secret_hash: &str) -> anyhow::Result<Option<ApiKey>> {
+        let stmt = self.statement(
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1"),
+            [secret_hash.into()],
+        );
+        let row = self
+            .db
+            .query_one_raw(stmt)
+            .await
+            .map_err(unexpected("looking up an api key"))?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn list(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<ApiKey>> {
+        let after = page.after.unwrap_or(Uuid::nil());
+        let limit = i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX);
+        let stmt = self.statement(
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            ),
+            [project_id.as_uuid().into(), after.into(), limit.into()],
+        );
+        let rows = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("listing api keys"))?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn revoke(
+        &self,
+        project_id: ProjectId,
+        key_id: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let stmt = self.statement(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL",
+            [now.into(), key_id.as_uuid().into(), project_id.as_uuid().into()],
+        );
+        let result = self
+            .db
+            .execute_raw(stmt)
+            .await
+            .map_err(unexpected("revoking an api key"))?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn touch(
+        &self,
+        key_id: ApiKeyId,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let stmt = self.statement(
+            "UPDATE api_keys SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+            [now.into(), key_id.as_uuid().into(), stale_before.into()],
+        );
+        self.db
+            .execute_raw(stmt)
+            .await
+            .map_err(unexpected("recording api key use"))?;
+        Ok(())
+    }
+}
+
+pub struct SeaBundleSource {
+    db: DatabaseConnection,
+}
+
+impl SeaBundleSource {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// `LIKE` pattern matching paths that start with `prefix` literally.
+fn like_prefix(prefix: &PathPrefix) -> String {
+    let mut pattern = String::with_capacity(prefix.as_str().len() + 1);
+    for c in prefix.as_str().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+async fn generation_of(db: &impl ConnectionTrait, project_id: ProjectId) -> anyhow::Result<Option<i64>> {
+    let stmt = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "SELECT content_generation FROM projects WHERE id = $1",
+        [project_id.as_uuid().into()],
+    );
+    let row = db
+        .query_one_raw(stmt)
+        .await
+        .map_err(unexpected("reading the content generation"))?;
+    row.map(|r| {
+        r.try_get::<i64>("", "content_generation")
+            .map_err(unexpected("reading the content generation"))
+    })
+    .transpose()
+}
+
+#[async_trait]
+impl BundleSource for SeaBundleSource {
+    async fn content_generation(&self, project_id: ProjectId) -> anyhow::Result<Option<i64>> {
+        generation_of(&self.db, project_id).await
+    }
+
+    async fn bundle(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<(i64, Vec<BundleDoc>)> {
+        // One read-only transaction: the generation and the docs come from the same snapshot on
+        // PostgreSQL (REPEATABLE READ) and SQLite (one read transaction), so the ETag describes
+        // exactly these docs.
+        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let options = TransactionOptions {
+            isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
+            ..TransactionOptions::default()
+        };
+        let txn = self
+            .db
+            .begin_with_options(options)
+            .await
+            .map_err(unexpected("starting a bundle read"))?;
+        let generation = generation_of(&txn, project_id).await?.unwrap_or(0);
+        let mut sql = String::from(
+            "SELECT path, content, sha256, version FROM docs WHERE project_id = $1 AND deleted_at IS NULL",
+        );
+        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
+        if let Some(prefix) = &prefix {
+            sql.push_str(" AND path LIKE $2 ESCAPE '\\'");
+            values.push(like_prefix(prefix).into());
+        }
+        sql.push_str(" ORDER BY path");
+        let stmt = Statement::from_sql_and_values(txn.get_database_backend(), &sql, values);
+        let rows = txn
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading the bundle"))?;
+        txn.commit().await.map_err(unexpected("ending a bundle read"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(BundleDoc {
+                    path: row
+                        .try_get("", "path")
+                        .map_err(unexpected("reading a bundle doc"))?,
+                    content: row
+                        .try_get("", "content")
+                        .map_err(unexpected("reading a bundle doc"))?,
+                    sha256: row
+                        .try_get("", "sha256")
+                        .map_err(unexpected("reading a bundle doc"))?,
+                    version: row
+                        .try_get("", "version")
+                        .map_err(unexpected("reading a bundle doc"))?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(|docs| (generation, docs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_literally() {
+        assert_eq!(like_prefix(&PathPrefix::parse(".claude/").unwrap()), ".claude/%");
+        assert_eq!(
+            like_prefix(&PathPrefix::parse("50%_x\\").unwrap()),
+            "50\\%\\_x\\\\%"
+        );
+    }
+}
