@@ -7,6 +7,7 @@ pub use sea_orm_migration::sea_orm::{DatabaseConnection, DbConn, DbErr};
 mod m20261125_000001_foundation;
 mod m20261125_000002_docs;
 mod m20261125_000003_api_keys;
+mod m20261125_000004_ws_tickets;
 
 use sea_orm_migration::{MigrationTrait, async_trait};
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_foundation::Migration),
             Box::new(m20261125_000002_docs::Migration),
             Box::new(m20261125_000003_api_keys::Migration),
+            Box::new(m20261125_000004_ws_tickets::Migration),
         ]
     }
 }

@@ -30,9 +30,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the real server with test settings, adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    init_logs();
     let url = toolkit_db::testing::fresh_database_url().await;
-    let mut settings = Settings::for_tests(&url).expect("test settings");
+    spawn_app_on(&url, configure).await
+}
+
+/// Starts another server instance on an existing database (several instances, one database).
+pub async fn spawn_app_on(url: &str, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let mut settings = Settings::for_tests(url).expect("test settings");
     configure(&mut settings);
     let app = Application::build(settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());

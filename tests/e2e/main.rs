@@ -14,6 +14,7 @@ mod health;
 mod hook;
 mod locks;
 mod members;
+mod metrics;
 mod problems;
 mod projects;
 mod revisions;

@@ -37,6 +37,20 @@ pub struct Settings {
     pub docs: DocsSettings,
     pub locks: LocksSettings,
     pub retention: RetentionSettings,
+    pub realtime: RealtimeSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RealtimeSettings {
+    /// `REDIS_URL`: with it, instances wake each other through Redis pub/sub; without it, one
+    /// instance delivers in-process (and several instances still deliver by polling).
+    pub redis_url: Option<String>,
+    /// How often the outbox is polled while wake-ups work.
+    pub poll_interval_ms: u64,
+    /// How often it is polled while Redis is unreachable.
+    pub degraded_poll_interval_ms: u64,
+    /// Messages queued per socket before the client counts as too slow (closed with 1013).
+    pub send_queue: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +174,9 @@ fn builder_with_defaults(
         .set_default("locks.sweep_interval_seconds", 30)?
         .set_default("retention.trash_days", 30)?
         .set_default("retention.events_days", 7)?
+        .set_default("realtime.poll_interval_ms", 1000)?
+        .set_default("realtime.degraded_poll_interval_ms", 250)?
+        .set_default("realtime.send_queue", 256)?
         .set_default("http.cors_allowed_origins", Vec::<String>::new())
 }
 
@@ -185,6 +202,9 @@ pub fn load() -> Result<Settings, ConfigError> {
         );
     if let Ok(url) = std::env::var("DATABASE_URL") {
         builder = builder.set_override("database.url", url)?;
+    }
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        builder = builder.set_override("realtime.redis_url", url)?;
     }
     if std::env::var("TOOLKIT__SERVER__PORT").is_err()
         && let Ok(port) = std::env::var("PORT")

@@ -39,7 +39,8 @@ fn credential(req: &HttpRequest) -> Credential<'_> {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
+/// The token of `Authorization: Bearer <token>`, if any.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -5,6 +5,7 @@
 pub mod configuration;
 pub mod dto;
 pub mod extractors;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;

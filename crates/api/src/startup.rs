@@ -11,12 +11,16 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
+use toolkit_application::announce::{AnnouncingHousekeeping, AnnouncingUnitOfWork};
+use toolkit_application::ports::{EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
 use toolkit_application::services::{
     ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
-    ProjectService, Retention, Runtime,
+    ProjectService, Retention, Runtime, TicketService,
 };
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;
+use toolkit_realtime::wake::redis::RedisWake;
+use toolkit_realtime::{Hub, HubConfig, LocalWake, PollIntervals, SessionDeps, TokenCheck, Wake};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -24,7 +28,7 @@ use crate::configuration::{HttpSettings, Profile, Settings};
 use crate::middleware::request_context;
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, RealtimeState};
 use crate::system::{SystemClock, UuidV7Ids};
 use crate::{extractors, routes};
 
@@ -32,8 +36,15 @@ use crate::{extractors, routes};
 pub struct Application {
     port: u16,
     server: Server,
+    background: Background,
+}
+
+/// The tasks that run beside the HTTP server.
+struct Background {
     housekeeping: HousekeepingService,
     sweep_interval: Duration,
+    realtime: Realtime,
+    handle_signals: bool,
 }
 
 impl Application {
@@ -43,18 +54,16 @@ impl Application {
     /// # Errors
     /// Unreachable database, failed migration, unusable key material or address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (state, housekeeping) = build_state(&settings).await?;
+        let (state, background) = build_state(&settings).await?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
         tracing::info!(address = %format!("{}:{port}", settings.server.host), profile = ?settings.profile, "listening");
         let server = run(listener, state, &settings)?;
-        let sweep_interval = Duration::from_secs(settings.locks.sweep_interval_seconds.max(1));
         Ok(Self {
             port,
             server,
-            housekeeping,
-            sweep_interval,
+            background,
         })
     }
 
@@ -62,16 +71,67 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests (bounded by the
-    /// configured shutdown timeout).
+    /// Serves until SIGINT/SIGTERM, then closes WebSockets with 1001 (clients reconnect
+    /// elsewhere) and finishes in-flight requests (bounded by the shutdown timeout).
     ///
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let sweeper = tokio::spawn(sweep(self.housekeeping, self.sweep_interval));
+        let Background {
+            housekeeping,
+            sweep_interval,
+            realtime,
+            handle_signals,
+        } = self.background;
+        let sweeper = tokio::spawn(sweep(housekeeping, sweep_interval));
+        let tailer = tokio::spawn(toolkit_realtime::run_tailer(
+            realtime.hub.clone(),
+            realtime.feed.clone(),
+            realtime.wake.clone(),
+            realtime.poll,
+        ));
+        let handle = self.server.handle();
+        let hub = realtime.hub.clone();
+        let signals = handle_signals.then(|| {
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: closing sockets, finishing requests");
+                hub.shutdown();
+                // Give sessions a moment to send their close frames.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                handle.stop(true).await;
+            })
+        });
         let result = self.server.await;
         sweeper.abort();
+        tailer.abort();
+        if let Some(signals) = signals {
+            signals.abort();
+        }
         result
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 
@@ -105,7 +165,7 @@ fn jwt_secret(settings: &Settings) -> SecretString {
     }
 }
 
-async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, HousekeepingService)> {
+async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Background)> {
     let db = toolkit_db::connect(&DbSettings {
         url: settings.database.url.clone(),
         max_connections: settings.database.max_connections,
@@ -133,11 +193,29 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Housekeep
         audience: auth.audience.clone(),
         access_ttl: Duration::from_secs(auth.access_ttl_seconds),
     }));
+    let tokens_port: Arc<dyn TokenIssuer> = tokens.clone();
+    let check_token: TokenCheck = {
+        let tokens = tokens_port.clone();
+        Arc::new(move |token: &str| {
+            let claims = tokens.verify_access(token)?;
+            Some((claims.user_id, tokens.access_expiry(token)?))
+        })
+    };
     let rt = Runtime {
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     };
     let repos = toolkit_db::Repositories::new(db.clone());
+    let realtime = build_realtime(settings, &repos).await?;
+    // Whatever commits events wakes the deliverers (here, and through Redis, elsewhere).
+    let unit_of_work: Arc<dyn UnitOfWork> = Arc::new(AnnouncingUnitOfWork::new(
+        repos.unit_of_work.clone(),
+        realtime.publisher.clone(),
+    ));
+    let housekeeping_store: Arc<dyn Housekeeping> = Arc::new(AnnouncingHousekeeping::new(
+        repos.housekeeping.clone(),
+        realtime.publisher.clone(),
+    ));
     let policy = AuthPolicy {
         allow_registration: auth.allow_registration,
         refresh_ttl: chrono::Duration::days(i64::from(auth.refresh_ttl_days)),
@@ -148,7 +226,7 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Housekeep
         repos.projects.clone(),
         repos.docs.clone(),
         repos.search.clone(),
-        repos.unit_of_work.clone(),
+        unit_of_work.clone(),
         rt.clone(),
         DocPolicy {
             max_content_bytes: settings.docs.max_content_bytes,
@@ -156,7 +234,7 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Housekeep
         },
     );
     let housekeeping = HousekeepingService::new(
-        repos.housekeeping.clone(),
+        housekeeping_store,
         rt.clone(),
         Retention {
             trash: chrono::Duration::days(i64::from(settings.retention.trash_days)),
@@ -167,26 +245,88 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Housekeep
         repos.projects.clone(),
         repos.members.clone(),
         repos.users.clone(),
-        repos.unit_of_work.clone(),
+        unit_of_work.clone(),
         rt.clone(),
     );
     let state = AppState {
         auth: AuthService::new(
             repos.users.clone(),
             repos.refresh_tokens.clone(),
-            repos.unit_of_work.clone(),
+            unit_of_work.clone(),
             hasher,
             tokens.clone(),
             rt.clone(),
             policy,
         ),
         api_keys: ApiKeyService::new(repos.api_keys.clone(), tokens, projects.clone(), rt.clone()),
-        bundles: BundleService::new(repos.projects.clone(), repos.bundles.clone(), rt),
+        bundles: BundleService::new(repos.projects.clone(), repos.bundles.clone(), rt.clone()),
+        tickets: TicketService::new(repos.ws_tickets.clone(), tokens_port, rt),
+        realtime: RealtimeState {
+            session: SessionDeps {
+                hub: realtime.hub.clone(),
+                projects: repos.projects.clone(),
+                docs: repos.docs.clone(),
+                feed: repos.event_feed.clone(),
+                check_token,
+            },
+            redis: realtime.redis.clone(),
+        },
         projects,
         docs,
         db,
+        metrics: Arc::new(crate::metrics::Metrics::new().context("cannot set up the metrics")?),
     };
-    Ok((state, housekeeping))
+    let background = Background {
+        housekeeping,
+        sweep_interval: Duration::from_secs(settings.locks.sweep_interval_seconds.max(1)),
+        realtime,
+        handle_signals: settings.profile != Profile::Test,
+    };
+    Ok((state, background))
+}
+
+/// The delivery side: hub, wake-ups (Redis when configured), and the publisher commits use.
+struct Realtime {
+    hub: Arc<Hub>,
+    wake: Arc<Wake>,
+    feed: Arc<dyn EventFeed>,
+    publisher: Arc<dyn EventPublisher>,
+    redis: Option<Arc<RedisWake>>,
+    poll: PollIntervals,
+}
+
+async fn build_realtime(settings: &Settings, repos: &toolkit_db::Repositories) -> anyhow::Result<Realtime> {
+    let config = &settings.realtime;
+    let start = repos
+        .event_feed
+        .latest_seq()
+        .await
+        .context("cannot read the outbox")?;
+    let hub = Hub::new(
+        HubConfig {
+            send_queue: config.send_queue.max(1),
+        },
+        start,
+    );
+    let wake = Wake::new();
+    let (publisher, redis): (Arc<dyn EventPublisher>, _) = match &config.redis_url {
+        Some(url) => {
+            let redis = RedisWake::start(url, wake.clone()).context("invalid REDIS_URL")?;
+            (redis.clone(), Some(redis))
+        }
+        None => (Arc::new(LocalWake(wake.clone())), None),
+    };
+    Ok(Realtime {
+        hub,
+        wake,
+        feed: repos.event_feed.clone(),
+        publisher,
+        redis,
+        poll: PollIntervals {
+            healthy: Duration::from_millis(config.poll_interval_ms.max(10)),
+            degraded: Duration::from_millis(config.degraded_poll_interval_ms.max(10)),
+        },
+    })
 }
 
 fn cors(http: &HttpSettings) -> Cors {
@@ -229,8 +369,6 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::R
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    if settings.profile == Profile::Test {
-        server = server.disable_signals();
-    }
-    Ok(server.run())
+    // Signals are handled in `run_until_stopped`, which closes sockets first.
+    Ok(server.disable_signals().run())
 }

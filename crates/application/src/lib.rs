@@ -4,6 +4,7 @@
 //! This crate knows no web framework, database library or token format: adapters implement
 //! [`ports`], and the `api` crate wires them together.
 
+pub mod announce;
 pub mod error;
 pub mod events;
 pub mod page;

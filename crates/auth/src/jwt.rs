@@ -144,6 +144,11 @@ impl TokenIssuer for JwtIssuer {
         })
     }
 
+    fn access_expiry(&self, token: &str) -> Option<DateTime<Utc>> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        DateTime::from_timestamp(i64::try_from(data.claims.exp).ok()?, 0)
+    }
+
     fn new_refresh_token(&self) -> String {
         random_base62(REFRESH_TOKEN_LEN)
     }

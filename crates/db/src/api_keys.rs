@@ -155,19 +155,6 @@ impl SeaBundleSource {
     }
 }
 
-/// `LIKE` pattern matching paths that start with `prefix` literally.
-fn like_prefix(prefix: &PathPrefix) -> String {
-    let mut pattern = String::with_capacity(prefix.as_str().len() + 1);
-    for c in prefix.as_str().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 async fn generation_of(db: &impl ConnectionTrait, project_id: ProjectId) -> anyhow::Result<Option<i64>> {
     let stmt = Statement::from_sql_and_values(
         db.get_database_backend(),
@@ -214,11 +201,18 @@ impl BundleSource for SeaBundleSource {
             "SELECT path, content, sha256, version FROM docs WHERE project_id = $1 AND deleted_at IS NULL",
         );
         let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        if let Some(prefix) = &prefix {
-            sql.push_str(" AND path LIKE $2 ESCAPE '\\'");
-            values.push(like_prefix(prefix).into());
+        if let Some(prefix) = prefix.filter(|p| !p.as_str().is_empty()) {
+            // An exact, character-wise prefix test on both backends, as the doc list does: no
+            // LIKE wildcards, and no case folding (SQLite's LIKE ignores ASCII case).
+            sql.push_str(" AND substr(path, 1, length($2)) = $2");
+            values.push(prefix.as_str().into());
         }
-        sql.push_str(" ORDER BY path");
+        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
+        sql.push_str(if postgres {
+            " ORDER BY path COLLATE \"C\""
+        } else {
+            " ORDER BY path"
+        });
         let stmt = Statement::from_sql_and_values(txn.get_database_backend(), &sql, values);
         let rows = txn
             .query_all_raw(stmt)
@@ -244,19 +238,5 @@ impl BundleSource for SeaBundleSource {
             })
             .collect::<anyhow::Result<Vec<_>>>()
             .map(|docs| (generation, docs))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefixes_match_literally() {
-        assert_eq!(like_prefix(&PathPrefix::parse(".claude/").unwrap()), ".claude/%");
-        assert_eq!(
-            like_prefix(&PathPrefix::parse("50%_x\\").unwrap()),
-            "50\\%\\_x\\\\%"
-        );
     }
 }

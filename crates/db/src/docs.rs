@@ -7,11 +7,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{DocRepository, StoredEvent};
 use toolkit_domain::{Doc, DocId, PathPrefix, ProjectId, Revision};
-use uuid::Uuid;
 
 use crate::entities::docs::{
     DOC_COLUMNS, DOC_COLUMNS_WITH_CONTENT, REVISION_COLUMNS, doc_from_row, revision_from_row,
 };
+use crate::entities::events::{EVENT_COLUMNS, stored_event_from_row};
 use crate::errors::unexpected;
 
 pub struct SeaDocRepository {
@@ -165,9 +165,9 @@ impl DocRepository for SeaDocRepository {
         limit_rows: u64,
     ) -> anyhow::Result<Vec<StoredEvent>> {
         let stmt = self.statement(
-            "SELECT seq, kind, project_id, actor, data, created_at FROM events \
-             WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                .to_owned(),
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            ),
             vec![project_id.as_uuid().into(), after.into(), limit(limit_rows)],
         );
         let rows = self
@@ -176,17 +176,7 @@ impl DocRepository for SeaDocRepository {
             .await
             .map_err(unexpected("reading events"))?;
         rows.iter()
-            .map(|row| {
-                let project_id: Option<Uuid> = row.try_get("", "project_id")?;
-                Ok(StoredEvent {
-                    seq: row.try_get("", "seq")?,
-                    kind: row.try_get("", "kind")?,
-                    project_id: project_id.map(ProjectId::from_uuid),
-                    actor_json: row.try_get("", "actor")?,
-                    data_json: row.try_get("", "data")?,
-                    at: row.try_get("", "created_at")?,
-                })
-            })
+            .map(stored_event_from_row)
             .collect::<Result<_, sea_orm::DbErr>>()
             .map_err(unexpected("reading events"))
     }

@@ -10,6 +10,7 @@ mod doc_changes;
 mod docs;
 mod entities;
 mod errors;
+mod event_feed;
 mod housekeeping;
 mod members;
 mod projects;
@@ -17,6 +18,7 @@ mod refresh_tokens;
 mod search;
 mod unit_of_work;
 mod users;
+mod ws_tickets;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -24,14 +26,15 @@ pub mod testing;
 use std::sync::Arc;
 
 use toolkit_application::ports::{
-    ApiKeyRepository, BundleSource, DocRepository, Housekeeping, MemberRepository, ProjectRepository,
-    RefreshTokenRepository, SearchIndex, UnitOfWork, UserRepository,
+    ApiKeyRepository, BundleSource, DocRepository, EventFeed, Housekeeping, MemberRepository,
+    ProjectRepository, RefreshTokenRepository, SearchIndex, UnitOfWork, UserRepository, WsTicketStore,
 };
 
 pub use api_keys::{SeaApiKeyRepository, SeaBundleSource};
 pub use connection::{DbSettings, connect, migrate, ping};
 pub use docs::SeaDocRepository;
 pub use errors::DbError;
+pub use event_feed::SeaEventFeed;
 pub use housekeeping::SeaHousekeeping;
 pub use members::SeaMemberRepository;
 pub use projects::SeaProjectRepository;
@@ -40,6 +43,7 @@ pub use sea_orm::DatabaseConnection;
 pub use search::SeaSearchIndex;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
+pub use ws_tickets::SeaWsTicketStore;
 
 /// Every storage port on one connection pool, ready to hand to the use cases.
 #[derive(Clone)]
@@ -54,6 +58,8 @@ pub struct Repositories {
     pub housekeeping: Arc<dyn Housekeeping>,
     pub api_keys: Arc<dyn ApiKeyRepository>,
     pub bundles: Arc<dyn BundleSource>,
+    pub event_feed: Arc<dyn EventFeed>,
+    pub ws_tickets: Arc<dyn WsTicketStore>,
 }
 
 impl Repositories {
@@ -69,6 +75,8 @@ impl Repositories {
             housekeeping: Arc::new(SeaHousekeeping::new(db.clone())),
             api_keys: Arc::new(SeaApiKeyRepository::new(db.clone())),
             bundles: Arc::new(SeaBundleSource::new(db.clone())),
+            ws_tickets: Arc::new(SeaWsTicketStore::new(db.clone())),
+            event_feed: Arc::new(SeaEventFeed::new(db.clone())),
             unit_of_work: Arc::new(SeaUnitOfWork::new(db)),
         }
     }

@@ -23,12 +23,17 @@ pub async fn healthz() -> HttpResponse {
     ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut checks = Map::new();
+    let status = |ok: bool| Value::from(if ok { "ok" } else { "failed" });
     let database_ok = toolkit_db::ping(&state.db).await;
-    checks.insert(
-        "database".into(),
-        Value::from(if database_ok { "ok" } else { "failed" }),
-    );
-    if database_ok {
+    checks.insert("database".into(), status(database_ok));
+    let mut ready = database_ok;
+    if let Some(redis) = &state.realtime.redis {
+        // Without Redis, events still arrive (the outbox is polled), only slower: say so.
+        let redis_ok = redis.ping().await;
+        checks.insert("redis".into(), status(redis_ok));
+        ready &= redis_ok;
+    }
+    if ready {
         Ok(HttpResponse::Ok().json(ReadyDto {
             status: "ready",
             checks,
@@ -36,7 +41,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     } else {
         Err(ApiError::new(
             Problem::for_status(StatusCode::SERVICE_UNAVAILABLE)
-                .detail("the database does not answer")
+                .detail("a dependency does not answer; `checks` says which")
                 .extension("checks", Value::Object(checks)),
         ))
     }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod locks;
 pub mod members;
 pub mod projects;
+pub mod realtime;
 pub mod revisions;
 pub mod trash;
 
@@ -35,6 +36,7 @@ pub fn table() -> Vec<RouteDef> {
     vec![
         def(M::GET, "/healthz", web::get().to(health::healthz)),
         def(M::GET, "/readyz", web::get().to(health::readyz)),
+        def(M::GET, "/metrics", web::get().to(crate::metrics::metrics)),
         def(M::POST, "/api/v1/auth/register", web::post().to(auth::register)),
         def(M::POST, "/api/v1/auth/login", web::post().to(auth::login)),
         def(M::POST, "/api/v1/auth/refresh", web::post().to(auth::refresh)),
@@ -66,6 +68,8 @@ pub fn table() -> Vec<RouteDef> {
         def(M::GET, "/api/v1/projects/{projectId}/api-keys", web::get().to(api_keys::list)),
         def(M::DELETE, "/api/v1/projects/{projectId}/api-keys/{keyId}", web::delete().to(api_keys::revoke)),
         def(M::GET, "/api/v1/projects/{projectId}/bundle", web::get().to(bundle::bundle)),
+        def(M::GET, "/api/v1/ws", web::get().to(realtime::ws)),
+        def(M::POST, "/api/v1/ws-ticket", web::post().to(realtime::ticket)),
     ]
 }
 

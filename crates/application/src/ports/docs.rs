@@ -83,6 +83,32 @@ pub trait DocRepository: Send + Sync + 'static {
     ) -> anyhow::Result<Vec<StoredEvent>>;
 }
 
+/// The outbox, read in `seq` order across every project: what realtime delivery tails. Events
+/// are appended only by the transactions that make their changes (see `UnitOfWork`), so an
+/// event read here always belongs to a committed change.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EventFeed: Send + Sync + 'static {
+    /// Every event (project and user-channel ones) with `seq > after`, oldest first. On
+    /// PostgreSQL, appends are serialised (advisory lock) so seqs become visible in order and a
+    /// reader never skips a late-committing lower seq.
+    async fn after(&self, after: i64, limit: u64) -> anyhow::Result<Vec<FeedEvent>>;
+
+    /// The highest `seq` so far (0 when empty).
+    async fn latest_seq(&self) -> anyhow::Result<i64>;
+
+    /// The lowest `seq` still kept (retention purges older ones); `None` when empty.
+    async fn oldest_seq(&self) -> anyhow::Result<Option<i64>>;
+}
+
+/// An outbox row with its routing keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEvent {
+    pub event: StoredEvent,
+    /// Set for events on a user's own channel (`membership.added/removed`).
+    pub user_id: Option<toolkit_domain::UserId>,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SearchIndex: Send + Sync + 'static {

@@ -7,6 +7,7 @@
 mod api_keys;
 mod clock;
 mod docs;
+mod realtime;
 mod security;
 mod store;
 mod unit_of_work;
@@ -17,9 +18,12 @@ pub use api_keys::{MockApiKeyRepository, MockBundleSource};
 pub use clock::{Clock, IdGenerator};
 #[cfg(any(test, feature = "mocks"))]
 pub use clock::{MockClock, MockIdGenerator};
-pub use docs::{DocRepository, Housekeeping, SearchHit, SearchIndex, StoredEvent};
+pub use docs::{DocRepository, EventFeed, FeedEvent, Housekeeping, SearchHit, SearchIndex, StoredEvent};
 #[cfg(any(test, feature = "mocks"))]
-pub use docs::{MockDocRepository, MockHousekeeping, MockSearchIndex};
+pub use docs::{MockDocRepository, MockEventFeed, MockHousekeeping, MockSearchIndex};
+pub use realtime::{EventPublisher, TicketHolder, WsTicketStore};
+#[cfg(any(test, feature = "mocks"))]
+pub use realtime::{MockEventPublisher, MockWsTicketStore};
 pub use security::{AccessClaims, IssuedAccessToken, PasswordHasher, TokenIssuer};
 #[cfg(any(test, feature = "mocks"))]
 pub use security::{MockPasswordHasher, MockTokenIssuer};

@@ -41,6 +41,10 @@ pub trait TokenIssuer: Send + Sync + 'static {
     /// `aud`, `exp`). Never says why: callers answer the same 401 either way.
     fn verify_access(&self, token: &str) -> Option<AccessClaims>;
 
+    /// When a valid access token expires (`None` for an invalid one). Long-lived sockets use
+    /// it to close a session whose token ran out.
+    fn access_expiry(&self, token: &str) -> Option<DateTime<Utc>>;
+
     /// A new opaque refresh token from the OS CSPRNG.
     fn new_refresh_token(&self) -> String;
 

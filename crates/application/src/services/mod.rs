@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod docs;
 pub mod housekeeping;
 pub mod projects;
+pub mod tickets;
 
 pub use access::{KeyCaller, Need, Principal};
 pub use api_keys::{ApiKeyService, CreatedKey, KeyAuthentication};
@@ -15,6 +16,7 @@ pub use bundle::{Bundle, BundleFormat, BundleRead, BundleService};
 pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc};
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
+pub use tickets::{TICKET_TTL_SECONDS, TicketService};
 
 use std::sync::Arc;
 
@@ -34,3 +36,6 @@ mod projects_tests;
 
 #[cfg(test)]
 mod docs_tests;
+
+#[cfg(test)]
+mod api_keys_tests;

@@ -4,7 +4,9 @@ use sea_orm::entity::prelude::{
     ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
     EnumIter, PrimaryKeyTrait, Uuid,
 };
-use toolkit_domain::Actor;
+use sea_orm::{DbErr, QueryResult};
+use toolkit_application::ports::{FeedEvent, StoredEvent};
+use toolkit_domain::{Actor, ProjectId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
@@ -32,6 +34,34 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The columns [`stored_event_from_row`] reads.
+pub(crate) const EVENT_COLUMNS: &str = "seq, kind, project_id, actor, data, created_at";
+
+/// [`EVENT_COLUMNS`] and the user-channel routing key, for [`feed_event_from_row`].
+pub(crate) const FEED_EVENT_COLUMNS: &str = "seq, kind, project_id, user_id, actor, data, created_at";
+
+/// One outbox row selected with [`EVENT_COLUMNS`].
+pub(crate) fn stored_event_from_row(row: &QueryResult) -> Result<StoredEvent, DbErr> {
+    let project_id: Option<Uuid> = row.try_get("", "project_id")?;
+    Ok(StoredEvent {
+        seq: row.try_get("", "seq")?,
+        kind: row.try_get("", "kind")?,
+        project_id: project_id.map(ProjectId::from_uuid),
+        actor_json: row.try_get("", "actor")?,
+        data_json: row.try_get("", "data")?,
+        at: row.try_get("", "created_at")?,
+    })
+}
+
+/// One outbox row selected with [`FEED_EVENT_COLUMNS`].
+pub(crate) fn feed_event_from_row(row: &QueryResult) -> Result<FeedEvent, DbErr> {
+    let user_id: Option<Uuid> = row.try_get("", "user_id")?;
+    Ok(FeedEvent {
+        event: stored_event_from_row(row)?,
+        user_id: user_id.map(UserId::from_uuid),
+    })
+}
 
 /// The stored JSON form of an actor.
 pub(crate) fn actor_json(actor: &Actor) -> String {

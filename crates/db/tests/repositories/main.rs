@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_keys;
+mod bundle;
 mod docs;
+mod event_feed;
 mod housekeeping;
 mod locks;
 mod members;
@@ -14,3 +17,4 @@ mod search;
 mod support;
 mod unit_of_work;
 mod users;
+mod ws_tickets;

@@ -1,0 +1,199 @@
+//! The bundle source: the project's content generation moves with every doc change and only
+//! with doc changes, and a bundle is the live docs by path with the generation they were read at.
+
+use toolkit_application::ports::{BundleDoc, BundleSource, Change, DocDelete, DocRestore, LockRelease};
+use toolkit_db::SeaBundleSource;
+use toolkit_db::testing::fresh_database;
+use toolkit_domain::{PathPrefix, ProjectId};
+use uuid::Uuid;
+
+use crate::support::{author, commit, doc, lock, now, owner_and_project, path, update};
+
+#[tokio::test]
+async fn the_generation_counts_doc_changes_and_nothing_else() {
+    let db = fresh_database().await;
+    let (ada, project) = owner_and_project(&db).await;
+    let bundles = SeaBundleSource::new(db.clone());
+    let generation = || async { bundles.content_generation(project.id).await.unwrap() };
+
+    assert_eq!(generation().await, Some(0));
+    assert_eq!(
+        bundles
+            .content_generation(ProjectId::from_uuid(Uuid::now_v7()))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let d = doc(&db, &project, "a.md", "one", &ada).await;
+    assert_eq!(generation().await, Some(1));
+    commit(&db, vec![Change::UpdateDoc(update(&d, 1, "two", &ada, now()))])
+        .await
+        .unwrap();
+    assert_eq!(generation().await, Some(2));
+    let mut rename = update(&d, 2, "two", &ada, now());
+    rename.path = Some(path("b.md"));
+    commit(&db, vec![Change::UpdateDoc(rename)]).await.unwrap();
+    assert_eq!(generation().await, Some(3));
+
+    lock(&db, &d, &ada, now(), 300).await;
+    assert_eq!(generation().await, Some(3));
+    commit(
+        &db,
+        vec![Change::ReleaseLock(LockRelease {
+            project_id: project.id,
+            doc_id: d.id,
+            holder: ada.id,
+            force: false,
+            author: author(&ada),
+            at: now(),
+        })],
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation().await, Some(3));
+
+    commit(
+        &db,
+        vec![Change::DeleteDoc(DocDelete {
+            project_id: project.id,
+            doc_id: d.id,
+            expected_version: None,
+            writer: None,
+            author: author(&ada),
+            at: now(),
+        })],
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation().await, Some(4));
+    commit(
+        &db,
+        vec![Change::RestoreDoc(DocRestore {
+            project_id: project.id,
+            doc_id: d.id,
+            author: author(&ada),
+            at: now(),
+        })],
+    )
+    .await
+    .unwrap();
+    assert_eq!(generation().await, Some(5));
+    assert_eq!(crate::support::generation(&db, &project).await, 5);
+}
+
+#[tokio::test]
+async fn a_bundle_is_the_live_docs_by_path_at_one_generation() {
+    let db = fresh_database().await;
+    let (ada, project) = owner_and_project(&db).await;
+    let other = crate::support::project(&db, "other", "Other", &ada).await;
+    let bundles = SeaBundleSource::new(db.clone());
+
+    let (generation, docs) = bundles.bundle(project.id, None).await.unwrap();
+    assert_eq!((generation, docs), (0, Vec::new()));
+
+    let b = doc(&db, &project, "b.md", "bee", &ada).await;
+    let b = commit(
+        &db,
+        vec![Change::UpdateDoc(update(&b, 1, "bee two", &ada, now()))],
+    )
+    .await
+    .unwrap()
+    .doc
+    .unwrap();
+    let a = doc(&db, &project, "a.md", "ay", &ada).await;
+    let gone = doc(&db, &project, "gone.md", "bye", &ada).await;
+    commit(
+        &db,
+        vec![Change::DeleteDoc(DocDelete {
+            project_id: project.id,
+            doc_id: gone.id,
+            expected_version: None,
+            writer: None,
+            author: author(&ada),
+            at: now(),
+        })],
+    )
+    .await
+    .unwrap();
+    doc(&db, &other, "a.md", "not this project", &ada).await;
+
+    let (generation, docs) = bundles.bundle(project.id, None).await.unwrap();
+    assert_eq!(generation, 5);
+    assert_eq!(
+        bundles.content_generation(project.id).await.unwrap(),
+        Some(generation)
+    );
+    assert_eq!(
+        docs,
+        [
+            BundleDoc {
+                path: "a.md".to_owned(),
+                content: "ay".to_owned(),
+                sha256: a.sha256.clone(),
+                version: 1,
+            },
+            BundleDoc {
+                path: "b.md".to_owned(),
+                content: "bee two".to_owned(),
+                sha256: b.sha256.clone(),
+                version: 2,
+            },
+        ]
+    );
+
+    // A missing project has no docs and generation 0.
+    assert_eq!(
+        bundles
+            .bundle(ProjectId::from_uuid(Uuid::now_v7()), None)
+            .await
+            .unwrap(),
+        (0, Vec::new())
+    );
+}
+
+#[tokio::test]
+async fn the_prefix_is_literal_and_case_sensitive() {
+    let db = fresh_database().await;
+    let (ada, project) = owner_and_project(&db).await;
+    let all = [
+        ".Claude/upper.md",
+        ".claude/agents/tester.md",
+        ".claude/commands/review.md",
+        "CLAUDE.md",
+        "a_b%c.md",
+        "aXbYc.md",
+    ];
+    for p in all {
+        doc(&db, &project, p, "x", &ada).await;
+    }
+    let bundles = SeaBundleSource::new(db.clone());
+    let under = |prefix: Option<&str>| {
+        let bundles = &bundles;
+        let prefix = prefix.map(|p| PathPrefix::parse(p).unwrap());
+        let project_id = project.id;
+        async move {
+            let (generation, docs) = bundles.bundle(project_id, prefix).await.unwrap();
+            assert_eq!(generation, 6);
+            docs.into_iter().map(|d| d.path).collect::<Vec<_>>()
+        }
+    };
+
+    // Ordered by path, byte-wise.
+    let mut sorted = all.map(str::to_owned);
+    sorted.sort();
+    assert_eq!(under(None).await, sorted);
+    assert_eq!(
+        under(Some(".claude/")).await,
+        [".claude/agents/tester.md", ".claude/commands/review.md"]
+    );
+    assert_eq!(under(Some(".Claude/")).await, [".Claude/upper.md"]);
+    assert_eq!(under(Some(".claude/c")).await, [".claude/commands/review.md"]);
+    assert_eq!(under(Some("CLAUDE")).await, ["CLAUDE.md"]);
+    assert_eq!(under(Some("claude")).await, Vec::<String>::new());
+    assert_eq!(under(Some("a_")).await, ["a_b%c.md"]);
+    assert_eq!(under(Some("a_b%")).await, ["a_b%c.md"]);
+    assert_eq!(under(Some("a%")).await, Vec::<String>::new());
+    assert_eq!(under(Some("a")).await.len(), 2);
+    assert_eq!(under(Some("")).await.len(), 6);
+}
