@@ -8,6 +8,7 @@ mod m20261125_000001_foundation;
 mod m20261125_000002_docs;
 mod m20261125_000003_api_keys;
 mod m20261125_000004_ws_tickets;
+mod m20261125_000005_github_sync;
 
 use sea_orm_migration::{MigrationTrait, async_trait};
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_docs::Migration),
             Box::new(m20261125_000003_api_keys::Migration),
             Box::new(m20261125_000004_ws_tickets::Migration),
+            Box::new(m20261125_000005_github_sync::Migration),
         ]
     }
 }

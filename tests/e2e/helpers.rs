@@ -359,3 +359,264 @@ impl TestApp {
             .map_or(0, |e| e["seq"].as_i64().unwrap())
     }
 }
+
+// ----- realtime (WebSocket) -----
+
+/// How long a test waits for any one WebSocket message before failing.
+pub const WS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client speaking the realtime protocol: one JSON object per text frame.
+pub struct WsClient {
+    stream: WsStream,
+}
+
+/// What the socket gave instead of a JSON text frame.
+#[derive(Debug)]
+pub enum WsEnd {
+    /// A close frame with this code (1005 when the frame carried none).
+    Closed(u16),
+    /// The stream ended or failed without a close frame.
+    Gone(String),
+}
+
+impl TestApp {
+    /// `ws://.../api/v1/ws` plus `query` (e.g. `"?ticket=..."` or `""`).
+    pub fn ws_url(&self, query: &str) -> String {
+        format!(
+            "{}/api/v1/ws{query}",
+            self.address.replacen("http://", "ws://", 1)
+        )
+    }
+
+    /// Opens `/api/v1/ws{query}` with extra handshake `headers`; the error keeps the HTTP
+    /// answer of a refused handshake.
+    pub async fn ws_connect(
+        &self,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+        let mut request = self.ws_url(query).into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let connect = tokio_tungstenite::connect_async(request);
+        let (stream, _) = tokio::time::timeout(WS_TIMEOUT, connect)
+            .await
+            .expect("the WebSocket handshake timed out")?;
+        Ok(WsClient { stream })
+    }
+
+    /// A socket authenticated with `Authorization: Bearer <access token>`.
+    pub async fn ws(&self, access_token: &str) -> WsClient {
+        let bearer = format!("Bearer {access_token}");
+        self.ws_connect("", &[("authorization", &bearer)])
+            .await
+            .expect("the WebSocket opens with a bearer token")
+    }
+
+    /// A socket authenticated with `X-API-Key`.
+    pub async fn ws_with_key(&self, key: &str) -> WsClient {
+        self.ws_connect("", &[("x-api-key", key)])
+            .await
+            .expect("the WebSocket opens with an API key")
+    }
+
+    /// `POST /api/v1/ws-ticket` (asserting 200) → the ticket.
+    pub async fn ws_ticket(&self, access_token: &str) -> String {
+        let response = self
+            .request(Method::POST, "/api/v1/ws-ticket", Some(access_token))
+            .send()
+            .await
+            .unwrap();
+        let body = json_of(response, StatusCode::OK).await;
+        assert_eq!(body["expiresIn"], 30, "{body}");
+        body["ticket"].as_str().expect("a ticket").to_owned()
+    }
+
+    /// The HTTP status of a refused handshake (panics when the socket opens).
+    pub async fn ws_refused(&self, query: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+        match self.ws_connect(query, headers).await {
+            Ok(_) => panic!("the handshake was accepted; expected a refusal"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+                let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .expect("a JSON problem body");
+                assert_eq!(body["status"], status.as_u16(), "{body}");
+                (status, body)
+            }
+            Err(other) => panic!("the handshake failed without an HTTP answer: {other}"),
+        }
+    }
+
+    /// A copy that shares the client (for spawned tasks).
+    pub fn handle(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            client: self.client.clone(),
+        }
+    }
+}
+
+/// An event of the user's own channel (`membership.added` / `membership.removed`).
+pub fn is_own_membership_event(message: &Value) -> bool {
+    message["projectId"].is_null()
+        && message["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("membership."))
+}
+
+impl WsClient {
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.stream
+            .send(Message::text(text))
+            .await
+            .expect("send a text frame");
+    }
+
+    pub async fn send_json(&mut self, message: &Value) {
+        self.send_text(&message.to_string()).await;
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.stream
+            .send(Message::binary(bytes))
+            .await
+            .expect("send a binary frame");
+    }
+
+    /// The next JSON text frame, or how the socket ended; `None` when nothing came within
+    /// `wait`. Protocol-level ping/pong frames are skipped (tungstenite answers pings itself).
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<Result<Value, WsEnd>> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return None,
+                Ok(frame) => frame,
+            };
+            return Some(match frame {
+                None => Err(WsEnd::Gone("the stream ended".into())),
+                Some(Err(error)) => Err(WsEnd::Gone(error.to_string())),
+                Some(Ok(Message::Text(text))) => Ok(serde_json::from_str(text.as_str())
+                    .unwrap_or_else(|e| panic!("the server sent a non-JSON text frame ({e}): {text}"))),
+                Some(Ok(Message::Close(frame))) => {
+                    Err(WsEnd::Closed(frame.map_or(1005, |f| u16::from(f.code))))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(other)) => panic!("the server sent an unexpected frame: {other:?}"),
+            });
+        }
+    }
+
+    /// Like [`next_within`](Self::next_within), but skips the user's own-channel
+    /// `membership.*` events: those of setup steps done just before the socket opened may
+    /// still be on their way (the tailer delivers asynchronously), and tests that care about
+    /// them use [`recv_any`](Self::recv_any) or [`recv_type`](Self::recv_type).
+    pub async fn recv_within(&mut self, wait: std::time::Duration) -> Option<Result<Value, WsEnd>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(Ok(message)) if is_own_membership_event(&message) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// The next JSON message (within [`WS_TIMEOUT`]), skipping own-channel `membership.*`
+    /// events (see [`recv_within`](Self::recv_within)); panics on close or silence.
+    pub async fn recv(&mut self) -> Value {
+        match self.recv_within(WS_TIMEOUT).await {
+            Some(Ok(message)) => message,
+            Some(Err(end)) => panic!("the socket ended while a message was expected: {end:?}"),
+            None => panic!("no message within {WS_TIMEOUT:?}"),
+        }
+    }
+
+    /// The very next JSON message (within [`WS_TIMEOUT`]), whatever it is.
+    pub async fn recv_any(&mut self) -> Value {
+        match self.next_within(WS_TIMEOUT).await {
+            Some(Ok(message)) => message,
+            Some(Err(end)) => panic!("the socket ended while a message was expected: {end:?}"),
+            None => panic!("no message within {WS_TIMEOUT:?}"),
+        }
+    }
+
+    /// The next message of `type`, skipping any others (only where a test allows that).
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WS_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(Ok(message)) if message["type"] == kind => return message,
+                Some(Ok(_)) => {}
+                Some(Err(end)) => panic!("the socket ended while waiting for {kind}: {end:?}"),
+                None => panic!("no {kind} within {WS_TIMEOUT:?}"),
+            }
+        }
+    }
+
+    /// Asserts that no JSON message (other than own-channel `membership.*` events, see
+    /// [`recv_within`](Self::recv_within)) arrives within `wait`, and the socket stays open.
+    pub async fn expect_silence(&mut self, wait: std::time::Duration) {
+        if let Some(got) = self.recv_within(wait).await {
+            panic!("expected silence for {wait:?}, got {got:?}");
+        }
+    }
+
+    /// Waits (up to `wait`) for the server to close the socket, skipping messages; → the code.
+    pub async fn expect_close_within(&mut self, wait: std::time::Duration) -> u16 {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(Ok(_)) => {}
+                Some(Err(WsEnd::Closed(code))) => return code,
+                Some(Err(WsEnd::Gone(why))) => panic!("the socket ended without a close frame: {why}"),
+                None => panic!("the socket was not closed within {wait:?}"),
+            }
+        }
+    }
+
+    /// Sends `{"type":"ping"}` and asserts that the very next message is `{"type":"pong"}`.
+    pub async fn ping_pong(&mut self) {
+        self.send_json(&json!({"type": "ping"})).await;
+        assert_eq!(self.recv().await, json!({"type": "pong"}));
+    }
+
+    /// Subscribes (asserting `subscribed`) and returns its `currentSeq`.
+    pub async fn subscribe(&mut self, project_id: &str, after_seq: Option<i64>) -> i64 {
+        let mut message = json!({"type": "subscribe", "projectId": project_id});
+        if let Some(after) = after_seq {
+            message["afterSeq"] = json!(after);
+        }
+        self.send_json(&message).await;
+        let reply = self.recv().await;
+        assert_eq!(reply["type"], "subscribed", "{reply}");
+        assert_eq!(reply["projectId"], project_id, "{reply}");
+        reply["currentSeq"].as_i64().expect("a numeric currentSeq")
+    }
+
+    /// Closes the socket from the client side.
+    pub async fn close(mut self) {
+        // The server may already be gone; a failed close changes nothing for the test.
+        let _ = self.stream.close(None).await;
+    }
+}

@@ -23,17 +23,14 @@ async fn metrics_count_requests_by_route_pattern_and_report_sockets_and_locks() 
         .get(&format!("/api/v1/projects/{project}"), &ada.access_token)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app
-        .client
-        .get(app.url("/no/such/path/42"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url("/no/such/path/42")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 
     let text = scrape(&app).await;
     assert!(
-        text.contains(r#"http_requests_total{method="GET",route="/api/v1/projects/{projectId}",status="200"} 1"#),
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/projects/{projectId}",status="200"} 1"#
+        ),
         "{text}"
     );
     assert!(
@@ -57,7 +54,12 @@ async fn metrics_count_requests_by_route_pattern_and_report_sockets_and_locks() 
         .create_doc(&ada.access_token, &project, "notes.md", "hello")
         .await;
     let response = app
-        .lock_doc(&ada.access_token, &project, doc["id"].as_str().unwrap(), &json!({}))
+        .lock_doc(
+            &ada.access_token,
+            &project,
+            doc["id"].as_str().unwrap(),
+            &json!({}),
+        )
         .await;
     assert!(response.status().is_success(), "{}", response.status());
     let text = scrape(&app).await;

@@ -2,20 +2,31 @@
 //!
 //! - `migrate [up|down|status|fresh]` on `DATABASE_URL` (default: the embedded SQLite file)
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
+//! - `bench [http|ws] [--clients N]`: starts a release server and measures it (docs/benchmarks.md)
 
+mod bench;
 mod migrate;
 mod tidy;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy";
+const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
+                     | cargo xtask bench [http|ws] [--clients N]";
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn migrate(action: &str) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(migrate::run(action))
+}
+
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("migrate") => migrate::run(args.get(1).map_or("up", String::as_str)).await,
+        Some("migrate") => migrate(rest.first().map_or("up", String::as_str)),
         Some("tidy") => tidy::run(),
+        Some("bench") => bench::run(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

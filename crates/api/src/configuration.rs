@@ -38,6 +38,24 @@ pub struct Settings {
     pub locks: LocksSettings,
     pub retention: RetentionSettings,
     pub realtime: RealtimeSettings,
+    pub github: GitHubSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GitHubSettings {
+    /// `GITHUB_TOKEN`: never stored in the database, never logged.
+    pub token: Option<SecretString>,
+    /// `TOOLKIT__GITHUB__API_URL`: GitHub Enterprise, or a fake in tests.
+    pub api_url: String,
+    /// `TOOLKIT__GITHUB__WEBHOOK_SECRET`: without it the webhook endpoint refuses every call.
+    pub webhook_secret: Option<SecretString>,
+    pub timeout_seconds: u64,
+    /// Per-instance cap on concurrent GitHub requests.
+    pub max_concurrent_requests: usize,
+    /// Default polling interval of a link (the safety net behind webhooks).
+    pub default_poll_interval_seconds: u32,
+    /// How often the worker looks for due runs and due polls.
+    pub worker_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +148,10 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("TOOLKIT_PROFILE must be development, production or test, not {0:?}")]
     UnknownProfile(String),
+    #[error(
+        "the production profile needs a TOOLKIT__GITHUB__WEBHOOK_SECRET of at least 20 bytes when GitHub sync is configured (GITHUB_TOKEN set)"
+    )]
+    WeakWebhookSecret,
     #[error("TOOLKIT__LOCKS__DEFAULT_TTL_SECONDS must be between 15 and 3600")]
     LockTtl,
     #[error(
@@ -177,6 +199,11 @@ fn builder_with_defaults(
         .set_default("realtime.poll_interval_ms", 1000)?
         .set_default("realtime.degraded_poll_interval_ms", 250)?
         .set_default("realtime.send_queue", 256)?
+        .set_default("github.api_url", "https://api.github.com")?
+        .set_default("github.timeout_seconds", 20)?
+        .set_default("github.max_concurrent_requests", 4)?
+        .set_default("github.default_poll_interval_seconds", 300)?
+        .set_default("github.worker_interval_ms", 1000)?
         .set_default("http.cors_allowed_origins", Vec::<String>::new())
 }
 
@@ -202,6 +229,9 @@ pub fn load() -> Result<Settings, ConfigError> {
         );
     if let Ok(url) = std::env::var("DATABASE_URL") {
         builder = builder.set_override("database.url", url)?;
+    }
+    if let Ok(token) = std::env::var("GITHUB_TOKEN") {
+        builder = builder.set_override("github.token", token)?;
     }
     if let Ok(url) = std::env::var("REDIS_URL") {
         builder = builder.set_override("realtime.redis_url", url)?;
@@ -240,6 +270,16 @@ impl Settings {
     /// # Errors
     /// [`ConfigError::WeakJwtSecret`] in production with a missing or short secret.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.profile == Profile::Production && self.github.token.is_some() {
+            let strong = self
+                .github
+                .webhook_secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().len() >= 20);
+            if !strong {
+                return Err(ConfigError::WeakWebhookSecret);
+            }
+        }
         if toolkit_domain::LockTtl::parse(self.locks.default_ttl_seconds).is_err() {
             return Err(ConfigError::LockTtl);
         }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use toolkit_application::Page;
-use toolkit_application::ports::{SearchHit, StoredEvent};
+use toolkit_application::ports::{GitHubLink, SearchHit, StoredEvent, SyncConflict, SyncRun};
 use toolkit_application::services::{ProjectView, Session};
 use toolkit_domain::{ApiKey, Author, Doc, Lock, Member, Revision, Scope, User};
 use utoipa::ToSchema;
@@ -113,16 +113,6 @@ pub struct UpdateProjectBody {
     pub description: Option<Option<String>>,
 }
 
-/// The GitHub link of a project (filled once sync is configured).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct GitHubLinkDto {
-    pub owner: String,
-    pub repo: String,
-    pub branch: String,
-    pub path: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectDto {
@@ -135,7 +125,16 @@ pub struct ProjectDto {
     pub role: &'static str,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub github: Option<GitHubLinkDto>,
+    /// The GitHub link; filled on single-project responses (lists leave it `null` to stay one
+    /// query: fetch the project for it).
+    pub github: Option<GitHubLinkStateDto>,
+}
+
+impl ProjectDto {
+    pub fn with_github(mut self, link: Option<GitHubLink>) -> Self {
+        self.github = link.map(GitHubLinkStateDto::from);
+        self
+    }
 }
 
 impl From<ProjectView> for ProjectDto {
@@ -528,4 +527,161 @@ pub struct BundleDto {
     pub etag: String,
     pub generated_at: DateTime<Utc>,
     pub docs: Vec<BundleDocDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PutGitHubLinkBody {
+    #[schema(example = "acme")]
+    pub owner: String,
+    #[schema(example = "ai-toolkit")]
+    pub repo: String,
+    #[schema(example = "main")]
+    pub branch: String,
+    /// Folder of the repository to mirror; `""` or `/` for the root.
+    #[schema(example = "toolkit")]
+    pub path: String,
+    /// `both`, `pull` or `push`.
+    #[schema(example = "both")]
+    pub direction: String,
+    /// 30..=86400; default 300. Polling is the safety net behind webhooks.
+    pub poll_interval_seconds: Option<u32>,
+}
+
+/// A project's GitHub link with its sync state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubLinkStateDto {
+    pub owner: String,
+    pub repo: String,
+    pub branch: String,
+    pub path: String,
+    pub direction: &'static str,
+    pub poll_interval_seconds: u32,
+    pub last_sync_at: Option<DateTime<Utc>>,
+    pub last_commit_sha: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<GitHubLink> for GitHubLinkStateDto {
+    fn from(l: GitHubLink) -> Self {
+        Self {
+            owner: l.owner.as_str().to_owned(),
+            repo: l.repo.as_str().to_owned(),
+            branch: l.branch.as_str().to_owned(),
+            path: l.folder.as_str().to_owned(),
+            direction: l.direction.as_str(),
+            poll_interval_seconds: l.poll_interval_seconds,
+            last_sync_at: l.last_sync_at,
+            last_commit_sha: l.last_commit_sha,
+            last_error: l.last_error,
+            created_at: l.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunIdDto {
+    pub run_id: Uuid,
+    /// `queued` or `running` (a request while a run is active returns that run).
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedDto {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRunDto {
+    pub id: Uuid,
+    /// `queued`, `running`, `succeeded`, `failed`.
+    pub status: &'static str,
+    /// `manual`, `webhook`, `poll`.
+    pub trigger: &'static str,
+    pub attempt: u32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub pulled: u32,
+    pub pushed: u32,
+    pub conflicted: u32,
+    pub skipped: Vec<SkippedDto>,
+    pub commit_sha: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<SyncRun> for SyncRunDto {
+    fn from(r: SyncRun) -> Self {
+        Self {
+            id: r.id,
+            status: r.status.as_str(),
+            trigger: r.trigger.as_str(),
+            attempt: r.attempt,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            pulled: r.pulled,
+            pushed: r.pushed,
+            conflicted: r.conflicted,
+            skipped: r
+                .skipped
+                .into_iter()
+                .map(|s| SkippedDto {
+                    path: s.path,
+                    reason: s.reason,
+                })
+                .collect(),
+            commit_sha: r.commit_sha,
+            error: r.error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncConflictDto {
+    pub id: Uuid,
+    pub path: String,
+    /// The editor's version; `null` when deleted there.
+    pub local_content: Option<String>,
+    /// GitHub's version; `null` when deleted there.
+    pub remote_content: Option<String>,
+    pub remote_sha: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<SyncConflict> for SyncConflictDto {
+    fn from(c: SyncConflict) -> Self {
+        Self {
+            id: c.id,
+            path: c.path,
+            local_content: c.local_content,
+            remote_content: c.remote_content,
+            remote_sha: c.remote_sha,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResolveConflictBody {
+    /// `local`, `remote`, or `content` (then `content` is required).
+    pub keep: String,
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAckDto {
+    /// `pong`, `queued`, `duplicate` or `ignored`.
+    pub status: &'static str,
+    /// Runs queued by a push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<usize>,
 }

@@ -4,7 +4,9 @@
 //! process do not share counters.
 
 use actix_web::{HttpResponse, web};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::state::AppState;
@@ -32,7 +34,10 @@ impl Metrics {
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests served, by method, route pattern and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests served, by method, route pattern and status",
+            ),
             &["method", "route", "status"],
         )?;
         let durations = HistogramVec::new(
@@ -42,7 +47,10 @@ impl Metrics {
             ),
             &["method", "route"],
         )?;
-        let websocket_connections = IntGauge::new("websocket_connections", "Open WebSocket connections on this instance")?;
+        let websocket_connections = IntGauge::new(
+            "websocket_connections",
+            "Open WebSocket connections on this instance",
+        )?;
         let doc_locks_active = IntGauge::new("doc_locks_active", "Docs holding an unexpired lock")?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;

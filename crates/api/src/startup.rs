@@ -15,10 +15,11 @@ use toolkit_application::announce::{AnnouncingHousekeeping, AnnouncingUnitOfWork
 use toolkit_application::ports::{EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
 use toolkit_application::services::{
     ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
-    ProjectService, Retention, Runtime, TicketService,
+    ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
 };
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;
+use toolkit_github::{GitHubConfig, OctocrabGitHub};
 use toolkit_realtime::wake::redis::RedisWake;
 use toolkit_realtime::{Hub, HubConfig, LocalWake, PollIntervals, SessionDeps, TokenCheck, Wake};
 use utoipa::OpenApi;
@@ -41,6 +42,8 @@ pub struct Application {
 
 /// The tasks that run beside the HTTP server.
 struct Background {
+    sync: SyncService,
+    sync_interval: Duration,
     housekeeping: HousekeepingService,
     sweep_interval: Duration,
     realtime: Realtime,
@@ -78,12 +81,15 @@ impl Application {
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Background {
+            sync,
+            sync_interval,
             housekeeping,
             sweep_interval,
             realtime,
             handle_signals,
         } = self.background;
         let sweeper = tokio::spawn(sweep(housekeeping, sweep_interval));
+        let sync_worker = tokio::spawn(work_sync(sync, sync_interval));
         let tailer = tokio::spawn(toolkit_realtime::run_tailer(
             realtime.hub.clone(),
             realtime.feed.clone(),
@@ -104,11 +110,40 @@ impl Application {
         });
         let result = self.server.await;
         sweeper.abort();
+        sync_worker.abort();
         tailer.abort();
         if let Some(signals) = signals {
             signals.abort();
         }
         result
+    }
+}
+
+/// Carries out due sync runs (claimed in SQL, so instances share the work without doing it
+/// twice) and queues polls for links that are due.
+async fn work_sync(sync: SyncService, every: Duration) {
+    const POLL_CHECK: Duration = Duration::from_secs(15);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_poll_check: Option<std::time::Instant> = None;
+    loop {
+        ticks.tick().await;
+        loop {
+            match sync.work_once().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::warn!(error = %error, "sync worker: storage error; retrying next tick");
+                    break;
+                }
+            }
+        }
+        if last_poll_check.is_none_or(|at| at.elapsed() >= POLL_CHECK) {
+            last_poll_check = Some(std::time::Instant::now());
+            if let Err(error) = sync.poll_due().await {
+                tracing::warn!(error = %error, "sync poller failed; retrying later");
+            }
+        }
     }
 }
 
@@ -248,6 +283,29 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Backgroun
         unit_of_work.clone(),
         rt.clone(),
     );
+    let gh = &settings.github;
+    let github = Arc::new(
+        OctocrabGitHub::new(GitHubConfig {
+            api_url: gh.api_url.clone(),
+            token: gh.token.clone(),
+            timeout: Duration::from_secs(gh.timeout_seconds),
+            max_concurrent_requests: gh.max_concurrent_requests,
+        })
+        .context("invalid GitHub settings")?,
+    );
+    let sync = SyncService::new(
+        repos.sync.clone(),
+        github,
+        repos.bundles.clone(),
+        unit_of_work.clone(),
+        projects.clone(),
+        rt.clone(),
+        SyncPolicy {
+            max_content_bytes: settings.docs.max_content_bytes,
+            default_poll_interval_seconds: gh.default_poll_interval_seconds,
+            ..SyncPolicy::default()
+        },
+    );
     let state = AppState {
         auth: AuthService::new(
             repos.users.clone(),
@@ -271,12 +329,16 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Backgroun
             },
             redis: realtime.redis.clone(),
         },
+        sync: sync.clone(),
+        webhook_secret: gh.webhook_secret.clone(),
         projects,
         docs,
         db,
         metrics: Arc::new(crate::metrics::Metrics::new().context("cannot set up the metrics")?),
     };
     let background = Background {
+        sync,
+        sync_interval: Duration::from_millis(gh.worker_interval_ms.max(10)),
         housekeeping,
         sweep_interval: Duration::from_secs(settings.locks.sweep_interval_seconds.max(1)),
         realtime,

@@ -4,7 +4,7 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use toolkit_application::services::{
-    ApiKeyService, AuthService, BundleService, DocService, ProjectService, TicketService,
+    ApiKeyService, AuthService, BundleService, DocService, ProjectService, SyncService, TicketService,
 };
 use toolkit_realtime::SessionDeps;
 use toolkit_realtime::wake::redis::RedisWake;
@@ -17,6 +17,9 @@ pub struct AppState {
     pub api_keys: ApiKeyService,
     pub bundles: BundleService,
     pub tickets: TicketService,
+    pub sync: SyncService,
+    /// Without it, the webhook endpoint refuses every call.
+    pub webhook_secret: Option<secrecy::SecretString>,
     pub realtime: RealtimeState,
     pub db: DatabaseConnection,
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -198,7 +198,7 @@ impl BundleSource for SeaBundleSource {
             .map_err(unexpected("starting a bundle read"))?;
         let generation = generation_of(&txn, project_id).await?.unwrap_or(0);
         let mut sql = String::from(
-            "SELECT path, content, sha256, version FROM docs WHERE project_id = $1 AND deleted_at IS NULL",
+            "SELECT id, path, content, sha256, version FROM docs WHERE project_id = $1 AND deleted_at IS NULL",
         );
         let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
         if let Some(prefix) = prefix.filter(|p| !p.as_str().is_empty()) {
@@ -222,6 +222,10 @@ impl BundleSource for SeaBundleSource {
         rows.iter()
             .map(|row| {
                 Ok(BundleDoc {
+                    doc_id: toolkit_domain::DocId::from_uuid(
+                        row.try_get::<Uuid>("", "id")
+                            .map_err(unexpected("reading a bundle doc"))?,
+                    ),
                     path: row
                         .try_get("", "path")
                         .map_err(unexpected("reading a bundle doc"))?,

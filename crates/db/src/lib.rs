@@ -16,6 +16,7 @@ mod members;
 mod projects;
 mod refresh_tokens;
 mod search;
+mod sync;
 mod unit_of_work;
 mod users;
 mod ws_tickets;
@@ -27,7 +28,8 @@ use std::sync::Arc;
 
 use toolkit_application::ports::{
     ApiKeyRepository, BundleSource, DocRepository, EventFeed, Housekeeping, MemberRepository,
-    ProjectRepository, RefreshTokenRepository, SearchIndex, UnitOfWork, UserRepository, WsTicketStore,
+    ProjectRepository, RefreshTokenRepository, SearchIndex, SyncRepository, UnitOfWork, UserRepository,
+    WsTicketStore,
 };
 
 pub use api_keys::{SeaApiKeyRepository, SeaBundleSource};
@@ -41,6 +43,7 @@ pub use projects::SeaProjectRepository;
 pub use refresh_tokens::SeaRefreshTokenRepository;
 pub use sea_orm::DatabaseConnection;
 pub use search::SeaSearchIndex;
+pub use sync::SeaSyncRepository;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 pub use ws_tickets::SeaWsTicketStore;
@@ -60,6 +63,7 @@ pub struct Repositories {
     pub bundles: Arc<dyn BundleSource>,
     pub event_feed: Arc<dyn EventFeed>,
     pub ws_tickets: Arc<dyn WsTicketStore>,
+    pub sync: Arc<dyn SyncRepository>,
 }
 
 impl Repositories {
@@ -77,6 +81,7 @@ impl Repositories {
             bundles: Arc::new(SeaBundleSource::new(db.clone())),
             ws_tickets: Arc::new(SeaWsTicketStore::new(db.clone())),
             event_feed: Arc::new(SeaEventFeed::new(db.clone())),
+            sync: Arc::new(SeaSyncRepository::new(db.clone())),
             unit_of_work: Arc::new(SeaUnitOfWork::new(db)),
         }
     }

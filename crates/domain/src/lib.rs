@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod doc;
 pub mod error;
 pub mod event;
+pub mod github;
 pub mod ids;
 pub mod project;
 pub mod role;

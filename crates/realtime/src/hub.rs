@@ -46,7 +46,9 @@ pub struct Connection {
 }
 
 enum Subscription {
-    Live,
+    /// Receives live events with `seq > after`: a client resuming on an instance whose tailer
+    /// is behind must not get again what it already has.
+    Live { after: i64 },
     /// Replay in progress: live events wait here until the replay hands over.
     Replaying(Vec<Arc<str>>),
 }
@@ -182,8 +184,10 @@ impl Hub {
                 SubscribeStart::Replay { after_seq, up_to }
             }
             _ => {
-                conn.subscriptions.insert(project_id, Subscription::Live);
-                SubscribeStart::Live { current_seq: up_to }
+                let after = after_seq.unwrap_or(up_to).max(up_to);
+                conn.subscriptions
+                    .insert(project_id, Subscription::Live { after });
+                SubscribeStart::Live { current_seq: after }
             }
         }
     }
@@ -198,10 +202,12 @@ impl Hub {
             return;
         };
         let held = match conn.subscriptions.get_mut(&project_id) {
-            Some(sub @ Subscription::Replaying(_)) => match std::mem::replace(sub, Subscription::Live) {
-                Subscription::Replaying(held) => held,
-                Subscription::Live => Vec::new(),
-            },
+            Some(sub @ Subscription::Replaying(_)) => {
+                match std::mem::replace(sub, Subscription::Live { after: i64::MIN }) {
+                    Subscription::Replaying(held) => held,
+                    Subscription::Live { .. } => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         };
         for text in &held {
@@ -232,7 +238,8 @@ impl Hub {
         if let Some(project_id) = event.event.project_id {
             for conn in state.conns.values_mut() {
                 match conn.subscriptions.get_mut(&project_id) {
-                    Some(Subscription::Live) => conn.push(&text),
+                    Some(Subscription::Live { after }) if event.event.seq > *after => conn.push(&text),
+                    Some(Subscription::Live { .. }) => {}
                     Some(Subscription::Replaying(held)) => {
                         held.push(text.clone());
                         if held.len() > limit {

@@ -306,12 +306,13 @@ async fn replay(
     after_seq: i64,
     up_to: i64,
 ) -> anyhow::Result<bool> {
-    if deps
-        .feed
-        .oldest_seq()
-        .await?
-        .is_some_and(|oldest| oldest > after_seq + 1)
-    {
+    // Some event in (after_seq, up_to] existed (up_to is a seq the tailer saw): if the outbox
+    // no longer reaches back to after_seq + 1, what the client missed may be gone.
+    let purged = match deps.feed.oldest_seq().await? {
+        None => true,
+        Some(oldest) => oldest > after_seq + 1,
+    };
+    if purged {
         return Ok(false);
     }
     let mut cursor = after_seq;

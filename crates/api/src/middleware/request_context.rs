@@ -45,7 +45,9 @@ pub async fn request_context(
     let path = req.path().to_owned();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let started = Instant::now();
-    let metrics = req.app_data::<web::Data<AppState>>().map(|state| state.metrics.clone());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
 
     // Handlers' and extractors' errors arrive here as responses; an `Err` can only come from
     // an inner middleware and is rendered by actix itself.
@@ -59,7 +61,12 @@ pub async fn request_context(
         // The matched pattern, never the raw path: label values must stay few.
         let route = response.request().match_pattern();
         let route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED);
-        metrics.observe_request(method.as_str(), route, status.as_u16(), started.elapsed().as_secs_f64());
+        metrics.observe_request(
+            method.as_str(),
+            route,
+            status.as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
     }
     let mut response = if status.is_client_error() || status.is_server_error() {
         into_problem(response, &path, &request_id)

@@ -154,6 +154,7 @@ mod tests {
     #[test]
     fn the_tarball_holds_the_docs_and_a_sha256sum_manifest() {
         let docs = vec![BundleDoc {
+            doc_id: toolkit_domain::DocId::from_uuid(uuid::Uuid::now_v7()),
             path: ".claude/commands/review.md".into(),
             content: "review".into(),
             sha256: toolkit_domain::doc::sha256_hex(b"review"),

@@ -12,6 +12,7 @@ pub mod members;
 pub mod projects;
 pub mod realtime;
 pub mod revisions;
+pub mod sync;
 pub mod trash;
 
 use actix_web::http::Method;
@@ -70,6 +71,15 @@ pub fn table() -> Vec<RouteDef> {
         def(M::GET, "/api/v1/projects/{projectId}/bundle", web::get().to(bundle::bundle)),
         def(M::GET, "/api/v1/ws", web::get().to(realtime::ws)),
         def(M::POST, "/api/v1/ws-ticket", web::post().to(realtime::ticket)),
+        def(M::PUT, "/api/v1/projects/{projectId}/github", web::put().to(sync::put_link)),
+        def(M::GET, "/api/v1/projects/{projectId}/github", web::get().to(sync::get_link)),
+        def(M::DELETE, "/api/v1/projects/{projectId}/github", web::delete().to(sync::delete_link)),
+        def(M::POST, "/api/v1/projects/{projectId}/sync", web::post().to(sync::request_run)),
+        def(M::GET, "/api/v1/projects/{projectId}/sync-runs", web::get().to(sync::runs)),
+        def(M::GET, "/api/v1/projects/{projectId}/sync-runs/{runId}", web::get().to(sync::run)),
+        def(M::GET, "/api/v1/projects/{projectId}/sync-conflicts", web::get().to(sync::conflicts)),
+        def(M::POST, "/api/v1/projects/{projectId}/sync-conflicts/{conflictId}/resolve", web::post().to(sync::resolve)),
+        def(M::POST, "/api/v1/webhooks/github", web::post().to(sync::webhook)),
     ]
 }
 

@@ -85,7 +85,8 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let project_id: ProjectId = path_id(&path, "project")?;
     let view = state.projects.get(&caller.0, project_id).await?;
-    Ok(HttpResponse::Ok().json(ProjectDto::from(view)))
+    let link = state.sync.link_of(project_id).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(view).with_github(link)))
 }
 
 /// Partial update: editors may change name and description, only owners the slug.
@@ -114,7 +115,8 @@ pub async fn update(
         description: body.description,
     };
     let view = state.projects.update(&caller.0, project_id, patch).await?;
-    Ok(HttpResponse::Ok().json(ProjectDto::from(view)))
+    let link = state.sync.link_of(project_id).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(view).with_github(link)))
 }
 
 /// Deletes a project with its docs, keys and members (owner).

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use toolkit_domain::{ApiKey, ApiKeyId, PathPrefix, ProjectId};
+use toolkit_domain::{ApiKey, ApiKeyId, DocId, PathPrefix, ProjectId};
 
 use crate::PageRequest;
 
@@ -41,6 +41,7 @@ pub trait ApiKeyRepository: Send + Sync + 'static {
 /// One file of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleDoc {
+    pub doc_id: DocId,
     pub path: String,
     pub content: String,
     pub sha256: String,

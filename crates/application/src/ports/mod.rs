@@ -7,6 +7,7 @@
 mod api_keys;
 mod clock;
 mod docs;
+mod github;
 mod realtime;
 mod security;
 mod store;
@@ -21,6 +22,12 @@ pub use clock::{MockClock, MockIdGenerator};
 pub use docs::{DocRepository, EventFeed, FeedEvent, Housekeeping, SearchHit, SearchIndex, StoredEvent};
 #[cfg(any(test, feature = "mocks"))]
 pub use docs::{MockDocRepository, MockEventFeed, MockHousekeeping, MockSearchIndex};
+pub use github::{
+    BranchHead, EntryKind, FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RepoCoords,
+    RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncRepository, SyncRun, TreeEntry,
+};
+#[cfg(any(test, feature = "mocks"))]
+pub use github::{MockGitHubClient, MockSyncRepository};
 pub use realtime::{EventPublisher, TicketHolder, WsTicketStore};
 #[cfg(any(test, feature = "mocks"))]
 pub use realtime::{MockEventPublisher, MockWsTicketStore};

@@ -145,6 +145,7 @@ mod tests {
 
     fn doc(path: &str) -> BundleDoc {
         BundleDoc {
+            doc_id: toolkit_domain::DocId::from_uuid(Uuid::now_v7()),
             path: path.into(),
             content: "x".into(),
             sha256: sha256_hex(b"x"),

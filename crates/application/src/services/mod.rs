@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod docs;
 pub mod housekeeping;
 pub mod projects;
+pub mod sync;
 pub mod tickets;
 
 pub use access::{KeyCaller, Need, Principal};
@@ -16,6 +17,7 @@ pub use bundle::{Bundle, BundleFormat, BundleRead, BundleService};
 pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc};
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
+pub use sync::{LinkInput, Resolution, SyncPolicy, SyncService};
 pub use tickets::{TICKET_TTL_SECONDS, TicketService};
 
 use std::sync::Arc;
@@ -39,3 +41,6 @@ mod docs_tests;
 
 #[cfg(test)]
 mod api_keys_tests;
+
+#[cfg(test)]
+mod sync_tests;

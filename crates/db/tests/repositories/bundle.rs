@@ -128,12 +128,14 @@ async fn a_bundle_is_the_live_docs_by_path_at_one_generation() {
         docs,
         [
             BundleDoc {
+                doc_id: a.id,
                 path: "a.md".to_owned(),
                 content: "ay".to_owned(),
                 sha256: a.sha256.clone(),
                 version: 1,
             },
             BundleDoc {
+                doc_id: b.id,
                 path: "b.md".to_owned(),
                 content: "bee two".to_owned(),
                 sha256: b.sha256.clone(),

@@ -15,6 +15,7 @@ mod projects;
 mod refresh_tokens;
 mod search;
 mod support;
+mod sync;
 mod unit_of_work;
 mod users;
 mod ws_tickets;

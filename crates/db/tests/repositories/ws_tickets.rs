@@ -25,10 +25,7 @@ async fn a_ticket_redeems_once_to_its_holder() {
     let tickets = SeaWsTicketStore::new(db);
     let holder = holder_of(&ada, now() + secs(900));
 
-    tickets
-        .issue("hash-1", &holder, now() + secs(30))
-        .await
-        .unwrap();
+    tickets.issue("hash-1", &holder, now() + secs(30)).await.unwrap();
 
     assert_eq!(tickets.redeem("hash-1", now()).await.unwrap(), Some(holder));
     assert_eq!(tickets.redeem("hash-1", now()).await.unwrap(), None, "single use");
@@ -81,10 +78,7 @@ async fn of_twenty_concurrent_redeems_exactly_one_wins() {
     let ada = user(&db, "ada@example.com").await;
     let tickets = Arc::new(SeaWsTicketStore::new(db));
     let holder = holder_of(&ada, now() + secs(900));
-    tickets
-        .issue("race", &holder, now() + secs(30))
-        .await
-        .unwrap();
+    tickets.issue("race", &holder, now() + secs(30)).await.unwrap();
 
     let at = now();
     let tasks: Vec<_> = (0..20)

@@ -1,0 +1,961 @@
+//! GitHub sync: linking a project to a repository folder, durable runs, and the engine that
+//! decides each file three ways (base = blob at the last sync) and never overwrites a change
+//! it has not seen: both-sides changes become conflicts holding both versions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use toolkit_domain::github::{
+    BranchName, FileAction, RepoFolder, RepoName, SyncDirection, decide, git_blob_sha,
+};
+use toolkit_domain::{
+    Actor, Author, DocContent, DocId, DocPath, EventKind, NewEvent, ProjectId, Role, Scope,
+};
+use uuid::Uuid;
+
+use super::access::Principal;
+use super::{Caller, ProjectService, Runtime};
+use crate::error::Validator;
+use crate::ports::{
+    BranchHead, BundleDoc, BundleSource, Change, CommitError, DocDelete, DocInsert, DocUpdate, EntryKind,
+    FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RunOutcome, RunTrigger, Skipped,
+    SyncConflict, SyncRepository, SyncRun, TreeEntry, UnitOfWork,
+};
+use crate::{AppError, FieldError, Forbidden, Page, PageRequest};
+
+/// Limits and timings of the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncPolicy {
+    pub max_content_bytes: usize,
+    /// A claimed run belongs to its instance this long; a crashed instance loses it after.
+    pub lease: Duration,
+    /// First retry delay; doubles per attempt up to `max_backoff`, plus jitter.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Attempts before a run fails for good.
+    pub max_attempts: u32,
+    /// Pull-and-retry rounds when the branch moves during a push.
+    pub push_rounds: u32,
+    pub default_poll_interval_seconds: u32,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        Self {
+            max_content_bytes: 1_048_576,
+            lease: Duration::minutes(5),
+            base_backoff: Duration::seconds(2),
+            max_backoff: Duration::minutes(10),
+            max_attempts: 8,
+            push_rounds: 3,
+            default_poll_interval_seconds: 300,
+        }
+    }
+}
+
+/// `PUT /github` input.
+#[derive(Debug, Clone)]
+pub struct LinkInput {
+    pub owner: String,
+    pub repo: String,
+    pub branch: String,
+    pub path: String,
+    pub direction: String,
+    pub poll_interval_seconds: Option<u32>,
+}
+
+/// How to resolve a conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Local,
+    Remote,
+    Content(String),
+}
+
+#[derive(Clone)]
+pub struct SyncService {
+    sync: Arc<dyn SyncRepository>,
+    github: Arc<dyn GitHubClient>,
+    bundles: Arc<dyn BundleSource>,
+    uow: Arc<dyn UnitOfWork>,
+    projects: ProjectService,
+    rt: Runtime,
+    policy: SyncPolicy,
+}
+
+/// Why a run did not finish.
+enum RunError {
+    /// Try again at this time (rate limit, backoff) — counted as an attempt.
+    Later(DateTime<Utc>, String),
+    /// Give up.
+    Fatal(String),
+}
+
+fn github_error(error: GitHubError, retry_at: DateTime<Utc>) -> RunError {
+    match error {
+        GitHubError::RateLimited { retry_at } => RunError::Later(retry_at, "GitHub rate limit".into()),
+        GitHubError::Transient(message) => {
+            RunError::Later(retry_at, format!("GitHub unavailable: {message}"))
+        }
+        GitHubError::NotFastForward => {
+            RunError::Later(retry_at, "the branch kept moving during the push".into())
+        }
+        GitHubError::NotFound => RunError::Fatal("repository, branch or file not found on GitHub".into()),
+        GitHubError::Forbidden => RunError::Fatal("the GitHub token cannot access this repository".into()),
+        GitHubError::Unexpected(error) => RunError::Fatal(format!("unexpected GitHub answer: {error:#}")),
+    }
+}
+
+/// The local side of one path.
+struct Local<'a> {
+    doc: &'a BundleDoc,
+    sha: String,
+}
+
+impl SyncService {
+    pub fn new(
+        sync: Arc<dyn SyncRepository>,
+        github: Arc<dyn GitHubClient>,
+        bundles: Arc<dyn BundleSource>,
+        uow: Arc<dyn UnitOfWork>,
+        projects: ProjectService,
+        rt: Runtime,
+        policy: SyncPolicy,
+    ) -> Self {
+        Self {
+            sync,
+            github,
+            bundles,
+            uow,
+            projects,
+            rt,
+            policy,
+        }
+    }
+
+    // ----- management -----
+
+    /// Links (or re-links) a project to a repository folder, after checking with GitHub that
+    /// the repository and branch exist and the token can read them; queues a first run.
+    ///
+    /// # Errors
+    /// `NotFound`, `Forbidden` (owner only), `Validation` (fields, or GitHub refused).
+    pub async fn link(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        input: LinkInput,
+    ) -> Result<GitHubLink, AppError> {
+        self.projects.authorize(caller, project_id, Role::Owner).await?;
+        let mut v = Validator::default();
+        let owner = v.check("owner", RepoName::parse(&input.owner));
+        let repo = v.check("repo", RepoName::parse(&input.repo));
+        let branch = v.check("branch", BranchName::parse(&input.branch));
+        let folder = v.check("path", RepoFolder::parse(&input.path));
+        let direction = v.check("direction", SyncDirection::parse(&input.direction));
+        let poll = input
+            .poll_interval_seconds
+            .unwrap_or(self.policy.default_poll_interval_seconds);
+        if !(30..=86_400).contains(&poll) {
+            v.check::<()>(
+                "pollIntervalSeconds",
+                Err(toolkit_domain::ValidationError::Format(
+                    "must be between 30 and 86400 seconds",
+                )),
+            );
+        }
+        v.finish()?;
+        let (Some(owner), Some(repo), Some(branch), Some(folder), Some(direction)) =
+            (owner, repo, branch, folder, direction)
+        else {
+            return Err(AppError::Validation(Vec::new()));
+        };
+        let now = self.rt.clock.now();
+        let link = GitHubLink {
+            project_id,
+            owner,
+            repo,
+            branch,
+            folder,
+            direction,
+            poll_interval_seconds: poll,
+            head_etag: None,
+            last_commit_sha: None,
+            last_tree_sha: None,
+            last_sync_at: None,
+            last_error: None,
+            created_at: now,
+        };
+        let refused = |message: &str| {
+            AppError::Validation(vec![FieldError {
+                field: "repo".into(),
+                message: message.into(),
+            }])
+        };
+        match self.github.check_access(&link.coords()).await {
+            Ok(()) => {}
+            Err(GitHubError::NotFound) => {
+                return Err(refused(
+                    "GitHub has no such repository or branch (or the token cannot see it)",
+                ));
+            }
+            Err(GitHubError::Forbidden) => {
+                return Err(refused("the server's GitHub token cannot read this repository"));
+            }
+            Err(GitHubError::RateLimited { .. }) => {
+                return Err(refused(
+                    "GitHub is rate limiting the server's token; try again later",
+                ));
+            }
+            Err(other) => {
+                return Err(AppError::Unexpected(anyhow::anyhow!(
+                    "checking the repository: {other}"
+                )));
+            }
+        }
+        self.sync.put_link(&link).await?;
+        self.sync
+            .enqueue(project_id, RunTrigger::Manual, self.rt.ids.new_id(), now)
+            .await?;
+        Ok(link)
+    }
+
+    /// # Errors
+    /// `NotFound` (project, or not linked), `Forbidden`.
+    pub async fn get_link(&self, caller: &Caller, project_id: ProjectId) -> Result<GitHubLink, AppError> {
+        self.projects.authorize(caller, project_id, Role::Viewer).await?;
+        self.sync
+            .link(project_id)
+            .await?
+            .ok_or(AppError::NotFound("github link"))
+    }
+
+    /// The link of a project the caller was already authorised for (to fill `Project.github`).
+    ///
+    /// # Errors
+    /// Only unexpected ones.
+    pub async fn link_of(&self, project_id: ProjectId) -> Result<Option<GitHubLink>, AppError> {
+        Ok(self.sync.link(project_id).await?)
+    }
+
+    /// # Errors
+    /// `NotFound`, `Forbidden` (owner only).
+    pub async fn unlink(&self, caller: &Caller, project_id: ProjectId) -> Result<(), AppError> {
+        self.projects.authorize(caller, project_id, Role::Owner).await?;
+        if self.sync.delete_link(project_id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("github link"))
+        }
+    }
+
+    /// Queues a run (editor, or key with `sync:run`); a run already queued or running is
+    /// returned instead (coalesced).
+    ///
+    /// # Errors
+    /// `NotFound` (project or link), `Forbidden`.
+    pub async fn request_run(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        trigger: RunTrigger,
+    ) -> Result<SyncRun, AppError> {
+        match principal {
+            Principal::User(caller) => {
+                self.projects.authorize(caller, project_id, Role::Editor).await?;
+            }
+            Principal::Key(key) => {
+                if key.project_id != project_id {
+                    return Err(AppError::NotFound("project"));
+                }
+                if !key.scopes.contains(Scope::SyncRun) {
+                    return Err(AppError::Forbidden(Forbidden::MissingScope {
+                        required: Scope::SyncRun,
+                    }));
+                }
+            }
+        }
+        self.sync
+            .link(project_id)
+            .await?
+            .ok_or(AppError::NotFound("github link"))?;
+        Ok(self
+            .sync
+            .enqueue(project_id, trigger, self.rt.ids.new_id(), self.rt.clock.now())
+            .await?)
+    }
+
+    /// Queues runs for every link on this repository and branch whose folder the push touched
+    /// (webhooks); returns how many.
+    ///
+    /// # Errors
+    /// Only unexpected ones.
+    pub async fn on_push(
+        &self,
+        owner: &str,
+        repo: &str,
+        branch: &str,
+        changed_paths: &[String],
+    ) -> Result<usize, AppError> {
+        let now = self.rt.clock.now();
+        let mut queued = 0;
+        for link in self.sync.links_for_repo(owner, repo, branch).await? {
+            let touched =
+                changed_paths.is_empty() || changed_paths.iter().any(|p| link.folder.doc_path(p).is_some());
+            if touched {
+                self.sync
+                    .enqueue(link.project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
+                    .await?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Queues poll runs for every link that is due (`enqueue` coalesces).
+    ///
+    /// # Errors
+    /// Only unexpected ones.
+    pub async fn poll_due(&self) -> Result<usize, AppError> {
+        let now = self.rt.clock.now();
+        let due = self.sync.links_due(now).await?;
+        for project_id in &due {
+            self.sync
+                .enqueue(*project_id, RunTrigger::Poll, self.rt.ids.new_id(), now)
+                .await?;
+        }
+        Ok(due.len())
+    }
+
+    /// Records a webhook delivery; `false` for a replay (do nothing then).
+    ///
+    /// # Errors
+    /// Only unexpected ones.
+    pub async fn first_delivery(&self, delivery_id: &str) -> Result<bool, AppError> {
+        Ok(self
+            .sync
+            .record_delivery(delivery_id, self.rt.clock.now())
+            .await?)
+    }
+
+    /// # Errors
+    /// `NotFound`, `Forbidden`.
+    pub async fn runs(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        page: PageRequest,
+    ) -> Result<Page<SyncRun>, AppError> {
+        self.projects.authorize(caller, project_id, Role::Viewer).await?;
+        let rows = self.sync.runs(project_id, page).await?;
+        Ok(Page::from_rows(rows, page, |r: &SyncRun| r.id))
+    }
+
+    /// # Errors
+    /// `NotFound`, `Forbidden`.
+    pub async fn run(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        run_id: Uuid,
+    ) -> Result<SyncRun, AppError> {
+        self.projects.authorize(caller, project_id, Role::Viewer).await?;
+        self.sync
+            .run(project_id, run_id)
+            .await?
+            .ok_or(AppError::NotFound("sync run"))
+    }
+
+    /// # Errors
+    /// `NotFound`, `Forbidden`.
+    pub async fn conflicts(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        page: PageRequest,
+    ) -> Result<Page<SyncConflict>, AppError> {
+        self.projects.authorize(caller, project_id, Role::Viewer).await?;
+        let rows = self.sync.conflicts(project_id, page).await?;
+        Ok(Page::from_rows(rows, page, |c: &SyncConflict| c.id))
+    }
+
+    /// Resolves a conflict by writing the chosen content as a new revision of the doc, and
+    /// sets the file's base to the remote version so the next run syncs the choice.
+    ///
+    /// # Errors
+    /// `NotFound` (conflict), `Forbidden`, `Validation`, `PayloadTooLarge`, `Conflict`.
+    pub async fn resolve(
+        &self,
+        caller: &Caller,
+        project_id: ProjectId,
+        conflict_id: Uuid,
+        resolution: Resolution,
+    ) -> Result<(), AppError> {
+        self.projects.authorize(caller, project_id, Role::Editor).await?;
+        let conflict = self
+            .sync
+            .conflict(project_id, conflict_id)
+            .await?
+            .ok_or(AppError::NotFound("sync conflict"))?;
+        if conflict.resolved_at.is_some() {
+            return Err(AppError::NotFound("sync conflict"));
+        }
+        if resolution == Resolution::Remote
+            && conflict.remote_sha.is_some()
+            && conflict.remote_content.is_none()
+        {
+            return Err(AppError::Validation(vec![FieldError {
+                field: "keep".into(),
+                message: "GitHub's version is not text; keep local or give the content".into(),
+            }]));
+        }
+        let chosen = match resolution {
+            Resolution::Local => conflict.local_content.clone(),
+            Resolution::Remote => conflict.remote_content.clone(),
+            Resolution::Content(content) => Some(content),
+        };
+        let path = DocPath::parse(&conflict.path).map_err(|e| AppError::invalid("path", &e))?;
+        let (_, docs) = self.bundles.bundle(project_id, None).await?;
+        let current = docs.iter().find(|d| d.path == conflict.path);
+        let author = Author::User {
+            id: caller.user_id,
+            display_name: caller.display_name.clone(),
+        };
+        let now = self.rt.clock.now();
+        let message = Some("resolved a GitHub sync conflict".to_owned());
+        let change = match (chosen, current) {
+            (Some(text), Some(doc)) => Some(Change::UpdateDoc(DocUpdate {
+                project_id,
+                doc_id: doc.doc_id,
+                expected_version: doc.version,
+                writer: Some(caller.user_id),
+                path: None,
+                content: self.content(text)?,
+                message,
+                author,
+                at: now,
+                kind: EventKind::DocUpdated,
+            })),
+            (Some(text), None) => Some(Change::InsertDoc(DocInsert {
+                id: DocId::from_uuid(self.rt.ids.new_id()),
+                project_id,
+                path,
+                content: self.content(text)?,
+                message,
+                author,
+                at: now,
+            })),
+            (None, Some(doc)) => Some(Change::DeleteDoc(DocDelete {
+                project_id,
+                doc_id: doc.doc_id,
+                expected_version: Some(doc.version),
+                writer: Some(caller.user_id),
+                author,
+                at: now,
+            })),
+            (None, None) => None,
+        };
+        if let Some(change) = change {
+            self.uow.commit(vec![change]).await.map_err(|e| match e {
+                CommitError::Stale { current_version } => AppError::PreconditionFailed { current_version },
+                CommitError::Locked(lock) => AppError::Locked(lock),
+                other => other.into(),
+            })?;
+        }
+        self.sync
+            .set_base(project_id, conflict.path.clone(), conflict.remote_sha.clone())
+            .await?;
+        if !self
+            .sync
+            .resolve_conflict(conflict_id, caller.user_id, now)
+            .await?
+        {
+            return Err(AppError::NotFound("sync conflict"));
+        }
+        Ok(())
+    }
+
+    fn content(&self, text: String) -> Result<DocContent, AppError> {
+        DocContent::parse(text, self.policy.max_content_bytes).map_err(|_| AppError::PayloadTooLarge {
+            max_bytes: self.policy.max_content_bytes,
+        })
+    }
+
+    // ----- the engine -----
+
+    /// Claims one due run and carries it out. `Ok(false)` when nothing was due.
+    ///
+    /// # Errors
+    /// Only unexpected storage errors; GitHub failures end in retry or failure of the run.
+    pub async fn work_once(&self) -> Result<bool, AppError> {
+        let now = self.rt.clock.now();
+        let Some(run) = self.sync.claim(now, now + self.policy.lease).await? else {
+            return Ok(false);
+        };
+        self.event(
+            run.project_id,
+            EventKind::SyncStarted,
+            serde_json::json!({"runId": run.id, "trigger": run.trigger.as_str()}),
+        )
+        .await;
+        let result = self.execute(&run).await;
+        let now = self.rt.clock.now();
+        match result {
+            Ok(outcome) => {
+                self.sync.succeed(run.id, &outcome, now).await?;
+                self.event(
+                    run.project_id,
+                    EventKind::SyncCompleted,
+                    serde_json::json!({
+                        "runId": run.id, "pulled": outcome.pulled, "pushed": outcome.pushed,
+                        "conflicted": outcome.conflicted, "commitSha": outcome.commit_sha,
+                    }),
+                )
+                .await;
+            }
+            Err(RunError::Later(at, error)) if run.attempt + 1 < self.policy.max_attempts => {
+                tracing::info!(run_id = %run.id, %error, retry_at = %at, "sync run will be retried");
+                self.sync.retry_later(run.id, at, &error).await?;
+                self.sync.note_error(run.project_id, Some(error)).await?;
+            }
+            Err(RunError::Later(_, error) | RunError::Fatal(error)) => {
+                tracing::warn!(run_id = %run.id, %error, "sync run failed");
+                self.sync.fail(run.id, &error, now).await?;
+                self.sync.note_error(run.project_id, Some(error.clone())).await?;
+                self.event(
+                    run.project_id,
+                    EventKind::SyncFailed,
+                    serde_json::json!({"runId": run.id, "error": error}),
+                )
+                .await;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Exponential backoff with jitter for `attempt` (0-based).
+    fn backoff(&self, attempt: u32) -> DateTime<Utc> {
+        let factor = 2_i32.saturating_pow(attempt.min(16));
+        let delay = (self.policy.base_backoff * factor).min(self.policy.max_backoff);
+        // The random tail of a UUIDv7 is good enough jitter (0..1 s), and tests control it.
+        let jitter_ms = i64::try_from(self.rt.ids.new_id().as_u128() % 1000).unwrap_or(0);
+        self.rt.clock.now() + delay + Duration::milliseconds(jitter_ms)
+    }
+
+    async fn event(&self, project_id: ProjectId, kind: EventKind, data: serde_json::Value) {
+        let event = NewEvent {
+            kind,
+            project_id: Some(project_id),
+            user_id: None,
+            actor: Actor::System,
+            data_json: data.to_string(),
+            at: self.rt.clock.now(),
+        };
+        if let Err(error) = self.uow.commit(vec![Change::AppendEvent(event)]).await {
+            tracing::warn!(error = %error, "could not record a sync event");
+        }
+    }
+
+    async fn execute(&self, run: &SyncRun) -> Result<RunOutcome, RunError> {
+        let retry_at = self.backoff(run.attempt);
+        let storage = |e: anyhow::Error| RunError::Later(retry_at, format!("storage: {e:#}"));
+        let Some(link) = self.sync.link(run.project_id).await.map_err(storage)? else {
+            return Err(RunError::Fatal(
+                "the project is no longer linked to GitHub".into(),
+            ));
+        };
+        for round in 0..self.policy.push_rounds.max(1) {
+            match self.sync_once(&link, round > 0).await {
+                Err(RunError::Later(_, ref message)) if message == NOT_FAST_FORWARD => continue,
+                // A rate limit names its own time; otherwise back off. Never earlier than either.
+                Err(RunError::Later(at, message)) => return Err(RunError::Later(at.max(retry_at), message)),
+                other => return other,
+            }
+        }
+        Err(RunError::Later(
+            retry_at,
+            "the branch kept moving during the push".into(),
+        ))
+    }
+
+    /// One pull-decide-push round.
+    async fn sync_once(&self, link: &GitHubLink, force_read: bool) -> Result<RunOutcome, RunError> {
+        let retry_at = self.rt.clock.now();
+        let gh = |e: GitHubError| match e {
+            GitHubError::NotFastForward => RunError::Later(retry_at, NOT_FAST_FORWARD.into()),
+            other => github_error(other, retry_at),
+        };
+        let storage = |e: anyhow::Error| RunError::Later(retry_at, format!("storage: {e:#}"));
+        let coords = link.coords();
+        let states: HashMap<String, String> = self
+            .sync
+            .file_states(link.project_id)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|s| (s.path, s.base_sha))
+            .collect();
+        let (_, docs) = self
+            .bundles
+            .bundle(link.project_id, None)
+            .await
+            .map_err(storage)?;
+        let local: BTreeMap<&str, Local<'_>> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d.path.as_str(),
+                    Local {
+                        doc: d,
+                        sha: git_blob_sha(d.content.as_bytes()),
+                    },
+                )
+            })
+            .collect();
+        let local_dirty = local.iter().any(|(p, l)| states.get(*p) != Some(&l.sha))
+            || states.keys().any(|p| !local.contains_key(p.as_str()));
+
+        let etag = if force_read { None } else { link.head_etag.clone() };
+        let (head, remote): (Option<BranchHead>, BTreeMap<String, TreeEntry>) =
+            match self.github.head(&coords, etag).await.map_err(gh)? {
+                HeadRead::NotModified => {
+                    if local_dirty && link.direction.pushes() {
+                        // Something to push: read the branch for real. The base of a path is
+                        // not always what GitHub has (a conflict keeps its old base), so the
+                        // remote side must come from the tree, never from the recorded states.
+                        return Box::pin(self.sync_once(link, true)).await;
+                    }
+                    // Nothing changed anywhere: one request, and the link is not due again
+                    // until its next poll.
+                    let states: Vec<FileState> = states
+                        .into_iter()
+                        .map(|(path, base_sha)| FileState { path, base_sha })
+                        .collect();
+                    self.sync
+                        .save_state(link.project_id, &states, None, self.rt.clock.now())
+                        .await
+                        .map_err(storage)?;
+                    return Ok(RunOutcome::default());
+                }
+                HeadRead::EmptyRepository => (None, BTreeMap::new()),
+                HeadRead::Head(head) => {
+                    let entries = self
+                        .github
+                        .tree(&coords, &head.tree_sha, link.folder.as_str())
+                        .await
+                        .map_err(gh)?;
+                    let remote = entries
+                        .into_iter()
+                        .filter_map(|e| link.folder.doc_path(&e.path).map(|p| (p.to_owned(), e.clone())))
+                        .collect();
+                    (Some(head), remote)
+                }
+            };
+
+        let mut outcome = RunOutcome::default();
+        // A remote change left for later (doc locked, edited meanwhile) needs the tree read again.
+        let mut retry_later = false;
+        let mut new_states: BTreeMap<String, String> = states.clone().into_iter().collect();
+        let mut pushes: Vec<(String, PushEntry, Option<String>)> = Vec::new();
+        let commit_sha = head.as_ref().map(|h| h.commit_sha.clone());
+        let paths: BTreeSet<String> = local
+            .keys()
+            .map(|p| (*p).to_owned())
+            .chain(remote.keys().cloned())
+            .chain(states.keys().cloned())
+            .collect();
+
+        for path in paths {
+            let remote_entry = remote.get(&path);
+            if let Some(entry) = remote_entry
+                && entry.kind != EntryKind::Blob
+            {
+                let reason = match entry.kind {
+                    EntryKind::Symlink => "symlink",
+                    EntryKind::Submodule => "submodule",
+                    _ => "not a regular file",
+                };
+                outcome.skipped.push(Skipped {
+                    path,
+                    reason: reason.into(),
+                });
+                continue;
+            }
+            if DocPath::parse(&path).is_err() {
+                outcome.skipped.push(Skipped {
+                    path,
+                    reason: "not a valid doc path".into(),
+                });
+                continue;
+            }
+            let base = states.get(&path).map(String::as_str);
+            let local_doc = local.get(path.as_str());
+            let action = decide(
+                base,
+                local_doc.map(|l| l.sha.as_str()),
+                remote_entry.map(|e| e.sha.as_str()),
+            );
+            match action {
+                FileAction::Unchanged => {}
+                FileAction::InSync => match remote_entry {
+                    Some(entry) => {
+                        new_states.insert(path, entry.sha.clone());
+                    }
+                    None => {
+                        new_states.remove(&path);
+                    }
+                },
+                FileAction::TakeRemote | FileAction::TrashLocal if !link.direction.pulls() => {}
+                FileAction::PushLocal | FileAction::DeleteRemote if !link.direction.pushes() => {}
+                FileAction::TakeRemote => {
+                    let Some(entry) = remote_entry else { continue };
+                    if entry
+                        .size
+                        .is_some_and(|s| s > self.policy.max_content_bytes as u64)
+                    {
+                        outcome.skipped.push(Skipped {
+                            path,
+                            reason: "larger than the content limit".into(),
+                        });
+                        continue;
+                    }
+                    let bytes = self.github.blob(&coords, &entry.sha).await.map_err(gh)?;
+                    let Ok(text) = String::from_utf8(bytes) else {
+                        outcome.skipped.push(Skipped {
+                            path,
+                            reason: "not UTF-8 text".into(),
+                        });
+                        continue;
+                    };
+                    let Ok(content) = DocContent::parse(text, self.policy.max_content_bytes) else {
+                        outcome.skipped.push(Skipped {
+                            path,
+                            reason: "larger than the content limit".into(),
+                        });
+                        continue;
+                    };
+                    match self
+                        .write_remote(
+                            link.project_id,
+                            &path,
+                            local_doc.map(|l| l.doc),
+                            content,
+                            commit_sha.clone(),
+                        )
+                        .await
+                    {
+                        Ok(()) => {
+                            outcome.pulled += 1;
+                            new_states.insert(path, entry.sha.clone());
+                        }
+                        Err(reason) => {
+                            // Retried next run: the run must not remember this remote state as seen.
+                            retry_later = true;
+                            outcome.skipped.push(Skipped { path, reason });
+                        }
+                    }
+                }
+                FileAction::TrashLocal => {
+                    let Some(local_doc) = local_doc else { continue };
+                    match self
+                        .trash_local(link.project_id, local_doc.doc, commit_sha.clone())
+                        .await
+                    {
+                        Ok(()) => {
+                            outcome.pulled += 1;
+                            new_states.remove(&path);
+                        }
+                        Err(reason) => {
+                            // Retried next run: the run must not remember this remote state as seen.
+                            retry_later = true;
+                            outcome.skipped.push(Skipped { path, reason });
+                        }
+                    }
+                }
+                FileAction::PushLocal => {
+                    let Some(local_doc) = local_doc else { continue };
+                    let repo_path = link.folder.repo_path(&path);
+                    pushes.push((
+                        path,
+                        PushEntry::Upsert {
+                            path: repo_path,
+                            content: local_doc.doc.content.clone(),
+                        },
+                        Some(local_doc.sha.clone()),
+                    ));
+                }
+                FileAction::DeleteRemote => {
+                    pushes.push((
+                        path.clone(),
+                        PushEntry::Delete {
+                            path: link.folder.repo_path(&path),
+                        },
+                        None,
+                    ));
+                }
+                FileAction::Conflict => {
+                    let remote_content = match remote_entry {
+                        Some(entry) => {
+                            let bytes = self.github.blob(&coords, &entry.sha).await.map_err(gh)?;
+                            let Ok(text) = String::from_utf8(bytes) else {
+                                // `None` means "deleted on GitHub": a binary file must not look so.
+                                outcome.skipped.push(Skipped {
+                                    path,
+                                    reason: "not UTF-8 text".into(),
+                                });
+                                continue;
+                            };
+                            Some(text)
+                        }
+                        None => None,
+                    };
+                    let conflict = SyncConflict {
+                        id: self.rt.ids.new_id(),
+                        project_id: link.project_id,
+                        path: path.clone(),
+                        local_content: local_doc.map(|l| l.doc.content.clone()),
+                        remote_content,
+                        remote_sha: remote_entry.map(|e| e.sha.clone()),
+                        created_at: self.rt.clock.now(),
+                        resolved_at: None,
+                        resolved_by: None,
+                    };
+                    self.sync.put_conflict(&conflict).await.map_err(storage)?;
+                    self.event(
+                        link.project_id,
+                        EventKind::SyncConflict,
+                        serde_json::json!({"conflictId": conflict.id, "path": path}),
+                    )
+                    .await;
+                    outcome.conflicted += 1;
+                }
+            }
+        }
+
+        let mut new_head = head.clone().map(|mut h| {
+            if retry_later {
+                h.etag = None;
+            }
+            h
+        });
+        if !pushes.is_empty() {
+            let entries: Vec<PushEntry> = pushes.iter().map(|(_, e, _)| e.clone()).collect();
+            let message = format!("Toolkit Sync: {} file(s) from the editor", entries.len());
+            let sha = match &head {
+                Some(head) => self
+                    .github
+                    .commit(&coords, head, &entries, &message)
+                    .await
+                    .map_err(gh)?,
+                None => self
+                    .github
+                    .initial_commit(&coords, &entries, &message)
+                    .await
+                    .map_err(gh)?,
+            };
+            for (path, _, blob) in pushes {
+                match blob {
+                    Some(blob) => new_states.insert(path, blob),
+                    None => new_states.remove(&path),
+                };
+            }
+            outcome.pushed = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+            outcome.commit_sha = Some(sha.clone());
+            // The tree of our own commit is not known here; the next run reads it (no ETag).
+            new_head = Some(BranchHead {
+                commit_sha: sha,
+                tree_sha: String::new(),
+                etag: None,
+            });
+        } else {
+            outcome.commit_sha = commit_sha;
+        }
+        let states: Vec<FileState> = new_states
+            .into_iter()
+            .map(|(path, base_sha)| FileState { path, base_sha })
+            .collect();
+        self.sync
+            .save_state(link.project_id, &states, new_head, self.rt.clock.now())
+            .await
+            .map_err(storage)?;
+        Ok(outcome)
+    }
+
+    /// Writes a remote version into the doc as a new revision attributed to GitHub.
+    async fn write_remote(
+        &self,
+        project_id: ProjectId,
+        path: &str,
+        local: Option<&BundleDoc>,
+        content: DocContent,
+        commit_sha: Option<String>,
+    ) -> Result<(), String> {
+        let author = Author::GitHub { commit_sha };
+        let at = self.rt.clock.now();
+        let message = Some("from GitHub".to_owned());
+        let change = match local {
+            Some(doc) => Change::UpdateDoc(DocUpdate {
+                project_id,
+                doc_id: doc.doc_id,
+                expected_version: doc.version,
+                writer: None,
+                path: None,
+                content,
+                message,
+                author,
+                at,
+                kind: EventKind::DocUpdated,
+            }),
+            None => Change::InsertDoc(DocInsert {
+                id: DocId::from_uuid(self.rt.ids.new_id()),
+                project_id,
+                path: DocPath::parse(path).map_err(|e| e.to_string())?,
+                content,
+                message,
+                author,
+                at,
+            }),
+        };
+        self.uow
+            .commit(vec![change])
+            .await
+            .map(|_| ())
+            .map_err(skip_reason)
+    }
+
+    async fn trash_local(
+        &self,
+        project_id: ProjectId,
+        doc: &BundleDoc,
+        commit_sha: Option<String>,
+    ) -> Result<(), String> {
+        let change = Change::DeleteDoc(DocDelete {
+            project_id,
+            doc_id: doc.doc_id,
+            expected_version: Some(doc.version),
+            writer: None,
+            author: Author::GitHub { commit_sha },
+            at: self.rt.clock.now(),
+        });
+        self.uow
+            .commit(vec![change])
+            .await
+            .map(|_| ())
+            .map_err(skip_reason)
+    }
+}
+
+/// Marker message for a push that lost the race with another push.
+const NOT_FAST_FORWARD: &str = "not a fast-forward";
+
+/// Why a local write was left for the next run.
+fn skip_reason(error: CommitError) -> String {
+    match error {
+        CommitError::Locked(lock) => format!("locked by {} until the lock ends", lock.holder.display_name),
+        CommitError::Stale { .. } => "changed in the editor during the run; next run".into(),
+        CommitError::Conflict(_) => "path taken by another doc".into(),
+        CommitError::NotFound(what) => format!("{what} not found"),
+        CommitError::Unexpected(error) => format!("could not write: {error}"),
+    }
+}

@@ -1,0 +1,208 @@
+//! `bench http`: doc reads and writes by API key under 64 concurrent workers, the 304 paths,
+//! printed against the NestJS+Prisma baseline.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::bail;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+use crate::bench::api::{self, Api};
+use crate::bench::load::{self, Outcome, Step};
+use crate::bench::server::{Server, verdict};
+use crate::bench::stats::{ms, thousands};
+
+/// Concurrent workers per phase.
+const WORKERS: usize = 64;
+/// Length of the 200 phases; the 304 phases run half as long.
+const PHASE: Duration = Duration::from_secs(10);
+
+/// A GET that must answer `expect`; the body is read in full.
+struct Get {
+    http: Client,
+    url: String,
+    headers: HeaderMap,
+    expect: StatusCode,
+}
+
+impl Step for Get {
+    async fn step(&mut self) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .get(&self.url)
+            .headers(self.headers.clone())
+            .send()
+            .await?;
+        let status = response.status();
+        response.bytes().await?;
+        if status != self.expect {
+            bail!("expected {}, got {status}", self.expect);
+        }
+        Ok(())
+    }
+}
+
+/// A PUT with `If-Match` on the worker's own doc, following the version from each `ETag`.
+struct Put {
+    http: Client,
+    url: String,
+    key: HeaderValue,
+    version: i64,
+    edits: u64,
+    base: String,
+}
+
+impl Step for Put {
+    async fn step(&mut self) -> anyhow::Result<()> {
+        self.edits += 1;
+        let response = self
+            .http
+            .put(&self.url)
+            .header("x-api-key", self.key.clone())
+            .header("if-match", format!("\"{}\"", self.version))
+            .json(&json!({"content": format!("edit {}\n{}", self.edits, self.base)}))
+            .send()
+            .await?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            bail!(
+                "expected 200, got {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        self.version = api::etag_version(&response)?;
+        response.bytes().await?;
+        Ok(())
+    }
+}
+
+/// A printed row: what ran, what it measured, and an optional baseline (req/s, target ratio).
+struct Row {
+    name: &'static str,
+    outcome: Outcome,
+    baseline: Option<(f64, f64)>,
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<30} {:>9} {:>8} {:>8} {:>7}   vs NestJS+Prisma",
+        "phase (C=64, closed loop)", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for row in rows {
+        let o = &row.outcome;
+        let versus = row.baseline.map_or_else(String::new, |(base, target)| {
+            let ratio = o.rate() / base;
+            format!(
+                "{ratio:5.1}× of {} req/s (target ≥ {target}×) {}",
+                thousands(base as u64),
+                verdict(ratio >= target)
+            )
+        });
+        println!(
+            "{:<30} {:>9} {:>8} {:>8} {:>7}   {versus}",
+            row.name,
+            thousands(o.rate().round() as u64),
+            ms(o.latencies.quantile(0.50)),
+            ms(o.latencies.quantile(0.99)),
+            o.errors,
+        );
+    }
+    for row in rows {
+        if let Some(error) = &row.outcome.first_error {
+            println!("  first error in `{}`: {error}", row.name);
+        }
+    }
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> anyhow::Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, HeaderValue::from_str(value)?);
+    }
+    Ok(map)
+}
+
+fn gets(http: &Client, url: &str, headers: &HeaderMap, expect: StatusCode) -> Vec<Get> {
+    (0..WORKERS)
+        .map(|_| Get {
+            http: http.clone(),
+            url: url.to_owned(),
+            headers: headers.clone(),
+            expect,
+        })
+        .collect()
+}
+
+/// Starts a server, sets up a project, runs the four phases and prints the table.
+pub async fn run(binary: &Path) -> anyhow::Result<()> {
+    println!("\n== bench http ==");
+    let http = api::client()?;
+    let server = Server::start(binary, &http).await?;
+    server.report_startup()?;
+
+    let api = Api::register(http.clone(), &server.base).await?;
+    let project = api.project().await?;
+    let doc = api.doc(&project, "CLAUDE.md").await?;
+    let key = api.key(&project).await?;
+    let mut writers = Vec::with_capacity(WORKERS);
+    for i in 0..WORKERS {
+        let own = api.doc(&project, &format!(".claude/bench/worker-{i}.md")).await?;
+        writers.push(Put {
+            http: http.clone(),
+            url: own.url,
+            key: HeaderValue::from_str(&key)?,
+            version: own.version,
+            edits: 0,
+            base: api::content_4k("edit"),
+        });
+    }
+
+    let by_key = headers(&[("x-api-key", &key)])?;
+    let get = load::run(gets(&http, &doc.url, &by_key, StatusCode::OK), PHASE).await?;
+    let etag = format!("\"{}\"", doc.version);
+    let cached = headers(&[("x-api-key", &key), ("if-none-match", &etag)])?;
+    let not_modified = load::run(
+        gets(&http, &doc.url, &cached, StatusCode::NOT_MODIFIED),
+        PHASE / 2,
+    )
+    .await?;
+    let put = load::run(writers, PHASE).await?;
+    let bundle_etag = api.bundle_etag(&project, &key).await?;
+    let bundle_url = format!("{}/api/v1/projects/{project}/bundle", server.base);
+    let bundle_cached = headers(&[("x-api-key", &key), ("if-none-match", &bundle_etag)])?;
+    let bundle = load::run(
+        gets(&http, &bundle_url, &bundle_cached, StatusCode::NOT_MODIFIED),
+        PHASE / 2,
+    )
+    .await?;
+
+    print_table(&[
+        Row {
+            name: "GET doc by key (200, 4 KiB)",
+            outcome: get,
+            baseline: Some((2700.0, 5.0)),
+        },
+        Row {
+            name: "GET doc If-None-Match (304)",
+            outcome: not_modified,
+            baseline: None,
+        },
+        Row {
+            name: "PUT doc If-Match (200, 4 KiB)",
+            outcome: put,
+            baseline: Some((800.0, 1.5)),
+        },
+        Row {
+            name: "GET bundle If-None-Match (304)",
+            outcome: bundle,
+            baseline: None,
+        },
+    ]);
+    println!(
+        "server RSS after the run: {:.1} MiB",
+        server.rss_kib()? as f64 / 1024.0
+    );
+    Ok(())
+}

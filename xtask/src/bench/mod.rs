@@ -1,0 +1,68 @@
+//! `cargo xtask bench [http|ws] [--clients N]`: builds the server in release, starts it on a
+//! free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it. Benchmarks,
+//! not tests: nothing here fails on a slow number, it prints them against the targets.
+
+mod api;
+mod http;
+mod load;
+mod server;
+mod stats;
+mod ws;
+
+use anyhow::{Context, bail};
+
+/// WebSocket clients when `--clients` is not given.
+const DEFAULT_CLIENTS: usize = 1000;
+
+/// Which scenarios to run, and with how many WebSocket clients.
+struct Options {
+    http: bool,
+    ws: bool,
+    clients: usize,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        http: true,
+        ws: true,
+        clients: DEFAULT_CLIENTS,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "http" => options.ws = false,
+            "ws" => options.http = false,
+            "--clients" => {
+                let value = args.next().context("--clients needs a number")?;
+                options.clients = value
+                    .parse()
+                    .with_context(|| format!("--clients {value}: not a number"))?;
+                if options.clients == 0 {
+                    bail!("--clients must be at least 1");
+                }
+            }
+            other => bail!("unknown bench argument `{other}` (usage: bench [http|ws] [--clients N])"),
+        }
+    }
+    Ok(options)
+}
+
+/// Runs the chosen scenarios, each against its own freshly started server.
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = parse(args)?;
+    let binary = server::build_release()?;
+    // Two client threads: the load generator shares the machine with the server, and says so.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        if options.http {
+            http::run(&binary).await?;
+        }
+        if options.ws {
+            ws::run(&binary, options.clients).await?;
+        }
+        Ok(())
+    })
+}
