@@ -1,21 +1,16 @@
-//! GitHub sync end to end: the real server against a stateful fake GitHub (wiremock) that keeps
-//! one branch of one repository in memory and answers the REST calls the adapter makes (refs
-//! with ETags, commits, recursive trees, blobs, tree/commit creation, fast-forward ref updates).
+//! GitHub sync end to end: the real server against the stateful fake GitHub of
+//! `toolkit-github-fake` (wiremock), which keeps one branch of one repository in memory and
+//! answers the REST calls the adapter makes.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use toolkit_api::Settings;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use toolkit_github_fake::{Change, FakeGitHub, RecordedRequest, blob_sha, epoch_seconds};
 
 use crate::helpers::{
     TestApp, TestUser, items, json_of, problem, problem_slug, spawn_app_on, spawn_app_with,
@@ -30,445 +25,9 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(10);
 
 // ------------------------------------------------------------------ the fake GitHub
 
-/// The git blob id: SHA-1 of `"blob {len}\0"` + content.
-fn blob_sha(bytes: &[u8]) -> String {
-    let mut hasher = Sha1::new();
-    hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
-    hasher.update(bytes);
-    hex::encode(hasher.finalize())
-}
-
-fn epoch_seconds() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-const REGULAR: &str = "100644";
-const SYMLINK: &str = "120000";
-
-#[derive(Clone, Debug)]
-struct FileObject {
-    mode: &'static str,
-    content: Vec<u8>,
-}
-
-/// path → file: the whole content of a tree.
-type Tree = BTreeMap<String, FileObject>;
-
-struct Commit {
-    tree: String,
-    parent: Option<String>,
-}
-
-/// One repository with one branch.
-struct RepoState {
-    head: String,
-    etag: String,
-    commits: HashMap<String, Commit>,
-    trees: HashMap<String, Tree>,
-    blobs: HashMap<String, Vec<u8>>,
-    next_id: u64,
-    /// While now < this epoch second, every request gets a primary rate-limit 403.
-    rate_limited_until: Option<u64>,
-    rate_limited_answers: u32,
-    /// Added to every answer (to keep a run busy).
-    delay: Duration,
-}
-
-impl RepoState {
-    fn new_id(&mut self) -> String {
-        self.next_id += 1;
-        let id = self.next_id;
-        format!("{id:040x}")
-    }
-
-    fn store_tree(&mut self, tree: Tree) -> String {
-        for file in tree.values() {
-            self.blobs.insert(blob_sha(&file.content), file.content.clone());
-        }
-        let sha = self.new_id();
-        self.trees.insert(sha.clone(), tree);
-        sha
-    }
-
-    fn head_tree(&self) -> &Tree {
-        &self.trees[&self.commits[&self.head].tree]
-    }
-
-    /// A commit of `tree` on the head, moving the branch (as a push from elsewhere would).
-    fn commit_on_head(&mut self, tree: Tree) -> String {
-        let tree = self.store_tree(tree);
-        let sha = self.new_id();
-        let parent = (!self.head.is_empty()).then(|| self.head.clone());
-        self.commits.insert(sha.clone(), Commit { tree, parent });
-        self.move_head(sha.clone());
-        sha
-    }
-
-    fn move_head(&mut self, sha: String) {
-        self.head = sha;
-        let id = self.new_id();
-        self.etag = format!("W/\"{id}\"");
-    }
-
-    fn descends_from(&self, commit: &str, ancestor: &str) -> bool {
-        let mut at = Some(commit.to_owned());
-        while let Some(sha) = at {
-            if sha == ancestor {
-                return true;
-            }
-            at = self.commits.get(&sha).and_then(|c| c.parent.clone());
-        }
-        false
-    }
-
-    fn answer(&mut self, request: &Request) -> ResponseTemplate {
-        if let Some(reset) = self.rate_limited_until {
-            #[allow(clippy::cast_precision_loss)]
-            if epoch_seconds() < reset as f64 {
-                self.rate_limited_answers += 1;
-                return ResponseTemplate::new(403)
-                    .insert_header("x-ratelimit-limit", "5000")
-                    .insert_header("x-ratelimit-remaining", "0")
-                    .insert_header("x-ratelimit-reset", reset.to_string().as_str())
-                    .set_body_json(json!({
-                        "message": "API rate limit exceeded for user ID 1.",
-                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-                    }));
-            }
-            self.rate_limited_until = None;
-        }
-        let not_found = || ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"}));
-        let path = request.url.path().to_owned();
-        let Some(rest) = path.strip_prefix("/repos/") else {
-            return not_found();
-        };
-        let segments: Vec<&str> = rest.split('/').collect();
-        if segments.len() < 2 || segments[0] != OWNER || segments[1] != REPO {
-            return not_found();
-        }
-        let method = request.method.as_str();
-        let tail = &segments[2..];
-        match (method, tail) {
-            ("GET", []) => ResponseTemplate::new(200).set_body_json(json!({
-                "name": REPO, "full_name": format!("{OWNER}/{REPO}"), "private": true,
-                "default_branch": BRANCH, "owner": {"login": OWNER},
-                "permissions": {"pull": true, "push": true, "admin": false}
-            })),
-            ("GET", ["branches", branch @ ..]) => {
-                if branch.join("/") != BRANCH {
-                    return not_found();
-                }
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "name": BRANCH, "commit": {"sha": self.head}, "protected": false
-                }))
-            }
-            ("GET", ["git", "ref", "heads", branch @ ..]) => {
-                if branch.join("/") != BRANCH {
-                    return not_found();
-                }
-                let known = request.headers.get("if-none-match").and_then(|v| v.to_str().ok());
-                if known == Some(self.etag.as_str()) {
-                    return ResponseTemplate::new(304).insert_header("etag", self.etag.as_str());
-                }
-                ResponseTemplate::new(200)
-                    .insert_header("etag", self.etag.as_str())
-                    .set_body_json(json!({
-                        "ref": format!("refs/heads/{BRANCH}"),
-                        "object": {"sha": self.head, "type": "commit"}
-                    }))
-            }
-            ("GET", ["git", "commits", sha]) => match self.commits.get(*sha) {
-                Some(commit) => ResponseTemplate::new(200).set_body_json(json!({
-                    "sha": sha,
-                    "tree": {"sha": commit.tree},
-                    "parents": commit.parent.iter().map(|p| json!({"sha": p})).collect::<Vec<_>>(),
-                    "message": "a commit"
-                })),
-                None => not_found(),
-            },
-            ("GET", ["git", "trees", sha]) => {
-                let recursive = request
-                    .url
-                    .query_pairs()
-                    .any(|(k, v)| k == "recursive" && v == "1");
-                let Some(tree) = self.trees.get(*sha) else {
-                    return not_found();
-                };
-                if !recursive {
-                    // The fake never truncates, so the adapter never walks sub-trees.
-                    return ResponseTemplate::new(501)
-                        .set_body_json(json!({"message": "the fake lists trees recursively only"}));
-                }
-                let mut dirs = std::collections::BTreeSet::new();
-                let mut entries = Vec::new();
-                for (path, file) in tree {
-                    let mut prefix = String::new();
-                    for part in path.split('/').collect::<Vec<_>>().split_last().unwrap().1 {
-                        if !prefix.is_empty() {
-                            prefix.push('/');
-                        }
-                        prefix.push_str(part);
-                        dirs.insert(prefix.clone());
-                    }
-                    entries.push(json!({
-                        "path": path, "mode": file.mode, "type": "blob",
-                        "sha": blob_sha(&file.content), "size": file.content.len(), "url": "ignored"
-                    }));
-                }
-                for dir in dirs {
-                    entries.push(json!({
-                        "path": dir, "mode": "040000", "type": "tree",
-                        "sha": blob_sha(dir.as_bytes()), "url": "ignored"
-                    }));
-                }
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"sha": sha, "tree": entries, "truncated": false}))
-            }
-            ("GET", ["git", "blobs", sha]) => match self.blobs.get(*sha) {
-                Some(bytes) => {
-                    // GitHub wraps the base64 at 60 characters.
-                    let encoded = BASE64.encode(bytes);
-                    let wrapped: Vec<String> = encoded
-                        .as_bytes()
-                        .chunks(60)
-                        .map(|c| String::from_utf8(c.to_vec()).unwrap())
-                        .collect();
-                    ResponseTemplate::new(200).set_body_json(json!({
-                        "sha": sha, "size": bytes.len(), "encoding": "base64",
-                        "content": format!("{}\n", wrapped.join("\n"))
-                    }))
-                }
-                None => not_found(),
-            },
-            ("POST", ["git", "trees"]) => {
-                let body: Value = request.body_json().unwrap();
-                let mut tree = match body["base_tree"].as_str() {
-                    Some(base) => match self.trees.get(base) {
-                        Some(tree) => tree.clone(),
-                        None => {
-                            return ResponseTemplate::new(422)
-                                .set_body_json(json!({"message": "base_tree is not a valid tree"}));
-                        }
-                    },
-                    None => Tree::new(),
-                };
-                for entry in body["tree"].as_array().unwrap() {
-                    let path = entry["path"].as_str().unwrap().to_owned();
-                    if let Some(content) = entry["content"].as_str() {
-                        tree.insert(
-                            path,
-                            FileObject {
-                                mode: REGULAR,
-                                content: content.as_bytes().to_vec(),
-                            },
-                        );
-                    } else if entry["sha"].is_null() {
-                        tree.remove(&path);
-                    } else {
-                        return ResponseTemplate::new(422)
-                            .set_body_json(json!({"message": "the fake takes inline contents only"}));
-                    }
-                }
-                let sha = self.store_tree(tree);
-                ResponseTemplate::new(201).set_body_json(json!({"sha": sha, "truncated": false}))
-            }
-            ("POST", ["git", "commits"]) => {
-                let body: Value = request.body_json().unwrap();
-                let tree = body["tree"].as_str().unwrap().to_owned();
-                if !self.trees.contains_key(&tree) {
-                    return ResponseTemplate::new(422)
-                        .set_body_json(json!({"message": "Tree SHA does not exist"}));
-                }
-                let parents: Vec<String> = body["parents"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p.as_str().unwrap().to_owned())
-                    .collect();
-                if parents.len() > 1 || parents.iter().any(|p| !self.commits.contains_key(p)) {
-                    return ResponseTemplate::new(422)
-                        .set_body_json(json!({"message": "Parent SHA does not exist"}));
-                }
-                let sha = self.new_id();
-                self.commits.insert(
-                    sha.clone(),
-                    Commit {
-                        tree: tree.clone(),
-                        parent: parents.first().cloned(),
-                    },
-                );
-                ResponseTemplate::new(201).set_body_json(json!({
-                    "sha": sha, "tree": {"sha": tree},
-                    "parents": parents.iter().map(|p| json!({"sha": p})).collect::<Vec<_>>(),
-                    "message": body["message"]
-                }))
-            }
-            ("PATCH", ["git", "refs", "heads", branch @ ..]) => {
-                if branch.join("/") != BRANCH {
-                    return ResponseTemplate::new(422)
-                        .set_body_json(json!({"message": "Reference does not exist"}));
-                }
-                let body: Value = request.body_json().unwrap();
-                let sha = body["sha"].as_str().unwrap().to_owned();
-                if !self.commits.contains_key(&sha) {
-                    return ResponseTemplate::new(422)
-                        .set_body_json(json!({"message": "Object does not exist"}));
-                }
-                let force = body["force"].as_bool().unwrap_or(false);
-                if !force && !self.descends_from(&sha, &self.head) {
-                    return ResponseTemplate::new(422)
-                        .set_body_json(json!({"message": "Update is not a fast forward"}));
-                }
-                self.move_head(sha.clone());
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "ref": format!("refs/heads/{BRANCH}"),
-                    "object": {"sha": sha, "type": "commit"}
-                }))
-            }
-            _ => not_found(),
-        }
-    }
-}
-
-struct Responder(Arc<Mutex<RepoState>>);
-
-impl Respond for Responder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let mut state = self.0.lock().unwrap();
-        let delay = state.delay;
-        state.answer(request).set_delay(delay)
-    }
-}
-
-/// A fake GitHub holding `acme/ai-toolkit`, branch `main`.
-struct FakeGitHub {
-    server: MockServer,
-    state: Arc<Mutex<RepoState>>,
-}
-
-impl FakeGitHub {
-    /// Starts with one commit holding `files` (regular files).
-    async fn start(files: &[(&str, &str)]) -> Self {
-        let mut state = RepoState {
-            head: String::new(),
-            etag: String::new(),
-            commits: HashMap::new(),
-            trees: HashMap::new(),
-            blobs: HashMap::new(),
-            next_id: 0xabc0_0000,
-            rate_limited_until: None,
-            rate_limited_answers: 0,
-            delay: Duration::ZERO,
-        };
-        let tree = files
-            .iter()
-            .map(|(path, content)| {
-                (
-                    (*path).to_owned(),
-                    FileObject {
-                        mode: REGULAR,
-                        content: content.as_bytes().to_vec(),
-                    },
-                )
-            })
-            .collect();
-        state.commit_on_head(tree);
-        let state = Arc::new(Mutex::new(state));
-        let server = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(Responder(state.clone()))
-            .mount(&server)
-            .await;
-        Self { server, state }
-    }
-
-    fn uri(&self) -> String {
-        self.server.uri()
-    }
-
-    /// One commit on the branch changing `changes` (`None` deletes; `mode` for additions).
-    fn push(&self, changes: &[(&str, Option<&[u8]>, &'static str)]) -> String {
-        let mut state = self.state.lock().unwrap();
-        let mut tree = state.head_tree().clone();
-        for (path, content, mode) in changes {
-            match content {
-                Some(bytes) => {
-                    tree.insert(
-                        (*path).to_owned(),
-                        FileObject {
-                            mode,
-                            content: bytes.to_vec(),
-                        },
-                    );
-                }
-                None => {
-                    tree.remove(*path);
-                }
-            }
-        }
-        state.commit_on_head(tree)
-    }
-
-    /// A commit writing text files.
-    fn write(&self, files: &[(&str, &str)]) -> String {
-        let changes: Vec<(&str, Option<&[u8]>, &'static str)> = files
-            .iter()
-            .map(|(p, c)| (*p, Some(c.as_bytes()), REGULAR))
-            .collect();
-        self.push(&changes)
-    }
-
-    /// The text of `path` at the head of the branch.
-    fn file(&self, path: &str) -> Option<String> {
-        let state = self.state.lock().unwrap();
-        state
-            .head_tree()
-            .get(path)
-            .map(|f| String::from_utf8(f.content.clone()).unwrap())
-    }
-
-    /// Every path at the head.
-    fn paths(&self) -> Vec<String> {
-        self.state.lock().unwrap().head_tree().keys().cloned().collect()
-    }
-
-    fn head(&self) -> String {
-        self.state.lock().unwrap().head.clone()
-    }
-
-    fn set_delay(&self, delay: Duration) {
-        self.state.lock().unwrap().delay = delay;
-    }
-
-    fn rate_limit_until(&self, epoch_second: u64) {
-        self.state.lock().unwrap().rate_limited_until = Some(epoch_second);
-    }
-
-    fn rate_limited_answers(&self) -> u32 {
-        self.state.lock().unwrap().rate_limited_answers
-    }
-
-    /// Every request received so far, in order.
-    async fn requests(&self) -> Vec<Request> {
-        self.server.received_requests().await.unwrap_or_default()
-    }
-
-    /// `METHOD path` of the requests after the first `mark`.
-    async fn calls_since(&self, mark: usize) -> Vec<String> {
-        self.requests()
-            .await
-            .into_iter()
-            .skip(mark)
-            .map(|r| format!("{} {}", r.method, r.url.path()))
-            .collect()
-    }
-
-    async fn mark(&self) -> usize {
-        self.requests().await.len()
-    }
+/// A fake GitHub holding `acme/ai-toolkit`, branch `main`, with one commit holding `files`.
+async fn fake_github(files: &[(&str, &str)]) -> FakeGitHub {
+    FakeGitHub::start_with_files(OWNER, REPO, BRANCH, files).await
 }
 
 fn repo_path(suffix: &str) -> String {
@@ -632,7 +191,7 @@ impl Linked {
 
 /// The link is made, and the run it queued has succeeded.
 async fn linked(files: &[(&str, &str)]) -> Linked {
-    let fake = FakeGitHub::start(files).await;
+    let fake = fake_github(files).await;
     let app = spawn_against(&fake).await;
     let owner = app.user("ada").await;
     let project = app.project(&owner, "Toolkit").await;
@@ -700,7 +259,7 @@ fn push_payload(modified: &[&str]) -> Vec<u8> {
 
 #[tokio::test]
 async fn linking_is_checked_with_github_shown_and_removable() {
-    let fake = FakeGitHub::start(&[("toolkit/CLAUDE.md", "# Hi\n")]).await;
+    let fake = fake_github(&[("toolkit/CLAUDE.md", "# Hi\n")]).await;
     let app = spawn_against(&fake).await;
     let ada = app.user("ada").await;
     let token = ada.access_token.as_str();
@@ -732,7 +291,7 @@ async fn linking_is_checked_with_github_shown_and_removable() {
         assert_eq!(refused["errors"][0]["field"], "repo", "{refused}");
     }
     // invalid fields, refused before asking GitHub
-    let mark = fake.mark().await;
+    let mark = fake.request_count();
     for (field, value) in [
         ("owner", json!("")),
         ("repo", json!("a/b")),
@@ -757,7 +316,7 @@ async fn linking_is_checked_with_github_shown_and_removable() {
         assert_eq!(fields, [field], "{refused}");
     }
     assert_eq!(
-        fake.calls_since(mark).await,
+        fake.calls_since(mark),
         Vec::<String>::new(),
         "no GitHub call for invalid fields"
     );
@@ -776,13 +335,13 @@ async fn linking_is_checked_with_github_shown_and_removable() {
     .await;
 
     // linked: checked with GitHub (repo, then branch)
-    let mark = fake.mark().await;
+    let mark = fake.request_count();
     let link = json_of(
         put_link(&app, token, &project, &link_body()).await,
         StatusCode::OK,
     )
     .await;
-    let checks = fake.calls_since(mark).await;
+    let checks = fake.calls_since(mark);
     assert!(checks.contains(&format!("GET {}", repo_path(""))), "{checks:?}");
     assert!(
         checks.contains(&format!("GET {}", repo_path(&format!("/branches/{BRANCH}")))),
@@ -844,20 +403,16 @@ async fn linking_is_checked_with_github_shown_and_removable() {
 
 #[tokio::test]
 async fn the_first_pull_creates_docs_from_the_folder_only_and_skips_what_it_cannot_take() {
-    let fake = FakeGitHub::start(&[
+    let fake = fake_github(&[
         ("toolkit/CLAUDE.md", "# Toolkit\n"),
         ("toolkit/.claude/commands/review.md", "Review the diff.\n"),
         ("README.md", "outside the folder\n"),
         ("toolkit2/x.md", "a sibling folder with the same prefix\n"),
     ])
     .await;
-    fake.push(&[
-        ("toolkit/link.md", Some(b"CLAUDE.md".as_slice()), SYMLINK),
-        (
-            "toolkit/logo.png",
-            Some(b"\x89PNG\r\n\x1a\n\xff\xfe\x00".as_slice()),
-            REGULAR,
-        ),
+    fake.commit_outside(&[
+        Change::symlink("toolkit/link.md", "CLAUDE.md"),
+        Change::put("toolkit/logo.png", b"\x89PNG\r\n\x1a\n\xff\xfe\x00".as_slice()),
     ]);
     let app = spawn_against(&fake).await;
     let owner = app.user("ada").await;
@@ -910,7 +465,7 @@ async fn the_first_pull_creates_docs_from_the_folder_only_and_skips_what_it_cann
     );
     assert_eq!(docs[".claude/commands/review.md"]["updatedBy"]["github"], true);
     // nothing was pushed back
-    assert_eq!(s.fake.paths().len(), 6);
+    assert_eq!(s.fake.paths_at_head().len(), 6);
 }
 
 // ------------------------------------------------------------------ 3. push in one commit
@@ -931,9 +486,9 @@ async fn local_edits_leave_as_one_commit() {
         .create_doc(s.token(), &s.project, ".claude/agents/new.md", "new agent\n")
         .await;
 
-    let mark = s.fake.mark().await;
+    let mark = s.fake.request_count();
     let run = s.sync().await;
-    let calls = s.fake.calls_since(mark).await;
+    let calls = s.fake.calls_since(mark);
     let count = |call: &str| calls.iter().filter(|c| c.as_str() == call).count();
     assert_eq!(
         count(&format!("POST {}", repo_path("/git/commits"))),
@@ -960,39 +515,36 @@ async fn local_edits_leave_as_one_commit() {
     let head = s.fake.head();
     assert_ne!(head, before);
     assert_eq!(run["commitSha"], head.as_str(), "{run}");
-    {
-        let state = s.fake.state.lock().unwrap();
-        assert_eq!(
-            state.commits[&head].parent.as_deref(),
-            Some(before.as_str()),
-            "one commit on the old head"
-        );
-    }
-    assert_eq!(s.fake.file("toolkit/a.md").as_deref(), Some("a2\n"));
     assert_eq!(
-        s.fake.file("toolkit/CLAUDE.md").as_deref(),
+        s.fake.parent_of(&head).as_deref(),
+        Some(before.as_str()),
+        "one commit on the old head"
+    );
+    assert_eq!(s.fake.file_at_head("toolkit/a.md").as_deref(), Some("a2\n"));
+    assert_eq!(
+        s.fake.file_at_head("toolkit/CLAUDE.md").as_deref(),
         Some("# Toolkit, edited\n")
     );
     assert_eq!(
-        s.fake.file("toolkit/.claude/agents/new.md").as_deref(),
+        s.fake.file_at_head("toolkit/.claude/agents/new.md").as_deref(),
         Some("new agent\n")
     );
-    assert_eq!(s.fake.file("toolkit/b.md").as_deref(), Some("b1\n"));
-    assert_eq!(s.fake.file("README.md").as_deref(), Some("keep me\n"));
-    assert_eq!(s.fake.paths().len(), 5);
+    assert_eq!(s.fake.file_at_head("toolkit/b.md").as_deref(), Some("b1\n"));
+    assert_eq!(s.fake.file_at_head("README.md").as_deref(), Some("keep me\n"));
+    assert_eq!(s.fake.paths_at_head().len(), 5);
 
     let link = json_of(s.app.get(&link_path(&s.project), s.token()).await, StatusCode::OK).await;
     assert_eq!(link["lastCommitSha"], head.as_str(), "{link}");
 
     // the next run finds everything in sync and pushes nothing
-    let mark = s.fake.mark().await;
+    let mark = s.fake.request_count();
     let run = s.sync().await;
     assert_eq!(
         (run["pushed"].as_u64(), run["pulled"].as_u64()),
         (Some(0), Some(0)),
         "{run}"
     );
-    let calls = s.fake.calls_since(mark).await;
+    let calls = s.fake.calls_since(mark);
     assert!(
         !calls
             .iter()
@@ -1008,7 +560,7 @@ async fn a_remote_change_arrives_as_a_new_revision() {
     let s = linked(&[("toolkit/CLAUDE.md", "v1\n"), ("toolkit/other.md", "same\n")]).await;
     let doc = s.doc("CLAUDE.md").await;
     assert_eq!(doc["version"], 1);
-    let commit = s.fake.write(&[("toolkit/CLAUDE.md", "v2 from GitHub\n")]);
+    let commit = s.fake.put_files(&[("toolkit/CLAUDE.md", "v2 from GitHub\n")]);
 
     let run = s.sync().await;
     assert_eq!(run["pulled"], 1, "{run}");
@@ -1041,7 +593,7 @@ async fn a_remote_change_arrives_as_a_new_revision() {
     assert_eq!(v2["content"], "v2 from GitHub\n");
 
     // a file deleted on GitHub goes to the trash
-    s.fake.push(&[("toolkit/other.md", None, REGULAR)]);
+    s.fake.remove_file("toolkit/other.md");
     let run = s.sync().await;
     assert_eq!(run["pulled"], 1, "{run}");
     let docs = s.docs().await;
@@ -1060,7 +612,7 @@ async fn a_conflict_keeps_both_versions_and_the_rest_still_syncs() {
     .await;
     s.edit("CLAUDE.md", "local edit\n").await;
     s.edit("pushed.md", "q2 local\n").await;
-    s.fake.write(&[
+    s.fake.put_files(&[
         ("toolkit/CLAUDE.md", "remote edit\n"),
         ("toolkit/pulled.md", "p2 remote\n"),
     ]);
@@ -1070,10 +622,10 @@ async fn a_conflict_keeps_both_versions_and_the_rest_still_syncs() {
     assert_eq!(run["pulled"], 1, "{run}");
     assert_eq!(run["pushed"], 1, "{run}");
     // neither side of the conflict was overwritten; the rest synced
-    assert_eq!(s.fake.file("toolkit/CLAUDE.md").as_deref(), Some("remote edit\n"));
+    assert_eq!(s.fake.file_at_head("toolkit/CLAUDE.md").as_deref(), Some("remote edit\n"));
     assert_eq!(s.doc("CLAUDE.md").await["content"], "local edit\n");
     assert_eq!(s.doc("pulled.md").await["content"], "p2 remote\n");
-    assert_eq!(s.fake.file("toolkit/pushed.md").as_deref(), Some("q2 local\n"));
+    assert_eq!(s.fake.file_at_head("toolkit/pushed.md").as_deref(), Some("q2 local\n"));
 
     let conflicts_path = format!("/api/v1/projects/{}/sync-conflicts", s.project);
     let conflicts = json_of(s.app.get(&conflicts_path, s.token()).await, StatusCode::OK).await;
@@ -1130,7 +682,7 @@ async fn a_conflict_keeps_both_versions_and_the_rest_still_syncs() {
     let run = s.sync().await;
     assert_eq!(run["pushed"], 1, "{run}");
     assert_eq!(run["conflicted"], 0, "{run}");
-    assert_eq!(s.fake.file("toolkit/CLAUDE.md").as_deref(), Some(merged));
+    assert_eq!(s.fake.file_at_head("toolkit/CLAUDE.md").as_deref(), Some(merged));
     let run = s.sync().await;
     assert_eq!(
         (run["pushed"].as_u64(), run["pulled"].as_u64()),
@@ -1145,7 +697,7 @@ async fn a_conflict_keeps_both_versions_and_the_rest_still_syncs() {
 async fn an_open_conflict_is_not_pushed_by_the_next_run() {
     let s = linked(&[("toolkit/CLAUDE.md", "base\n")]).await;
     s.edit("CLAUDE.md", "local edit\n").await;
-    s.fake.write(&[("toolkit/CLAUDE.md", "remote edit\n")]);
+    s.fake.put_files(&[("toolkit/CLAUDE.md", "remote edit\n")]);
     let run = s.sync().await;
     assert_eq!(run["conflicted"], 1, "{run}");
     assert_eq!(run["pushed"], 0, "{run}");
@@ -1153,7 +705,7 @@ async fn an_open_conflict_is_not_pushed_by_the_next_run() {
     let run = s.sync().await;
     assert_eq!(run["pushed"], 0, "the open conflict must not be pushed: {run}");
     assert_eq!(
-        s.fake.file("toolkit/CLAUDE.md").as_deref(),
+        s.fake.file_at_head("toolkit/CLAUDE.md").as_deref(),
         Some("remote edit\n"),
         "GitHub's side of an open conflict was overwritten"
     );
@@ -1169,7 +721,7 @@ async fn a_remote_change_to_a_locked_doc_is_taken_after_the_lock() {
     let id = doc["id"].as_str().unwrap();
     let lock = s.app.lock_doc(&ed.access_token, &s.project, id, &json!({})).await;
     assert!(lock.status().is_success(), "{}", lock.status());
-    s.fake.write(&[("toolkit/CLAUDE.md", "v2 from GitHub\n")]);
+    s.fake.put_files(&[("toolkit/CLAUDE.md", "v2 from GitHub\n")]);
 
     let run = s.sync().await;
     assert_eq!(run["pulled"], 0, "{run}");
@@ -1191,7 +743,7 @@ async fn a_remote_change_to_a_locked_doc_is_taken_after_the_lock() {
 #[tokio::test]
 async fn webhooks_are_verified_deduplicated_and_queue_runs() {
     let s = linked(&[("toolkit/CLAUDE.md", "v1\n")]).await;
-    s.fake.write(&[("toolkit/CLAUDE.md", "v2\n")]);
+    s.fake.put_files(&[("toolkit/CLAUDE.md", "v2\n")]);
     let body = push_payload(&["toolkit/CLAUDE.md"]);
     let delivery = uuid::Uuid::new_v4().to_string();
 
@@ -1286,7 +838,7 @@ async fn concurrent_requests_make_one_run() {
     let s = linked(&[("toolkit/CLAUDE.md", "v1\n")]).await;
     // GitHub answers slowly, so the run is still active when the second request comes.
     s.fake.set_delay(Duration::from_millis(600));
-    let mark = s.fake.mark().await;
+    let mark = s.fake.request_count();
     let (a, b) = tokio::join!(
         request_sync(&s.app, s.token(), &s.project),
         request_sync(&s.app, s.token(), &s.project)
@@ -1300,12 +852,12 @@ async fn concurrent_requests_make_one_run() {
         2,
         "the link's run and this one"
     );
-    assert_eq!(s.fake.calls_since(mark).await, [ref_read()], "one head read");
+    assert_eq!(s.fake.calls_since(mark), [ref_read()], "one head read");
 }
 
 #[tokio::test]
 async fn two_instances_on_one_database_make_one_run() {
-    let fake = FakeGitHub::start(&[("toolkit/CLAUDE.md", "v1\n")]).await;
+    let fake = fake_github(&[("toolkit/CLAUDE.md", "v1\n")]).await;
     let url = toolkit_db::testing::fresh_database_url().await;
     let uri = fake.uri();
     let a = spawn_app_on(&url, |s| configure(s, &uri)).await;
@@ -1316,7 +868,7 @@ async fn two_instances_on_one_database_make_one_run() {
     let token = s.token();
 
     s.fake.set_delay(Duration::from_millis(600));
-    let mark = s.fake.mark().await;
+    let mark = s.fake.request_count();
     let (on_a, on_b) = tokio::join!(
         request_sync(&s.app, token, &s.project),
         request_sync(&b, token, &s.project)
@@ -1332,7 +884,7 @@ async fn two_instances_on_one_database_make_one_run() {
         "the link's run and one run for both requests: {all:?}"
     );
     assert_eq!(
-        s.fake.calls_since(mark).await,
+        s.fake.calls_since(mark),
         [ref_read()],
         "one head read for the run"
     );
@@ -1343,17 +895,17 @@ async fn two_instances_on_one_database_make_one_run() {
 #[tokio::test]
 async fn a_run_without_changes_costs_one_conditional_request() {
     let s = linked(&[("toolkit/CLAUDE.md", "v1\n"), ("toolkit/a.md", "a\n")]).await;
-    let mark = s.fake.mark().await;
+    let mark = s.fake.request_count();
     let run = s.sync().await;
     assert_eq!(
         (run["pulled"].as_u64(), run["pushed"].as_u64()),
         (Some(0), Some(0)),
         "{run}"
     );
-    let requests = s.fake.requests().await;
-    let since: Vec<&Request> = requests.iter().skip(mark).collect();
-    assert_eq!(since.len(), 1, "{:?}", s.fake.calls_since(mark).await);
-    let etag = s.fake.state.lock().unwrap().etag.clone();
+    let requests = s.fake.requests();
+    let since: Vec<&RecordedRequest> = requests.iter().skip(mark).collect();
+    assert_eq!(since.len(), 1, "{:?}", s.fake.calls_since(mark));
+    let etag = s.fake.etag();
     assert_eq!(
         since[0]
             .headers
@@ -1381,7 +933,7 @@ async fn a_run_without_changes_costs_one_conditional_request() {
 #[tokio::test]
 async fn a_rate_limited_run_waits_for_the_reset_and_then_succeeds() {
     let s = linked(&[("toolkit/CLAUDE.md", "v1\n")]).await;
-    s.fake.write(&[("toolkit/CLAUDE.md", "v2\n")]);
+    s.fake.put_files(&[("toolkit/CLAUDE.md", "v2\n")]);
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let reset = epoch_seconds().ceil() as u64 + 2;
     s.fake.rate_limit_until(reset);

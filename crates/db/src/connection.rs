@@ -86,6 +86,20 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }
 
+/// A write transaction. On SQLite it takes the writer lock up front (`BEGIN IMMEDIATE`), so
+/// concurrent writers queue on the busy timeout instead of failing when a read lock would
+/// need upgrading; on PostgreSQL it is a plain `BEGIN`.
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

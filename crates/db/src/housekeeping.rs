@@ -3,10 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use toolkit_application::events::unlock_event;
 use toolkit_application::ports::Housekeeping;
 use toolkit_domain::{Actor, DocId, ProjectId};
@@ -35,13 +32,7 @@ impl SeaHousekeeping {
 impl Housekeeping for SeaHousekeeping {
     async fn sweep_expired_locks(&self, now: DateTime<Utc>) -> anyhow::Result<u64> {
         let backend = self.db.get_database_backend();
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let txn = self
-            .db
-            .begin_with_options(options)
+        let txn = crate::connection::begin_write(&self.db)
             .await
             .map_err(unexpected("beginning a transaction"))?;
         let expired = txn

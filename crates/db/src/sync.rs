@@ -5,8 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement, Value,
 };
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{
@@ -65,15 +64,9 @@ impl SeaSyncRepository {
         self.db.get_database_backend() == DbBackend::Postgres
     }
 
-    /// A write transaction; on SQLite it takes the writer lock up front (`BEGIN IMMEDIATE`), so
-    /// concurrent writers queue on the busy timeout instead of failing on a lock upgrade.
+    /// A write transaction (see [`crate::connection::begin_write`]).
     async fn begin_write(&self) -> anyhow::Result<DatabaseTransaction> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        self.db
-            .begin_with_options(options)
+        crate::connection::begin_write(&self.db)
             .await
             .map_err(unexpected("beginning a transaction"))
     }

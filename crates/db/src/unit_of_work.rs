@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    EntityTrait, Statement, Value,
 };
 use toolkit_application::Conflict;
 use toolkit_application::ports::{Applied, Change, CommitError, UnitOfWork};
@@ -32,15 +32,7 @@ impl SeaUnitOfWork {
 #[async_trait]
 impl UnitOfWork for SeaUnitOfWork {
     async fn commit(&self, changes: Vec<Change>) -> Result<Applied, CommitError> {
-        // SQLite: BEGIN IMMEDIATE takes the writer lock up front, so concurrent writers queue
-        // on the busy timeout instead of failing when a read lock would need upgrading.
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let txn = self
-            .db
-            .begin_with_options(options)
+        let txn = crate::connection::begin_write(&self.db)
             .await
             .map_err(unexpected("beginning a transaction"))?;
         let mut applied = Applied::default();

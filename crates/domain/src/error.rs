@@ -23,3 +23,19 @@ pub enum ValidationError {
 pub(crate) fn char_len(s: &str) -> usize {
     s.chars().count()
 }
+
+/// The rule every human-facing name shares: trimmed, 1..=`max` characters, no control
+/// characters.
+pub(crate) fn parse_name(raw: &str, max: usize) -> Result<String, ValidationError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    if char_len(name) > max {
+        return Err(ValidationError::TooLong { max });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ValidationError::ControlCharacter);
+    }
+    Ok(name.to_owned())
+}

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::char_len;
+use crate::error::{char_len, parse_name};
 use crate::{DisplayName, Email, ProjectId, Role, UserId, ValidationError};
 
 /// A project's human name: trimmed, 1..=100 characters, no control characters.
@@ -15,17 +15,7 @@ impl ProjectName {
     /// # Errors
     /// `Empty`, `TooLong` or `ControlCharacter`.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(ValidationError::Empty);
-        }
-        if char_len(name) > Self::MAX_LEN {
-            return Err(ValidationError::TooLong { max: Self::MAX_LEN });
-        }
-        if name.chars().any(char::is_control) {
-            return Err(ValidationError::ControlCharacter);
-        }
-        Ok(Self(name.to_owned()))
+        parse_name(raw, Self::MAX_LEN).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -5,6 +5,7 @@
 mod api;
 mod http;
 mod load;
+mod procfs;
 mod server;
 mod stats;
 mod ws;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::bench::procfs;
+
 /// How often `/readyz` is polled while the server starts.
 const READY_POLL: Duration = Duration::from_millis(5);
 /// Give up when the server is not ready after this long.
@@ -49,6 +51,8 @@ pub struct Server {
     pub base: String,
     /// From spawn until `/readyz` first answered 200.
     pub startup: Duration,
+    /// The machine's load just before the start, for the record.
+    load_at_start: String,
 }
 
 impl Drop for Server {
@@ -83,6 +87,7 @@ impl Server {
             .unwrap_or_else(|_| format!("sqlite://{}", dir.join("bench.db").display()));
         let port = free_port()?;
         let log = File::create(dir.join("server.log"))?;
+        let load_at_start = procfs::load();
         let started = Instant::now();
         // `sh` raises the open-files limit (as far as the hard limit allows), then `exec`s the
         // server, so the child's pid is the server's.
@@ -106,6 +111,7 @@ impl Server {
             dir,
             base: format!("http://127.0.0.1:{port}"),
             startup: Duration::ZERO,
+            load_at_start,
         };
         server.wait_ready(http, started).await?;
         Ok(server)
@@ -134,13 +140,12 @@ impl Server {
 
     /// The server's resident set size (`VmRSS`), in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        let path = format!("/proc/{}/status", self.child.id());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("no VmRSS in {path}"))
+        procfs::rss_kib(&self.child.id().to_string())
+    }
+
+    /// CPU time (user + system) the server has used so far, in seconds.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        procfs::cpu_seconds(&self.child.id().to_string())
     }
 
     /// The last lines the server logged (for error messages).
@@ -154,6 +159,7 @@ impl Server {
     pub fn report_startup(&self) -> anyhow::Result<u64> {
         let rss = self.rss_kib()?;
         let ms = self.startup.as_secs_f64() * 1000.0;
+        println!("machine    {} (before the server started)", self.load_at_start);
         println!(
             "startup    {ms:7.1} ms to /readyz 200            target ≤ 300 ms   {}",
             verdict(ms <= 300.0)

@@ -75,6 +75,14 @@ pub struct DocService {
     policy: DocPolicy,
 }
 
+/// Maps a failed lock change: someone else's lock is a 409 with the lock, not a 423.
+fn lock_error(error: CommitError) -> AppError {
+    match error {
+        CommitError::Locked(lock) => AppError::LockHeld(lock),
+        other => other.into(),
+    }
+}
+
 /// Maps a failed doc write to what the API says.
 fn write_error(error: CommitError) -> AppError {
     match error {
@@ -315,10 +323,7 @@ impl DocService {
                 expires_at: now + ttl.duration(),
             })])
             .await
-            .map_err(|e| match e {
-                CommitError::Locked(lock) => AppError::LockHeld(lock),
-                other => other.into(),
-            })?;
+            .map_err(lock_error)?;
         applied
             .lock
             .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("the unit of work returned no lock")))
@@ -355,10 +360,7 @@ impl DocService {
                 at: self.rt.clock.now(),
             })])
             .await
-            .map_err(|e| match e {
-                CommitError::Locked(lock) => AppError::LockHeld(lock),
-                other => other.into(),
-            })?;
+            .map_err(lock_error)?;
         Ok(())
     }
 

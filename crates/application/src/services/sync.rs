@@ -534,6 +534,14 @@ impl SyncService {
         Ok(true)
     }
 
+    /// Keeps a long run's lease so no other instance takes it over while it is alive.
+    pub(crate) async fn renew_lease(&self, run_id: Uuid) {
+        let until = self.rt.clock.now() + self.policy.lease;
+        if let Err(error) = self.sync.renew_lease(run_id, until).await {
+            tracing::warn!(error = %error, %run_id, "could not renew the sync run's lease");
+        }
+    }
+
     /// Exponential backoff with jitter for `attempt` (0-based).
     fn backoff(&self, attempt: u32) -> DateTime<Utc> {
         let factor = 2_i32.saturating_pow(attempt.min(16));
@@ -566,7 +574,7 @@ impl SyncService {
             ));
         };
         for round in 0..self.policy.push_rounds.max(1) {
-            match self.sync_once(&link, round > 0).await {
+            match self.sync_once(run.id, &link, round > 0).await {
                 Err(RunError::Later(_, ref message)) if message == NOT_FAST_FORWARD => continue,
                 // A rate limit names its own time; otherwise back off. Never earlier than either.
                 Err(RunError::Later(at, message)) => return Err(RunError::Later(at.max(retry_at), message)),
@@ -580,7 +588,13 @@ impl SyncService {
     }
 
     /// One pull-decide-push round.
-    async fn sync_once(&self, link: &GitHubLink, force_read: bool) -> Result<RunOutcome, RunError> {
+    async fn sync_once(
+        &self,
+        run_id: Uuid,
+        link: &GitHubLink,
+        force_read: bool,
+    ) -> Result<RunOutcome, RunError> {
+        self.renew_lease(run_id).await;
         let retry_at = self.rt.clock.now();
         let gh = |e: GitHubError| match e {
             GitHubError::NotFastForward => RunError::Later(retry_at, NOT_FAST_FORWARD.into()),
@@ -624,7 +638,7 @@ impl SyncService {
                         // Something to push: read the branch for real. The base of a path is
                         // not always what GitHub has (a conflict keeps its old base), so the
                         // remote side must come from the tree, never from the recorded states.
-                        return Box::pin(self.sync_once(link, true)).await;
+                        return Box::pin(self.sync_once(run_id, link, true)).await;
                     }
                     // Nothing changed anywhere: one request, and the link is not due again
                     // until its next poll.
@@ -840,6 +854,8 @@ impl SyncService {
             h
         });
         if !pushes.is_empty() {
+            // Downloads may have taken a while: keep the run ours before the push.
+            self.renew_lease(run_id).await;
             let entries: Vec<PushEntry> = pushes.iter().map(|(_, e, _)| e.clone()).collect();
             let message = format!("Toolkit Sync: {} file(s) from the editor", entries.len());
             let sha = match &head {

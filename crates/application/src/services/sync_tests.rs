@@ -331,7 +331,9 @@ impl Fixture {
         }
     }
 
-    fn build(self) -> SyncService {
+    fn build(mut self) -> SyncService {
+        // Runs keep their lease at each round and before a push; tests that care check it.
+        self.sync.expect_renew_lease().returning(|_, _| Ok(()));
         let projects = ProjectService::new(
             Arc::new(self.projects),
             Arc::new(MockMemberRepository::new()),
@@ -1933,4 +1935,29 @@ async fn choosing_a_remote_side_that_is_not_text_never_trashes_the_doc() {
         .resolve(&caller(), pid(), conflict_id(), Resolution::Remote)
         .await;
     assert!(result.is_err(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_run_renews_its_lease_so_a_long_run_stays_its_own() {
+    let mut sync = MockSyncRepository::new();
+    sync.expect_renew_lease()
+        .withf(|_, until| *until == now() + Duration::minutes(5))
+        .times(1..)
+        .returning(|_, _| Ok(()));
+    let service = SyncService::new(
+        Arc::new(sync),
+        Arc::new(MockGitHubClient::new()),
+        Arc::new(MockBundleSource::new()),
+        Arc::new(MockUnitOfWork::new()),
+        ProjectService::new(
+            Arc::new(MockProjectRepository::new()),
+            Arc::new(MockMemberRepository::new()),
+            Arc::new(MockUserRepository::new()),
+            Arc::new(MockUnitOfWork::new()),
+            runtime(),
+        ),
+        runtime(),
+        policy(),
+    );
+    service.renew_lease(Uuid::from_u128(1)).await;
 }

@@ -1,0 +1,47 @@
+//! What `/proc` says about a process: resident memory and CPU time; and the machine's load,
+//! printed so that numbers from a busy (shared) machine can be recognised as such.
+
+use anyhow::Context;
+
+/// `/proc` reports CPU time in USER_HZ ticks, fixed at 100 per second on Linux.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// The resident set size (`VmRSS`) of `pid` (`"self"` for this process), in KiB.
+pub fn rss_kib(pid: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no VmRSS in {path}"))
+}
+
+/// User plus system CPU time of `pid` so far, in seconds.
+pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
+    // Fields after the command name (which may contain spaces) start at field 3 (`state`);
+    // `utime` and `stime` are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(index)
+            .with_context(|| format!("short {path}"))?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
+}
+
+/// The 1-minute load average and the number of cores, e.g. for "load 1.9 on 2 cores".
+pub fn load() -> String {
+    let average = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("load average {average} on {cores} cores")
+}
