@@ -622,10 +622,16 @@ async fn a_conflict_keeps_both_versions_and_the_rest_still_syncs() {
     assert_eq!(run["pulled"], 1, "{run}");
     assert_eq!(run["pushed"], 1, "{run}");
     // neither side of the conflict was overwritten; the rest synced
-    assert_eq!(s.fake.file_at_head("toolkit/CLAUDE.md").as_deref(), Some("remote edit\n"));
+    assert_eq!(
+        s.fake.file_at_head("toolkit/CLAUDE.md").as_deref(),
+        Some("remote edit\n")
+    );
     assert_eq!(s.doc("CLAUDE.md").await["content"], "local edit\n");
     assert_eq!(s.doc("pulled.md").await["content"], "p2 remote\n");
-    assert_eq!(s.fake.file_at_head("toolkit/pushed.md").as_deref(), Some("q2 local\n"));
+    assert_eq!(
+        s.fake.file_at_head("toolkit/pushed.md").as_deref(),
+        Some("q2 local\n")
+    );
 
     let conflicts_path = format!("/api/v1/projects/{}/sync-conflicts", s.project);
     let conflicts = json_of(s.app.get(&conflicts_path, s.token()).await, StatusCode::OK).await;

@@ -82,7 +82,9 @@ impl Change {
 
     /// Deletes `path`.
     pub fn remove(path: &str) -> Self {
-        Change::Remove { path: path.to_owned() }
+        Change::Remove {
+            path: path.to_owned(),
+        }
     }
 }
 
@@ -228,11 +230,10 @@ impl RepoState {
                 "default_branch": self.branch, "owner": {"login": self.owner},
                 "permissions": {"pull": true, "push": true, "admin": false}
             })),
-            ("GET", ["branches", branch @ ..]) if on_branch(branch) => {
-                ResponseTemplate::new(200).set_body_json(json!({
+            ("GET", ["branches", branch @ ..]) if on_branch(branch) => ResponseTemplate::new(200)
+                .set_body_json(json!({
                     "name": self.branch, "commit": {"sha": self.head}, "protected": false
-                }))
-            }
+                })),
             ("GET", ["git", "ref", "heads", branch @ ..]) if on_branch(branch) => self.read_ref(request),
             ("GET", ["git", "commits", sha]) => self.read_commit(sha),
             ("GET", ["git", "trees", sha]) => self.read_tree(request, sha),
@@ -288,7 +289,9 @@ impl RepoState {
             .url
             .query_pairs()
             .any(|(k, v)| k == "recursive" && v == "1");
-        let Some(tree) = self.trees.get(sha) else {
+        // Like GitHub, a commit SHA names its tree here (a tree-ish).
+        let tree_sha = self.commits.get(sha).map_or(sha, |commit| commit.tree.as_str());
+        let Some(tree) = self.trees.get(tree_sha) else {
             return not_found();
         };
         if !recursive {

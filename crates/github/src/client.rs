@@ -203,12 +203,12 @@ impl GitHubClient for OctocrabGitHub {
         }
         let git_ref: GitRef = reply.json()?;
         let etag = reply.header(header::ETAG.as_str()).map(str::to_owned);
-        let commit: GitCommit = self
-            .get_json(&paths::object(repo, "commits", &git_ref.object.sha))
-            .await?;
+        // No commit read here: the trees API resolves a commit to its tree, so a pull costs
+        // the ref, the tree and the changed blobs (2 + N). A push resolves the real tree SHA
+        // when it needs a base tree (see `commit`).
         Ok(HeadRead::Head(BranchHead {
-            commit_sha: commit.sha,
-            tree_sha: commit.tree.sha,
+            commit_sha: git_ref.object.sha.clone(),
+            tree_sha: git_ref.object.sha,
             etag,
         }))
     }
@@ -314,7 +314,16 @@ impl GitHubClient for OctocrabGitHub {
                 }
             })
             .collect();
-        let body = json!({ "base_tree": base.tree_sha, "tree": tree });
+        // `base_tree` must be a tree: resolve a head read by `head()` (its tree-ish is the commit).
+        let base_tree = if base.tree_sha == base.commit_sha {
+            let commit: GitCommit = self
+                .get_json(&paths::object(repo, "commits", &base.commit_sha))
+                .await?;
+            commit.tree.sha
+        } else {
+            base.tree_sha.clone()
+        };
+        let body = json!({ "base_tree": base_tree, "tree": tree });
         let new_tree: Sha = object_sha(
             self.http
                 .send_json(Method::POST, &paths::create(repo, "trees"), &body)
@@ -452,9 +461,9 @@ struct GitRef {
     object: Sha,
 }
 
+/// The part of a commit a push needs: its tree.
 #[derive(Deserialize)]
 struct GitCommit {
-    sha: String,
     tree: Sha,
 }
 

@@ -61,7 +61,7 @@ fn entry(path: &str, sha: &str, kind: EntryKind, size: Option<u64>) -> TreeEntry
 // ---------------------------------------------------------------- head
 
 #[tokio::test]
-async fn head_reads_the_ref_then_its_commit_and_keeps_the_etag() {
+async fn head_reads_only_the_ref_and_keeps_the_etag() {
     let (server, gh) = setup().await;
     Mock::given(method("GET"))
         .and(path(format!("{REPO}/git/ref/heads/main")))
@@ -77,12 +77,11 @@ async fn head_reads_the_ref_then_its_commit_and_keeps_the_etag() {
         .expect(1)
         .mount(&server)
         .await;
+    // A pull needs no commit read: the trees API takes the commit as a tree-ish.
     Mock::given(method("GET"))
         .and(path(format!("{REPO}/git/commits/c1")))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({ "sha": "c1", "tree": { "sha": "t1" } })),
-        )
-        .expect(1)
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
         .mount(&server)
         .await;
 
@@ -91,7 +90,7 @@ async fn head_reads_the_ref_then_its_commit_and_keeps_the_etag() {
         read,
         HeadRead::Head(BranchHead {
             commit_sha: "c1".into(),
-            tree_sha: "t1".into(),
+            tree_sha: "c1".into(),
             etag: Some("W/\"abc\"".into())
         })
     );
@@ -475,6 +474,42 @@ async fn commit_creates_tree_and_commit_then_fast_forwards_the_ref() {
 
     assert_eq!(
         gh.commit(&coords(), &base(), &changes(), "Sync from Toolkit")
+            .await
+            .unwrap(),
+        "c2"
+    );
+}
+
+#[tokio::test]
+async fn commit_on_a_head_from_head_resolves_the_base_tree_first() {
+    let (server, gh) = setup().await;
+    // `head()` hands out the commit as the tree-ish; a push needs the real tree as base.
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/git/commits/c0")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "sha": "c0", "tree": { "sha": "t0" } })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_tree_and_commit(&server).await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{REPO}/git/refs/heads/main")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "ref": "refs/heads/main", "object": { "sha": "c2" } })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let head = BranchHead {
+        commit_sha: "c0".into(),
+        tree_sha: "c0".into(),
+        etag: None,
+    };
+
+    assert_eq!(
+        gh.commit(&coords(), &head, &changes(), "Sync from Toolkit")
             .await
             .unwrap(),
         "c2"

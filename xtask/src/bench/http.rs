@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::bench::api::{self, Api};
 use crate::bench::load::{self, Outcome, Step};
+use crate::bench::procfs;
 use crate::bench::server::{Server, verdict};
 use crate::bench::stats::{ms, thousands};
 
@@ -81,17 +82,36 @@ impl Step for Put {
 /// A printed row: what ran, what it measured, and an optional baseline (req/s, target ratio).
 struct Row {
     name: &'static str,
-    outcome: Outcome,
+    measured: Measured,
     baseline: Option<(f64, f64)>,
+}
+
+/// A load phase's outcome plus the CPU the server and this client used meanwhile (in cores).
+struct Measured {
+    outcome: Outcome,
+    server_cores: f64,
+    client_cores: f64,
+}
+
+/// Runs one load phase and notes how busy the server and the client were.
+async fn phase<S: Step>(server: &Server, steps: Vec<S>, duration: Duration) -> anyhow::Result<Measured> {
+    let (server_before, client_before) = (server.cpu_seconds()?, procfs::cpu_seconds("self")?);
+    let outcome = load::run(steps, duration).await?;
+    let seconds = outcome.elapsed.as_secs_f64();
+    Ok(Measured {
+        server_cores: (server.cpu_seconds()? - server_before) / seconds,
+        client_cores: (procfs::cpu_seconds("self")? - client_before) / seconds,
+        outcome,
+    })
 }
 
 fn print_table(rows: &[Row]) {
     println!(
-        "\n{:<30} {:>9} {:>8} {:>8} {:>7}   vs NestJS+Prisma",
-        "phase (C=64, closed loop)", "req/s", "p50 ms", "p99 ms", "errors"
+        "\n{:<30} {:>9} {:>8} {:>8} {:>7} {:>11}   vs NestJS+Prisma",
+        "phase (C=64, closed loop)", "req/s", "p50 ms", "p99 ms", "errors", "cpu srv/cli"
     );
     for row in rows {
-        let o = &row.outcome;
+        let o = &row.measured.outcome;
         let versus = row.baseline.map_or_else(String::new, |(base, target)| {
             let ratio = o.rate() / base;
             format!(
@@ -101,16 +121,21 @@ fn print_table(rows: &[Row]) {
             )
         });
         println!(
-            "{:<30} {:>9} {:>8} {:>8} {:>7}   {versus}",
+            "{:<30} {:>9} {:>8} {:>8} {:>7} {:>11}   {versus}",
             row.name,
             thousands(o.rate().round() as u64),
             ms(o.latencies.quantile(0.50)),
             ms(o.latencies.quantile(0.99)),
             o.errors,
+            format!(
+                "{:.2}/{:.2}",
+                row.measured.server_cores, row.measured.client_cores
+            ),
         );
     }
+    println!("(cpu: cores busy on average during the phase, server / this load generator)");
     for row in rows {
-        if let Some(error) = &row.outcome.first_error {
+        if let Some(error) = &row.measured.outcome.first_error {
             println!("  first error in `{}`: {error}", row.name);
         }
     }
@@ -160,19 +185,21 @@ pub async fn run(binary: &Path) -> anyhow::Result<()> {
     }
 
     let by_key = headers(&[("x-api-key", &key)])?;
-    let get = load::run(gets(&http, &doc.url, &by_key, StatusCode::OK), PHASE).await?;
+    let get = phase(&server, gets(&http, &doc.url, &by_key, StatusCode::OK), PHASE).await?;
     let etag = format!("\"{}\"", doc.version);
     let cached = headers(&[("x-api-key", &key), ("if-none-match", &etag)])?;
-    let not_modified = load::run(
+    let not_modified = phase(
+        &server,
         gets(&http, &doc.url, &cached, StatusCode::NOT_MODIFIED),
         PHASE / 2,
     )
     .await?;
-    let put = load::run(writers, PHASE).await?;
+    let put = phase(&server, writers, PHASE).await?;
     let bundle_etag = api.bundle_etag(&project, &key).await?;
     let bundle_url = format!("{}/api/v1/projects/{project}/bundle", server.base);
     let bundle_cached = headers(&[("x-api-key", &key), ("if-none-match", &bundle_etag)])?;
-    let bundle = load::run(
+    let bundle = phase(
+        &server,
         gets(&http, &bundle_url, &bundle_cached, StatusCode::NOT_MODIFIED),
         PHASE / 2,
     )
@@ -181,22 +208,22 @@ pub async fn run(binary: &Path) -> anyhow::Result<()> {
     print_table(&[
         Row {
             name: "GET doc by key (200, 4 KiB)",
-            outcome: get,
+            measured: get,
             baseline: Some((2700.0, 5.0)),
         },
         Row {
             name: "GET doc If-None-Match (304)",
-            outcome: not_modified,
+            measured: not_modified,
             baseline: None,
         },
         Row {
             name: "PUT doc If-Match (200, 4 KiB)",
-            outcome: put,
+            measured: put,
             baseline: Some((800.0, 1.5)),
         },
         Row {
             name: "GET bundle If-None-Match (304)",
-            outcome: bundle,
+            measured: bundle,
             baseline: None,
         },
     ]);

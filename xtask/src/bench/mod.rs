@@ -1,6 +1,7 @@
-//! `cargo xtask bench [http|ws] [--clients N]`: builds the server in release, starts it on a
-//! free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it. Benchmarks,
-//! not tests: nothing here fails on a slow number, it prints them against the targets.
+//! `cargo xtask bench [http|ws|sync] [--clients N]`: builds the server in release, starts it on
+//! a free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it (`sync`: the
+//! GitHub calls of its sync runs, against an in-process fake GitHub). Benchmarks, not tests:
+//! nothing here fails on a slow number, it prints them against the targets.
 
 mod api;
 mod http;
@@ -8,6 +9,7 @@ mod load;
 mod procfs;
 mod server;
 mod stats;
+mod sync;
 mod ws;
 
 use anyhow::{Context, bail};
@@ -19,6 +21,7 @@ const DEFAULT_CLIENTS: usize = 1000;
 struct Options {
     http: bool,
     ws: bool,
+    sync: bool,
     clients: usize,
 }
 
@@ -26,13 +29,15 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         http: true,
         ws: true,
+        sync: true,
         clients: DEFAULT_CLIENTS,
     };
+    // Scenarios named on the command line; none named means all of them.
+    let mut named: Vec<&str> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "http" => options.ws = false,
-            "ws" => options.http = false,
+            scenario @ ("http" | "ws" | "sync") => named.push(scenario),
             "--clients" => {
                 let value = args.next().context("--clients needs a number")?;
                 options.clients = value
@@ -42,8 +47,13 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     bail!("--clients must be at least 1");
                 }
             }
-            other => bail!("unknown bench argument `{other}` (usage: bench [http|ws] [--clients N])"),
+            other => bail!("unknown bench argument `{other}` (usage: bench [http|ws|sync] [--clients N])"),
         }
+    }
+    if !named.is_empty() {
+        options.http = named.contains(&"http");
+        options.ws = named.contains(&"ws");
+        options.sync = named.contains(&"sync");
     }
     Ok(options)
 }
@@ -63,6 +73,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
         if options.ws {
             ws::run(&binary, options.clients).await?;
+        }
+        if options.sync {
+            sync::run(&binary).await?;
         }
         Ok(())
     })

@@ -53,6 +53,8 @@ pub struct Server {
     pub startup: Duration,
     /// The machine's load just before the start, for the record.
     load_at_start: String,
+    /// Which database it runs on (never the URL: it may hold a password).
+    database: &'static str,
 }
 
 impl Drop for Server {
@@ -81,10 +83,24 @@ fn jwt_secret() -> String {
 impl Server {
     /// Starts the server and waits (polling every 5 ms) until `/readyz` answers 200.
     pub async fn start(binary: &Path, http: &reqwest::Client) -> anyhow::Result<Server> {
+        Self::start_with_env(binary, http, &[]).await
+    }
+
+    /// [`start`](Self::start), with extra environment variables for the server.
+    pub async fn start_with_env(
+        binary: &Path,
+        http: &reqwest::Client,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
         let dir = std::env::temp_dir().join(format!("toolkit-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        let database_url = std::env::var("BENCH_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}", dir.join("bench.db").display()));
+        let (database_url, database) = match std::env::var("BENCH_DATABASE_URL") {
+            Ok(url) => (url, "BENCH_DATABASE_URL"),
+            Err(_) => (
+                format!("sqlite://{}", dir.join("bench.db").display()),
+                "a fresh SQLite file",
+            ),
+        };
         let port = free_port()?;
         let log = File::create(dir.join("server.log"))?;
         let load_at_start = procfs::load();
@@ -101,6 +117,7 @@ impl Server {
             .env("TOOLKIT__SERVER__PORT", port.to_string())
             .env("TOOLKIT__LOG__LEVEL", "warn")
             .env("TOOLKIT__AUTH__JWT_SECRET", jwt_secret())
+            .envs(env.iter().map(|(name, value)| (*name, value.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -112,6 +129,7 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             startup: Duration::ZERO,
             load_at_start,
+            database,
         };
         server.wait_ready(http, started).await?;
         Ok(server)
@@ -159,7 +177,10 @@ impl Server {
     pub fn report_startup(&self) -> anyhow::Result<u64> {
         let rss = self.rss_kib()?;
         let ms = self.startup.as_secs_f64() * 1000.0;
-        println!("machine    {} (before the server started)", self.load_at_start);
+        println!(
+            "machine    {} before the start; server on {}",
+            self.load_at_start, self.database
+        );
         println!(
             "startup    {ms:7.1} ms to /readyz 200            target ≤ 300 ms   {}",
             verdict(ms <= 300.0)

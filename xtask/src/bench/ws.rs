@@ -150,6 +150,10 @@ async fn connect_all(url: &str, api: &Api, project: &str, clients: usize) -> any
 /// Delivery over all clients × events, and how many clients got every event exactly once, in order.
 struct Delivery {
     latencies: Latencies,
+    /// Per event: from the `PUT` to the first client's receipt.
+    first: Latencies,
+    /// Per event: from the first client's receipt to the last one's (the fan-out spread).
+    spread: Latencies,
     complete: usize,
     failures: Vec<String>,
 }
@@ -159,6 +163,7 @@ fn analyse(sent: &[(i64, Instant)], received: Vec<Received>) -> Delivery {
     let versions: Vec<i64> = sent.iter().map(|(v, _)| *v).collect();
     let mut samples = Vec::with_capacity(sent.len() * received.len());
     let (mut complete, mut failures) = (0, Vec::new());
+    let mut window: HashMap<i64, (Instant, Instant)> = HashMap::new();
     for client in received {
         let got: Vec<i64> = client.events.iter().map(|(v, _, _)| *v).collect();
         let seqs_rise = client.events.windows(2).all(|w| w[0].1 < w[1].1);
@@ -177,14 +182,32 @@ fn analyse(sent: &[(i64, Instant)], received: Vec<Received>) -> Delivery {
             ));
         }
         for (version, _, at) in client.events {
+            let (first, last) = window.entry(version).or_insert((at, at));
+            *first = (*first).min(at);
+            *last = (*last).max(at);
             if let Some(sent) = sent_at.get(&version) {
                 samples
                     .push(u64::try_from(at.saturating_duration_since(*sent).as_micros()).unwrap_or(u64::MAX));
             }
         }
     }
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let first = sent
+        .iter()
+        .filter_map(|(version, sent)| {
+            window
+                .get(version)
+                .map(|(first, _)| micros(first.saturating_duration_since(*sent)))
+        })
+        .collect();
+    let spread = window
+        .values()
+        .map(|(first, last)| micros(last.saturating_duration_since(*first)))
+        .collect();
     Delivery {
         latencies: Latencies::new(samples),
+        first: Latencies::new(first),
+        spread: Latencies::new(spread),
         complete,
         failures,
     }
@@ -271,6 +294,13 @@ pub async fn run(binary: &Path, clients: usize) -> anyhow::Result<()> {
         ms(p99),
         ms(delivery.latencies.max()),
         verdict(p99 < Duration::from_millis(20))
+    );
+    println!(
+        "  of which PUT sent → first client p50 {} ms, p99 {} ms; first → last client p50 {} ms, p99 {} ms",
+        ms(delivery.first.quantile(0.50)),
+        ms(delivery.first.quantile(0.99)),
+        ms(delivery.spread.quantile(0.50)),
+        ms(delivery.spread.quantile(0.99))
     );
     println!(
         "complete   {}/{clients} clients got all {CHANGES} events exactly once, in order   {}",

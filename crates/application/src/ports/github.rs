@@ -20,6 +20,9 @@ pub struct RepoCoords {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchHead {
     pub commit_sha: String,
+    /// A tree-ish for `tree()`: the tree SHA, or (as `head()` returns it, to save a request)
+    /// the commit SHA itself, which GitHub's trees API resolves. `commit()` resolves it to the
+    /// real tree when it needs a base tree.
     pub tree_sha: String,
     /// The ETag of the ref response, for the next conditional request.
     pub etag: Option<String>,
@@ -86,8 +89,8 @@ pub enum GitHubError {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait GitHubClient: Send + Sync + 'static {
-    /// `GET /repos/{owner}/{repo}/git/ref/heads/{branch}` with `If-None-Match: known_etag`,
-    /// then (when changed) the commit for its tree sha. 304 → `NotModified`.
+    /// `GET /repos/{owner}/{repo}/git/ref/heads/{branch}` with `If-None-Match: known_etag`:
+    /// ONE request. 304 → `NotModified`.
     async fn head(&self, repo: &RepoCoords, known_etag: Option<String>) -> Result<HeadRead, GitHubError>;
 
     /// Every entry under `folder` ("" = whole repo) of the tree, recursively. When GitHub
