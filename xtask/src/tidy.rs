@@ -18,7 +18,7 @@ const FORBIDDEN_IN_CORE: &[&str] = &[
     "argon2",
 ];
 /// Adapter crates: they may depend on `domain` and `application`, never on each other or `api`.
-const ADAPTERS: &[&str] = &["toolkit-db", "toolkit-auth"];
+const ADAPTERS: &[&str] = &["toolkit-db", "toolkit-auth", "toolkit-realtime", "toolkit-github"];
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
