@@ -83,15 +83,6 @@ fn lock_error(error: CommitError) -> AppError {
     }
 }
 
-/// Maps a failed doc write to what the API says.
-fn write_error(error: CommitError) -> AppError {
-    match error {
-        CommitError::Stale { current_version } => AppError::PreconditionFailed { current_version },
-        CommitError::Locked(lock) => AppError::Locked(lock),
-        other => other.into(),
-    }
-}
-
 fn doc_from(applied: Option<Doc>) -> Result<Doc, AppError> {
     applied.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("the unit of work returned no doc")))
 }
@@ -156,8 +147,7 @@ impl DocService {
                 author: principal.author(),
                 at: self.rt.clock.now(),
             })])
-            .await
-            .map_err(write_error)?;
+            .await?;
         doc_from(applied.doc)
     }
 
@@ -258,8 +248,7 @@ impl DocService {
                 at: self.rt.clock.now(),
                 kind: EventKind::DocUpdated,
             })])
-            .await
-            .map_err(write_error)?;
+            .await?;
         doc_from(applied.doc)
     }
 
@@ -285,8 +274,7 @@ impl DocService {
                 author: principal.author(),
                 at: self.rt.clock.now(),
             })])
-            .await
-            .map_err(write_error)?;
+            .await?;
         Ok(())
     }
 
@@ -445,8 +433,7 @@ impl DocService {
                 at: self.rt.clock.now(),
                 kind: EventKind::DocRestored,
             })])
-            .await
-            .map_err(write_error)?;
+            .await?;
         doc_from(applied.doc)
     }
 
@@ -483,8 +470,7 @@ impl DocService {
                 author: principal.author(),
                 at: self.rt.clock.now(),
             })])
-            .await
-            .map_err(write_error)?;
+            .await?;
         doc_from(applied.doc)
     }
 

@@ -424,44 +424,22 @@ impl SyncService {
         };
         let now = self.rt.clock.now();
         let message = Some("resolved a GitHub sync conflict".to_owned());
-        let change = match (chosen, current) {
-            (Some(text), Some(doc)) => Some(Change::UpdateDoc(DocUpdate {
+        let content = chosen.map(|text| self.content(text)).transpose()?;
+        let change = doc_change(
+            DocTarget {
                 project_id,
-                doc_id: doc.doc_id,
-                expected_version: doc.version,
-                writer: Some(caller.user_id),
-                path: None,
-                content: self.content(text)?,
-                message,
-                author,
-                at: now,
-                kind: EventKind::DocUpdated,
-            })),
-            (Some(text), None) => Some(Change::InsertDoc(DocInsert {
-                id: DocId::from_uuid(self.rt.ids.new_id()),
-                project_id,
-                path,
-                content: self.content(text)?,
-                message,
-                author,
-                at: now,
-            })),
-            (None, Some(doc)) => Some(Change::DeleteDoc(DocDelete {
-                project_id,
-                doc_id: doc.doc_id,
-                expected_version: Some(doc.version),
-                writer: Some(caller.user_id),
-                author,
-                at: now,
-            })),
-            (None, None) => None,
-        };
+                path: &path,
+                current,
+            },
+            content,
+            Some(caller.user_id),
+            author,
+            message,
+            now,
+            || DocId::from_uuid(self.rt.ids.new_id()),
+        );
         if let Some(change) = change {
-            self.uow.commit(vec![change]).await.map_err(|e| match e {
-                CommitError::Stale { current_version } => AppError::PreconditionFailed { current_version },
-                CommitError::Locked(lock) => AppError::Locked(lock),
-                other => other.into(),
-            })?;
+            self.uow.commit(vec![change]).await?;
         }
         self.sync
             .set_base(project_id, conflict.path.clone(), conflict.remote_sha.clone())
@@ -907,31 +885,21 @@ impl SyncService {
         content: DocContent,
         commit_sha: Option<String>,
     ) -> Result<(), String> {
-        let author = Author::GitHub { commit_sha };
-        let at = self.rt.clock.now();
-        let message = Some("from GitHub".to_owned());
-        let change = match local {
-            Some(doc) => Change::UpdateDoc(DocUpdate {
+        let path = DocPath::parse(path).map_err(|e| e.to_string())?;
+        let Some(change) = doc_change(
+            DocTarget {
                 project_id,
-                doc_id: doc.doc_id,
-                expected_version: doc.version,
-                writer: None,
-                path: None,
-                content,
-                message,
-                author,
-                at,
-                kind: EventKind::DocUpdated,
-            }),
-            None => Change::InsertDoc(DocInsert {
-                id: DocId::from_uuid(self.rt.ids.new_id()),
-                project_id,
-                path: DocPath::parse(path).map_err(|e| e.to_string())?,
-                content,
-                message,
-                author,
-                at,
-            }),
+                path: &path,
+                current: local,
+            },
+            Some(content),
+            None,
+            Author::GitHub { commit_sha },
+            Some("from GitHub".to_owned()),
+            self.rt.clock.now(),
+            || DocId::from_uuid(self.rt.ids.new_id()),
+        ) else {
+            return Ok(());
         };
         self.uow
             .commit(vec![change])
@@ -946,19 +914,86 @@ impl SyncService {
         doc: &BundleDoc,
         commit_sha: Option<String>,
     ) -> Result<(), String> {
-        let change = Change::DeleteDoc(DocDelete {
+        let change = Change::DeleteDoc(delete_of(
             project_id,
-            doc_id: doc.doc_id,
-            expected_version: Some(doc.version),
-            writer: None,
-            author: Author::GitHub { commit_sha },
-            at: self.rt.clock.now(),
-        });
+            doc,
+            None,
+            Author::GitHub { commit_sha },
+            self.rt.clock.now(),
+        ));
         self.uow
             .commit(vec![change])
             .await
             .map(|_| ())
             .map_err(skip_reason)
+    }
+}
+
+/// Where a doc change lands: the path, and the live doc there if any.
+struct DocTarget<'a> {
+    project_id: ProjectId,
+    path: &'a DocPath,
+    current: Option<&'a BundleDoc>,
+}
+
+/// The change that makes `target` hold `content` (`None`: no doc), as a new revision: an
+/// update of the live doc, an insert, or a move to the trash. `None` when there is nothing to
+/// do. The expected version is the one read, so a concurrent edit is refused, never lost.
+fn doc_change(
+    target: DocTarget<'_>,
+    content: Option<DocContent>,
+    writer: Option<toolkit_domain::UserId>,
+    author: Author,
+    message: Option<String>,
+    at: DateTime<Utc>,
+    new_id: impl FnOnce() -> DocId,
+) -> Option<Change> {
+    let DocTarget {
+        project_id,
+        path,
+        current,
+    } = target;
+    Some(match (content, current) {
+        (Some(content), Some(doc)) => Change::UpdateDoc(DocUpdate {
+            project_id,
+            doc_id: doc.doc_id,
+            expected_version: doc.version,
+            writer,
+            path: None,
+            content,
+            message,
+            author,
+            at,
+            kind: EventKind::DocUpdated,
+        }),
+        (Some(content), None) => Change::InsertDoc(DocInsert {
+            id: new_id(),
+            project_id,
+            path: path.clone(),
+            content,
+            message,
+            author,
+            at,
+        }),
+        (None, Some(doc)) => Change::DeleteDoc(delete_of(project_id, doc, writer, author, at)),
+        (None, None) => return None,
+    })
+}
+
+fn delete_of(
+    project_id: ProjectId,
+    doc: &BundleDoc,
+    writer: Option<toolkit_domain::UserId>,
+    author: Author,
+    at: DateTime<Utc>,
+) -> DocDelete {
+    DocDelete {
+        project_id,
+        doc_id: doc.doc_id,
+        expected_version: Some(doc.version),
+        writer,
+        author,
+        at,
     }
 }
 
