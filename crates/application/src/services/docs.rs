@@ -75,6 +75,11 @@ pub struct DocService {
     policy: DocPolicy,
 }
 
+/// Accepts doc content within `max_bytes`; larger content is a 413, whoever writes it.
+pub(crate) fn doc_content(text: String, max_bytes: usize) -> Result<DocContent, AppError> {
+    DocContent::parse(text, max_bytes).map_err(|_| AppError::PayloadTooLarge { max_bytes })
+}
+
 /// Maps a failed lock change: someone else's lock is a 409 with the lock, not a 423.
 fn lock_error(error: CommitError) -> AppError {
     match error {
@@ -111,9 +116,7 @@ impl DocService {
     }
 
     fn content(&self, text: String) -> Result<DocContent, AppError> {
-        DocContent::parse(text, self.policy.max_content_bytes).map_err(|_| AppError::PayloadTooLarge {
-            max_bytes: self.policy.max_content_bytes,
-        })
+        doc_content(text, self.policy.max_content_bytes)
     }
 
     /// # Errors

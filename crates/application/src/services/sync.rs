@@ -455,9 +455,7 @@ impl SyncService {
     }
 
     fn content(&self, text: String) -> Result<DocContent, AppError> {
-        DocContent::parse(text, self.policy.max_content_bytes).map_err(|_| AppError::PayloadTooLarge {
-            max_bytes: self.policy.max_content_bytes,
-        })
+        super::docs::doc_content(text, self.policy.max_content_bytes)
     }
 
     // ----- the engine -----
