@@ -152,6 +152,53 @@ async fn the_etag_changes_exactly_when_a_doc_changes() {
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
     let body: Value = changed.json().await.unwrap();
     assert_eq!(body["docs"][0]["content"], "v2");
+
+    // A rename, a delete and a restore each give a new etag, and a 304 for it until the next.
+    let mut seen = vec![etag, body["etag"].as_str().unwrap().to_owned()];
+    let id = doc["id"].as_str().unwrap();
+    let rename = app
+        .request(Method::PUT, &doc_path, Some(token))
+        .header("if-match", "\"2\"")
+        .json(&json!({"content": "v2", "path": "AGENTS.md"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rename.status(), StatusCode::OK);
+    assert_new_etag(&app, &project, &key, &mut seen).await;
+    assert_eq!(
+        app.delete_doc(token, &project, id, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_new_etag(&app, &project, &key, &mut seen).await;
+    let restore = app
+        .post_empty(
+            token,
+            &format!("/api/v1/projects/{project}/trash/{id}/restore"),
+            None,
+        )
+        .await;
+    assert_eq!(restore.status(), StatusCode::OK);
+    assert_new_etag(&app, &project, &key, &mut seen).await;
+}
+
+/// The bundle's etag is not in `seen` (a 200 for the previous one), then answers 304 itself.
+async fn assert_new_etag(app: &TestApp, project: &str, key: &str, seen: &mut Vec<String>) {
+    let previous = seen.last().unwrap().clone();
+    let changed = bundle(app, project, key)
+        .header("if-none-match", &previous)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let etag = changed.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(!seen.contains(&etag), "etag {etag} seen before: {seen:?}");
+    let unchanged = bundle(app, project, key)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    seen.push(etag);
 }
 
 #[tokio::test]

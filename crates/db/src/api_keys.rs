@@ -1,13 +1,15 @@
 //! [`ApiKeyRepository`] and [`BundleSource`]: key lookups by hash (one indexed query), use
-//! tracking by conditional UPDATE, and the bundle read behind the project's content generation.
+//! tracking by conditional UPDATE, and the bundle read with its content tag (a digest of the
+//! live docs' ids and versions).
+
+use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, QueryResult, Statement, TransactionOptions, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleSource};
+use toolkit_domain::doc::sha256_hex;
 use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, PathPrefix, ProjectId, Scopes};
 use uuid::Uuid;
 
@@ -155,71 +157,99 @@ impl SeaBundleSource {
     }
 }
 
-async fn generation_of(db: &impl ConnectionTrait, project_id: ProjectId) -> anyhow::Result<Option<i64>> {
-    let stmt = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "SELECT content_generation FROM projects WHERE id = $1",
-        [project_id.as_uuid().into()],
-    );
-    let row = db
-        .query_one_raw(stmt)
-        .await
-        .map_err(unexpected("reading the content generation"))?;
-    row.map(|r| {
-        r.try_get::<i64>("", "content_generation")
-            .map_err(unexpected("reading the content generation"))
-    })
-    .transpose()
+/// The bundle's content tag: SHA-256 over the `(id, version)` pairs of its docs, sorted by id
+/// (both backends then agree whatever their uuid order), 128 bits in hex. Versions only grow,
+/// so every doc change gives a set never seen before, unless it restores an earlier set
+/// exactly (same docs, same versions) — which is the same content, so the same tag is right.
+fn content_tag(mut pairs: Vec<(Uuid, i64)>) -> String {
+    pairs.sort_unstable();
+    let mut text = String::with_capacity(pairs.len() * 48);
+    for (id, version) in &pairs {
+        // Writing to a String cannot fail.
+        let _ = writeln!(text, "{id}:{version}");
+    }
+    sha256_hex(text.as_bytes())[..32].to_owned()
+}
+
+/// ` AND substr(d.path, 1, length($2)) = $2` when there is a prefix: an exact, character-wise
+/// prefix test on both backends, as the doc list does: no LIKE wildcards, and no case folding
+/// (SQLite's LIKE ignores ASCII case).
+fn prefix_filter(prefix: Option<PathPrefix>, values: &mut Vec<Value>) -> &'static str {
+    match prefix.filter(|p| !p.as_str().is_empty()) {
+        Some(prefix) => {
+            values.push(prefix.as_str().into());
+            " AND substr(d.path, 1, length($2)) = $2"
+        }
+        None => "",
+    }
 }
 
 #[async_trait]
 impl BundleSource for SeaBundleSource {
-    async fn content_generation(&self, project_id: ProjectId) -> anyhow::Result<Option<i64>> {
-        generation_of(&self.db, project_id).await
+    async fn content_tag(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<Option<String>> {
+        // The project row says whether it exists; the LEFT JOIN gives one row of NULLs for an
+        // empty project. Only ids and versions travel, never content.
+        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
+        let filter = prefix_filter(prefix, &mut values);
+        let sql = format!(
+            "SELECT d.id, d.version FROM projects p LEFT JOIN docs d \
+             ON d.project_id = p.id AND d.deleted_at IS NULL{filter} WHERE p.id = $1"
+        );
+        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
+        let rows = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading the bundle's versions"))?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut pairs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: Option<Uuid> = row
+                .try_get("", "id")
+                .map_err(unexpected("reading the bundle's versions"))?;
+            let version: Option<i64> = row
+                .try_get("", "version")
+                .map_err(unexpected("reading the bundle's versions"))?;
+            if let (Some(id), Some(version)) = (id, version) {
+                pairs.push((id, version));
+            }
+        }
+        Ok(Some(content_tag(pairs)))
     }
 
     async fn bundle(
         &self,
         project_id: ProjectId,
         prefix: Option<PathPrefix>,
-    ) -> anyhow::Result<(i64, Vec<BundleDoc>)> {
-        // One read-only transaction: the generation and the docs come from the same snapshot on
-        // PostgreSQL (REPEATABLE READ) and SQLite (one read transaction), so the ETag describes
-        // exactly these docs.
+    ) -> anyhow::Result<(String, Vec<BundleDoc>)> {
+        // One statement, so one snapshot: the tag describes exactly these docs.
         let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        let options = TransactionOptions {
-            isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
-            ..TransactionOptions::default()
-        };
-        let txn = self
-            .db
-            .begin_with_options(options)
-            .await
-            .map_err(unexpected("starting a bundle read"))?;
-        let generation = generation_of(&txn, project_id).await?.unwrap_or(0);
-        let mut sql = String::from(
-            "SELECT id, path, content, sha256, version FROM docs WHERE project_id = $1 AND deleted_at IS NULL",
-        );
         let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        if let Some(prefix) = prefix.filter(|p| !p.as_str().is_empty()) {
-            // An exact, character-wise prefix test on both backends, as the doc list does: no
-            // LIKE wildcards, and no case folding (SQLite's LIKE ignores ASCII case).
-            sql.push_str(" AND substr(path, 1, length($2)) = $2");
-            values.push(prefix.as_str().into());
-        }
+        let filter = prefix_filter(prefix, &mut values);
+        let mut sql = format!(
+            "SELECT d.id, d.path, d.content, d.sha256, d.version FROM docs d \
+             WHERE d.project_id = $1 AND d.deleted_at IS NULL{filter}"
+        );
         // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
         sql.push_str(if postgres {
-            " ORDER BY path COLLATE \"C\""
+            " ORDER BY d.path COLLATE \"C\""
         } else {
-            " ORDER BY path"
+            " ORDER BY d.path"
         });
-        let stmt = Statement::from_sql_and_values(txn.get_database_backend(), &sql, values);
-        let rows = txn
+        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
+        let rows = self
+            .db
             .query_all_raw(stmt)
             .await
             .map_err(unexpected("reading the bundle"))?;
-        txn.commit().await.map_err(unexpected("ending a bundle read"))?;
-        rows.iter()
+        let docs = rows
+            .iter()
             .map(|row| {
                 Ok(BundleDoc {
                     doc_id: toolkit_domain::DocId::from_uuid(
@@ -240,7 +270,8 @@ impl BundleSource for SeaBundleSource {
                         .map_err(unexpected("reading a bundle doc"))?,
                 })
             })
-            .collect::<anyhow::Result<Vec<_>>>()
-            .map(|docs| (generation, docs))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let tag = content_tag(docs.iter().map(|d| (d.doc_id.as_uuid(), d.version)).collect());
+        Ok((tag, docs))
     }
 }

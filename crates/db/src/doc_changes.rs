@@ -39,9 +39,13 @@ fn writable(at: usize, writer: usize) -> String {
     format!("(lock_holder_id IS NULL OR lock_expires_at <= ${at} OR lock_holder_id = ${writer})")
 }
 
-/// Bumps the project's content generation. Also takes the project row lock first (on
-/// PostgreSQL), so the doc changes of one project queue in one order and never deadlock with a
-/// project deletion.
+/// Bumps the project's content generation, which takes the project row lock (on PostgreSQL)
+/// until commit. Only creates and restores do this (a doc joins the project's live set); an
+/// update or a delete must not: with it every write of a project queued behind the previous
+/// one's commit. The bundle ETag no longer reads the counter (it digests the live docs'
+/// versions, see `SeaBundleSource::content_tag`). Without the project lock there is still no
+/// deadlock with a project deletion: each doc change is its own transaction and locks one doc
+/// row (then the outbox lock), while a deletion locks the project row, then its doc rows.
 async fn bump_generation(
     txn: &DatabaseTransaction,
     project_id: ProjectId,
@@ -253,30 +257,47 @@ pub(crate) async fn insert_doc(txn: &DatabaseTransaction, insert: DocInsert) -> 
     Ok(doc)
 }
 
-pub(crate) async fn update_doc(txn: &DatabaseTransaction, update: DocUpdate) -> Result<Doc, CommitError> {
-    bump_generation(txn, update.project_id, "doc").await?;
-    let stmt = statement(
-        txn,
-        &format!(
-            "UPDATE docs SET version = version + 1, path = COALESCE($10, path), content = $6, sha256 = $7, \
-             size = $8, updated_at = $5, updated_by = $9 \
-             WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL AND version = $3 AND {} \
-             RETURNING {DOC_COLUMNS_WITH_CONTENT}",
-            writable(5, 4)
-        ),
-        vec![
-            update.doc_id.as_uuid().into(),
-            update.project_id.as_uuid().into(),
-            update.expected_version.into(),
-            update.writer.map(|w| w.as_uuid()).into(),
-            update.at.into(),
-            update.content.as_str().into(),
-            update.content.sha256().into(),
-            update.content.size().into(),
-            author_json(&update.author).into(),
-            update.path.as_ref().map(|p| p.as_str().to_owned()).into(),
-        ],
+/// The update of [`update_doc`]. On PostgreSQL it writes the revision in the same statement (a
+/// data-modifying CTE over the updated row: one round trip less per PUT, and the revision
+/// exists exactly when the update changed the row); SQLite has no such CTE, so
+/// [`write_revision`] follows there.
+fn update_statement(txn: &DatabaseTransaction, update: &DocUpdate) -> (Statement, bool) {
+    let with_revision = txn.get_database_backend() == DbBackend::Postgres;
+    let update_sql = format!(
+        "UPDATE docs SET version = version + 1, path = COALESCE($10, path), content = $6, sha256 = $7, \
+         size = $8, updated_at = $5, updated_by = $9 \
+         WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL AND version = $3 AND {} \
+         RETURNING {DOC_COLUMNS_WITH_CONTENT}",
+        writable(5, 4)
     );
+    let mut values: Vec<Value> = vec![
+        update.doc_id.as_uuid().into(),
+        update.project_id.as_uuid().into(),
+        update.expected_version.into(),
+        update.writer.map(|w| w.as_uuid()).into(),
+        update.at.into(),
+        update.content.as_str().into(),
+        update.content.sha256().into(),
+        update.content.size().into(),
+        author_json(&update.author).into(),
+        update.path.as_ref().map(|p| p.as_str().to_owned()).into(),
+    ];
+    let sql = if with_revision {
+        values.push(update.message.clone().into());
+        format!(
+            "WITH changed AS ({update_sql}), revision AS (\
+             INSERT INTO doc_revisions (doc_id, version, path, content, sha256, size, message, author, created_at) \
+             SELECT id, version, path, content, sha256, size, $11, $9, $5 FROM changed) \
+             SELECT * FROM changed"
+        )
+    } else {
+        update_sql
+    };
+    (statement(txn, &sql, values), with_revision)
+}
+
+pub(crate) async fn update_doc(txn: &DatabaseTransaction, update: DocUpdate) -> Result<Doc, CommitError> {
+    let (stmt, revision_written) = update_statement(txn, &update);
     let row = decide(
         txn,
         stmt,
@@ -288,12 +309,15 @@ pub(crate) async fn update_doc(txn: &DatabaseTransaction, update: DocUpdate) -> 
     )
     .await?;
     let doc = doc_after(&row, update.at)?;
-    record(txn, &doc, update.kind, update.message, &update.author, update.at).await?;
+    if revision_written {
+        append_event(txn, doc_event(update.kind, &update.author, &doc, update.at)).await?;
+    } else {
+        record(txn, &doc, update.kind, update.message, &update.author, update.at).await?;
+    }
     Ok(doc)
 }
 
 pub(crate) async fn delete_doc(txn: &DatabaseTransaction, delete: DocDelete) -> Result<Doc, CommitError> {
-    bump_generation(txn, delete.project_id, "doc").await?;
     let version_check = if delete.expected_version.is_some() {
         " AND version = $6"
     } else {

@@ -250,26 +250,36 @@ async fn remove_member(
 
 /// Appends to the outbox. On PostgreSQL a transaction-scoped advisory lock makes appends
 /// commit in `seq` order, so a reader tailing `seq > n` never skips a lower `seq` that
-/// commits late. (SQLite has one writer at a time anyway.)
+/// commits late; the lock is taken by the INSERT itself (its one-row source), before the row
+/// draws its `seq`, which saves a round trip inside the serialised section. (SQLite has one
+/// writer at a time anyway.)
 pub(crate) async fn append_event(txn: &DatabaseTransaction, event: NewEvent) -> Result<(), CommitError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        let stmt = statement(txn, "SELECT pg_advisory_xact_lock($1)", [OUTBOX_LOCK_KEY.into()]);
-        txn.execute_raw(stmt)
-            .await
-            .map_err(unexpected("locking the outbox"))?;
-    }
-    let row = events::ActiveModel {
-        seq: sea_orm::ActiveValue::NotSet,
-        id: Set(Uuid::now_v7()),
-        project_id: Set(event.project_id.map(|id| id.as_uuid())),
-        user_id: Set(event.user_id.map(|id| id.as_uuid())),
-        kind: Set(event.kind.as_str().to_owned()),
-        actor: Set(events::actor_json(&event.actor)),
-        data: Set(event.data_json),
-        created_at: Set(event.at),
+    let source = if txn.get_database_backend() == DbBackend::Postgres {
+        " FROM (SELECT pg_advisory_xact_lock($8)) AS outbox_lock"
+    } else {
+        ""
     };
-    events::Entity::insert(row)
-        .exec_without_returning(txn)
+    let mut values: Vec<Value> = vec![
+        Uuid::now_v7().into(),
+        event.project_id.map(|id| id.as_uuid()).into(),
+        event.user_id.map(|id| id.as_uuid()).into(),
+        event.kind.as_str().into(),
+        events::actor_json(&event.actor).into(),
+        event.data_json.into(),
+        event.at.into(),
+    ];
+    if !source.is_empty() {
+        values.push(OUTBOX_LOCK_KEY.into());
+    }
+    let stmt = statement(
+        txn,
+        &format!(
+            "INSERT INTO events (id, project_id, user_id, kind, actor, data, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7{source}"
+        ),
+        values,
+    );
+    txn.execute_raw(stmt)
         .await
         .map_err(unexpected("appending an event"))?;
     Ok(())

@@ -103,9 +103,14 @@ impl Api {
 
     /// Creates a doc at `path` with about 4 KiB of content.
     pub async fn doc(&self, project: &str, path: &str) -> anyhow::Result<Doc> {
+        self.doc_with(project, path, &content_4k(path)).await
+    }
+
+    /// Creates a doc at `path` with `content`.
+    pub async fn doc_with(&self, project: &str, path: &str, content: &str) -> anyhow::Result<Doc> {
         let answer = expect_json(
             self.request(Method::POST, &format!("/projects/{project}/docs"))
-                .json(&json!({"path": path, "content": content_4k(path)})),
+                .json(&json!({"path": path, "content": content})),
             StatusCode::CREATED,
         )
         .await

@@ -1,5 +1,7 @@
-//! `bench http`: doc reads and writes by API key under 64 concurrent workers, the 304 paths,
-//! printed against the NestJS+Prisma baseline.
+//! `bench http`: doc reads and writes by API key under 64 concurrent workers and the 304 paths,
+//! on SQLite (or `BENCH_DATABASE_URL`). Ratios against the anchors come only from a
+//! side-by-side run (`--anchors`, see `anchors.rs`): fixed figures from another day and another
+//! load generator do not carry over.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +14,7 @@ use serde_json::json;
 use crate::bench::api::{self, Api};
 use crate::bench::load::{self, Outcome, Step};
 use crate::bench::procfs;
-use crate::bench::server::{Server, verdict};
+use crate::bench::server::Server;
 use crate::bench::stats::{ms, thousands};
 
 /// Concurrent workers per phase.
@@ -79,11 +81,10 @@ impl Step for Put {
     }
 }
 
-/// A printed row: what ran, what it measured, and an optional baseline (req/s, target ratio).
+/// A printed row: what ran and what it measured.
 struct Row {
     name: &'static str,
     measured: Measured,
-    baseline: Option<(f64, f64)>,
 }
 
 /// A load phase's outcome plus the CPU the server and this client used meanwhile (in cores).
@@ -107,21 +108,13 @@ async fn phase<S: Step>(server: &Server, steps: Vec<S>, duration: Duration) -> a
 
 fn print_table(rows: &[Row]) {
     println!(
-        "\n{:<30} {:>9} {:>8} {:>8} {:>7} {:>11}   vs NestJS+Prisma",
+        "\n{:<30} {:>9} {:>8} {:>8} {:>7} {:>11}",
         "phase (C=64, closed loop)", "req/s", "p50 ms", "p99 ms", "errors", "cpu srv/cli"
     );
     for row in rows {
         let o = &row.measured.outcome;
-        let versus = row.baseline.map_or_else(String::new, |(base, target)| {
-            let ratio = o.rate() / base;
-            format!(
-                "{ratio:5.1}× of {} req/s (target ≥ {target}×) {}",
-                thousands(base as u64),
-                verdict(ratio >= target)
-            )
-        });
         println!(
-            "{:<30} {:>9} {:>8} {:>8} {:>7} {:>11}   {versus}",
+            "{:<30} {:>9} {:>8} {:>8} {:>7} {:>11}",
             row.name,
             thousands(o.rate().round() as u64),
             ms(o.latencies.quantile(0.50)),
@@ -209,22 +202,18 @@ pub async fn run(binary: &Path) -> anyhow::Result<()> {
         Row {
             name: "GET doc by key (200, 4 KiB)",
             measured: get,
-            baseline: Some((2700.0, 5.0)),
         },
         Row {
             name: "GET doc If-None-Match (304)",
             measured: not_modified,
-            baseline: None,
         },
         Row {
             name: "PUT doc If-Match (200, 4 KiB)",
             measured: put,
-            baseline: Some((800.0, 1.5)),
         },
         Row {
             name: "GET bundle If-None-Match (304)",
             measured: bundle,
-            baseline: None,
         },
     ]);
     println!(

@@ -1,8 +1,10 @@
 //! `cargo xtask bench [http|ws|sync] [--clients N]`: builds the server in release, starts it on
 //! a free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it (`sync`: the
-//! GitHub calls of its sync runs, against an in-process fake GitHub). Benchmarks, not tests:
+//! GitHub calls of its sync runs, against an in-process fake GitHub; `http --anchors <dir>`: side
+//! by side with the NestJS and bare actix anchors on PostgreSQL). Benchmarks, not tests:
 //! nothing here fails on a slow number, it prints them against the targets.
 
+mod anchors;
 mod api;
 mod http;
 mod load;
@@ -23,6 +25,10 @@ struct Options {
     ws: bool,
     sync: bool,
     clients: usize,
+    /// `--idle M`: the WebSocket scenario also measures M idle sockets.
+    idle: Option<usize>,
+    /// `--anchors <dir>`: the HTTP scenario runs side by side with the anchors in `dir`.
+    anchors: Option<std::path::PathBuf>,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
@@ -31,6 +37,8 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         ws: true,
         sync: true,
         clients: DEFAULT_CLIENTS,
+        idle: None,
+        anchors: None,
     };
     // Scenarios named on the command line; none named means all of them.
     let mut named: Vec<&str> = Vec::new();
@@ -47,7 +55,20 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     bail!("--clients must be at least 1");
                 }
             }
-            other => bail!("unknown bench argument `{other}` (usage: bench [http|ws|sync] [--clients N])"),
+            "--idle" => {
+                let value = args.next().context("--idle needs a number")?;
+                let idle: usize = value
+                    .parse()
+                    .with_context(|| format!("--idle {value}: not a number"))?;
+                options.idle = (idle > 0).then_some(idle);
+            }
+            "--anchors" => {
+                let dir = args.next().context("--anchors needs a directory")?;
+                options.anchors = Some(dir.into());
+            }
+            other => bail!(
+                "unknown bench argument `{other}` (usage: bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR])"
+            ),
         }
     }
     if !named.is_empty() {
@@ -69,10 +90,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         if options.http {
-            http::run(&binary).await?;
+            match &options.anchors {
+                Some(dir) => anchors::run(&binary, dir).await?,
+                None => http::run(&binary).await?,
+            }
         }
         if options.ws {
-            ws::run(&binary, options.clients).await?;
+            ws::run(&binary, options.clients, options.idle).await?;
         }
         if options.sync {
             sync::run(&binary).await?;

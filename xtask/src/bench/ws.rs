@@ -1,6 +1,7 @@
 //! `bench ws`: N subscribed WebSocket clients; the server's memory per idle connection, then
 //! the delivery latency of 50 REST changes to every client (from just before each `PUT` to
 //! each client's receipt of the matching `doc.updated`), and whether delivery was complete.
+//! With `--idle M`, afterwards: the server's RSS with M subscribed idle sockets.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -213,13 +214,44 @@ fn analyse(sent: &[(i64, Instant)], received: Vec<Received>) -> Delivery {
     }
 }
 
-/// Starts a server, connects `clients` subscribers, measures memory and delivery, prints both.
-pub async fn run(binary: &Path, clients: usize) -> anyhow::Result<()> {
+/// `--idle M`: after the delivery phase (its sockets closed), M subscribed idle sockets: the
+/// server's RSS with them (target < 200 MiB for 10,000) and per socket.
+async fn idle_sockets(
+    server: &Server,
+    url: &str,
+    api: &Api,
+    project: &str,
+    idle: usize,
+) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.rss_kib()?;
+    let connecting = Instant::now();
+    let streams = connect_all(url, api, project, idle).await?;
+    let connect_time = connecting.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with = server.rss_kib()?;
+    let each = with.saturating_sub(before) as f64 / idle as f64;
+    println!(
+        "idle       {idle} subscribed sockets (connected in {:.2} s): RSS {:.1} MiB → {:.1} MiB, {each:.1} KiB each   \
+         target < 200 MiB at 10,000   {}",
+        connect_time.as_secs_f64(),
+        before as f64 / 1024.0,
+        with as f64 / 1024.0,
+        verdict(with as f64 / 1024.0 < 200.0 * idle as f64 / 10_000.0)
+    );
+    drop(streams);
+    Ok(())
+}
+
+/// Starts a server, connects `clients` subscribers, measures memory and delivery, prints both;
+/// then, with `idle`, the memory of that many idle sockets.
+pub async fn run(binary: &Path, clients: usize, idle: Option<usize>) -> anyhow::Result<()> {
     println!("\n== bench ws ({clients} clients) ==");
+    let most = clients.max(idle.unwrap_or(0));
     if let Some(limit) = open_files_limit()
-        && limit < clients as u64 + SPARE_FDS
+        && limit < most as u64 + SPARE_FDS
     {
-        bail!("{} (the soft limit is {limit})", too_few_files(clients));
+        bail!("{} (the soft limit is {limit})", too_few_files(most));
     }
     let http = api::client()?;
     let server = Server::start(binary, &http).await?;
@@ -309,6 +341,9 @@ pub async fn run(binary: &Path, clients: usize) -> anyhow::Result<()> {
     );
     for failure in &delivery.failures {
         println!("  e.g. a client {failure}");
+    }
+    if let Some(idle) = idle {
+        idle_sockets(&server, &url, &api, &project, idle).await?;
     }
     Ok(())
 }

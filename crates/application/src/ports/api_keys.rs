@@ -51,15 +51,22 @@ pub struct BundleDoc {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait BundleSource: Send + Sync + 'static {
-    /// The project's content generation: a counter bumped in the same transaction as every
-    /// doc change. Reading it touches no doc row. `None` for a missing project.
-    async fn content_generation(&self, project_id: ProjectId) -> anyhow::Result<Option<i64>>;
+    /// A digest of the `(id, version)` pairs of the project's live docs under `prefix` (no
+    /// content is read): it changes exactly when the bundle's content changes, since every doc
+    /// change bumps its doc's version in the same transaction, and a doc that leaves or joins
+    /// the set changes the set. Reading it locks nothing and no writer has to bump a shared
+    /// per-project row for it. `None` for a missing project.
+    async fn content_tag(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<Option<String>>;
 
     /// The live docs (optionally under a prefix) with content, ordered by path, and the
-    /// generation they were read at (one consistent snapshot).
+    /// [`content_tag`](Self::content_tag) of exactly these docs (one statement, one snapshot).
     async fn bundle(
         &self,
         project_id: ProjectId,
         prefix: Option<PathPrefix>,
-    ) -> anyhow::Result<(i64, Vec<BundleDoc>)>;
+    ) -> anyhow::Result<(String, Vec<BundleDoc>)>;
 }

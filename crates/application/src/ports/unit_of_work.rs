@@ -47,8 +47,7 @@ pub enum Change {
 }
 
 /// Every doc change below also, in the same transaction: writes a revision (version, path,
-/// content, sha256, size, message, author, at), bumps the project's content generation, and
-/// appends the event built by [`crate::events::doc_event`]. [`Applied::doc`] is the doc after
+/// content, sha256, size, message, author, at) and appends the event built by [`crate::events::doc_event`]. [`Applied::doc`] is the doc after
 /// the change, with content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocInsert {
@@ -109,7 +108,7 @@ pub struct DocRestore {
 
 /// One conditional UPDATE that succeeds when the doc is unlocked, its lock expired, or the
 /// holder is the same person (renewal keeps `acquired_at`). Otherwise `Locked(current lock)`,
-/// or `NotFound("doc")`. No revision, no version change, no generation bump; event
+/// or `NotFound("doc")`. No revision, no version change (so no bundle change); event
 /// `doc.locked`. [`Applied::lock`] is the resulting lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockAcquire {

@@ -1,6 +1,6 @@
 //! The bundle hooks download: every live doc of a project in one response, with a strong ETag
-//! derived from the project's content generation, so an unchanged project costs one indexed
-//! read and a 304 — no doc row, no content.
+//! derived from the live docs' `(id, version)` pairs, so an unchanged project costs one read
+//! of those pairs and a 304 — no content — and writers share no per-project counter.
 
 use std::sync::Arc;
 
@@ -40,9 +40,9 @@ pub struct BundleService {
     rt: Runtime,
 }
 
-/// `"<generation>[-<prefix digest>][-tgz]"`: changes exactly when a doc of the project changes
-/// (the generation is bumped in the same transaction as every doc change).
-fn etag(generation: i64, prefix: Option<&PathPrefix>, format: BundleFormat) -> String {
+/// `"<content tag>[-<prefix digest>][-tgz]"`: changes exactly when the docs of the bundle
+/// change (see [`BundleSource::content_tag`]); each prefix and format is its own representation.
+fn etag(tag: &str, prefix: Option<&PathPrefix>, format: BundleFormat) -> String {
     let prefix = prefix
         .map(|p| format!("-{}", &sha256_hex(p.as_str().as_bytes())[..16]))
         .unwrap_or_default();
@@ -50,7 +50,7 @@ fn etag(generation: i64, prefix: Option<&PathPrefix>, format: BundleFormat) -> S
         BundleFormat::Json => "",
         BundleFormat::Tarball => "-tgz",
     };
-    format!("\"{generation}{prefix}{format}\"")
+    format!("\"{tag}{prefix}{format}\"")
 }
 
 /// Whether an `If-None-Match` value names `etag` (weak comparison, lists and `*` allowed).
@@ -84,19 +84,19 @@ impl BundleService {
             .transpose()
             .map_err(|e| AppError::invalid("prefix", &e))?;
         if let Some(if_none_match) = if_none_match {
-            let generation = self
+            let tag = self
                 .source
-                .content_generation(project_id)
+                .content_tag(project_id, prefix.clone())
                 .await?
                 .ok_or(AppError::NotFound("project"))?;
-            let current = etag(generation, prefix.as_ref(), format);
+            let current = etag(&tag, prefix.as_ref(), format);
             if matches(if_none_match, &current) {
                 return Ok(BundleRead::NotModified { etag: current });
             }
         }
-        let (generation, docs) = self.source.bundle(project_id, prefix.clone()).await?;
+        let (tag, docs) = self.source.bundle(project_id, prefix.clone()).await?;
         Ok(BundleRead::Bundle(Bundle {
-            etag: etag(generation, prefix.as_ref(), format),
+            etag: etag(&tag, prefix.as_ref(), format),
             generated_at: self.rt.clock.now(),
             docs,
         }))
@@ -154,12 +154,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_matching_etag_is_answered_from_the_generation_alone() {
+    async fn a_matching_etag_is_answered_from_the_content_tag_alone() {
         let mut source = MockBundleSource::new();
         source
-            .expect_content_generation()
+            .expect_content_tag()
             .times(1)
-            .returning(|_| Ok(Some(4)));
+            .returning(|_, _| Ok(Some("4".into())));
         source.expect_bundle().never();
         let read = service(source)
             .bundle(
@@ -182,11 +182,11 @@ mod tests {
     #[tokio::test]
     async fn a_stale_etag_gets_the_bundle_with_the_new_etag() {
         let mut source = MockBundleSource::new();
-        source.expect_content_generation().returning(|_| Ok(Some(5)));
+        source.expect_content_tag().returning(|_, _| Ok(Some("5".into())));
         source
             .expect_bundle()
             .times(1)
-            .returning(|_, _| Ok((5, vec![doc("CLAUDE.md")])));
+            .returning(|_, _| Ok(("5".into(), vec![doc("CLAUDE.md")])));
         let read = service(source)
             .bundle(
                 &key(&["docs:read"]),
@@ -208,11 +208,11 @@ mod tests {
     async fn representations_and_prefixes_have_their_own_etags() {
         let p = PathPrefix::parse(".claude/").unwrap();
         let all = [
-            etag(3, None, BundleFormat::Json),
-            etag(3, None, BundleFormat::Tarball),
-            etag(3, Some(&p), BundleFormat::Json),
-            etag(3, Some(&p), BundleFormat::Tarball),
-            etag(4, None, BundleFormat::Json),
+            etag("3", None, BundleFormat::Json),
+            etag("3", None, BundleFormat::Tarball),
+            etag("3", Some(&p), BundleFormat::Json),
+            etag("3", Some(&p), BundleFormat::Tarball),
+            etag("4", None, BundleFormat::Json),
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

@@ -1,6 +1,6 @@
 //! Docs: create, read (with 304), update with `If-Match`, soft delete, locks, revisions,
 //! trash, search and the events feed. Every write is one `UnitOfWork::commit` whose adapter
-//! writes the doc row, its revision, the project's content generation and the outbox event in
+//! writes the doc row, its revision and the outbox event (the search entry follows the row) in
 //! one transaction, with versions and locks decided by conditional UPDATEs.
 
 use std::sync::Arc;

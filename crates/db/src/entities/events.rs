@@ -1,39 +1,14 @@
-//! The `events` outbox table, and how an actor is stored (JSON text).
+//! The `events` outbox table, and how an actor is stored (JSON text). Columns: `seq` (assigned
+//! by the database; readers tail the outbox with `seq > n`), `id` (unique), `project_id`,
+//! `user_id`, `kind`, `actor` (JSON: `{"id", "displayName"}`, `{"apiKeyId", "name"}`,
+//! `{"github": true, "commitSha"}` or `{"system": true}`), `data` (a JSON object, as given by
+//! the use case), `created_at`. Rows are written by `append_event` (one raw INSERT that also
+//! takes the outbox lock on PostgreSQL) and read with the column lists below.
 
-use sea_orm::entity::prelude::{
-    ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
-    EnumIter, PrimaryKeyTrait, Uuid,
-};
+use sea_orm::entity::prelude::Uuid;
 use sea_orm::{DbErr, QueryResult};
 use toolkit_application::ports::{FeedEvent, StoredEvent};
 use toolkit_domain::{Actor, ProjectId, UserId};
-
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "events")]
-pub struct Model {
-    /// Assigned by the database; readers tail the outbox with `seq > n`.
-    #[sea_orm(primary_key)]
-    pub seq: i64,
-    #[sea_orm(unique)]
-    pub id: Uuid,
-    pub project_id: Option<Uuid>,
-    pub user_id: Option<Uuid>,
-    #[sea_orm(column_type = "Text")]
-    pub kind: String,
-    /// JSON: `{"id", "displayName"}`, `{"apiKeyId", "name"}`, `{"github": true, "commitSha"}`
-    /// or `{"system": true}`.
-    #[sea_orm(column_type = "Text")]
-    pub actor: String,
-    /// A JSON object, as given by the use case.
-    #[sea_orm(column_type = "Text")]
-    pub data: String,
-    pub created_at: DateTimeUtc,
-}
-
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
 
 /// The columns [`stored_event_from_row`] reads.
 pub(crate) const EVENT_COLUMNS: &str = "seq, kind, project_id, actor, data, created_at";

@@ -1,5 +1,6 @@
-//! The bundle source: the project's content generation moves with every doc change and only
-//! with doc changes, and a bundle is the live docs by path with the generation they were read at.
+//! The bundle source: the content tag moves with every doc change and only with doc changes
+//! (per prefix: only with changes of docs under it), and a bundle is the live docs by path with
+//! the tag of exactly these docs.
 
 use toolkit_application::ports::{BundleDoc, BundleSource, Change, DocDelete, DocRestore, LockRelease};
 use toolkit_db::SeaBundleSource;
@@ -10,34 +11,50 @@ use uuid::Uuid;
 use crate::support::{author, commit, doc, lock, now, owner_and_project, path, update};
 
 #[tokio::test]
-async fn the_generation_counts_doc_changes_and_nothing_else() {
+async fn the_content_tag_changes_with_every_doc_change_and_nothing_else() {
     let db = fresh_database().await;
     let (ada, project) = owner_and_project(&db).await;
     let bundles = SeaBundleSource::new(db.clone());
-    let generation = || async { bundles.content_generation(project.id).await.unwrap() };
+    let tag = || async { bundles.content_tag(project.id, None).await.unwrap().unwrap() };
+    let claude = || async {
+        bundles
+            .content_tag(project.id, Some(PathPrefix::parse(".claude/").unwrap()))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // Every tag seen so far: each doc change must give a new one.
+    let mut seen = vec![tag().await];
+    let changed = |new: String, seen: &mut Vec<String>| {
+        assert!(!seen.contains(&new), "tag {new} seen before: {seen:?}");
+        seen.push(new);
+    };
 
-    assert_eq!(generation().await, Some(0));
     assert_eq!(
         bundles
-            .content_generation(ProjectId::from_uuid(Uuid::now_v7()))
+            .content_tag(ProjectId::from_uuid(Uuid::now_v7()), None)
             .await
             .unwrap(),
         None
     );
 
     let d = doc(&db, &project, "a.md", "one", &ada).await;
-    assert_eq!(generation().await, Some(1));
+    changed(tag().await, &mut seen);
+    let under_claude = claude().await;
     commit(&db, vec![Change::UpdateDoc(update(&d, 1, "two", &ada, now()))])
         .await
         .unwrap();
-    assert_eq!(generation().await, Some(2));
+    changed(tag().await, &mut seen);
+    // A doc outside the prefix does not change the narrowed bundle.
+    assert_eq!(claude().await, under_claude);
     let mut rename = update(&d, 2, "two", &ada, now());
     rename.path = Some(path("b.md"));
     commit(&db, vec![Change::UpdateDoc(rename)]).await.unwrap();
-    assert_eq!(generation().await, Some(3));
+    changed(tag().await, &mut seen);
 
+    let unchanged = tag().await;
     lock(&db, &d, &ada, now(), 300).await;
-    assert_eq!(generation().await, Some(3));
+    assert_eq!(tag().await, unchanged);
     commit(
         &db,
         vec![Change::ReleaseLock(LockRelease {
@@ -51,7 +68,7 @@ async fn the_generation_counts_doc_changes_and_nothing_else() {
     )
     .await
     .unwrap();
-    assert_eq!(generation().await, Some(3));
+    assert_eq!(tag().await, unchanged);
 
     commit(
         &db,
@@ -66,7 +83,7 @@ async fn the_generation_counts_doc_changes_and_nothing_else() {
     )
     .await
     .unwrap();
-    assert_eq!(generation().await, Some(4));
+    changed(tag().await, &mut seen);
     commit(
         &db,
         vec![Change::RestoreDoc(DocRestore {
@@ -78,19 +95,30 @@ async fn the_generation_counts_doc_changes_and_nothing_else() {
     )
     .await
     .unwrap();
-    assert_eq!(generation().await, Some(5));
-    assert_eq!(crate::support::generation(&db, &project).await, 5);
+    changed(tag().await, &mut seen);
+
+    // Renamed into the prefix: the narrowed bundle changes too.
+    // Versions so far: created 1, updated 2, renamed 3, deleted 4, restored 5.
+    let mut into = update(&d, 5, "two", &ada, now());
+    into.path = Some(path(".claude/b.md"));
+    commit(&db, vec![Change::UpdateDoc(into)]).await.unwrap();
+    changed(tag().await, &mut seen);
+    assert_ne!(claude().await, under_claude);
 }
 
 #[tokio::test]
-async fn a_bundle_is_the_live_docs_by_path_at_one_generation() {
+async fn a_bundle_is_the_live_docs_by_path_with_their_content_tag() {
     let db = fresh_database().await;
     let (ada, project) = owner_and_project(&db).await;
     let other = crate::support::project(&db, "other", "Other", &ada).await;
     let bundles = SeaBundleSource::new(db.clone());
 
-    let (generation, docs) = bundles.bundle(project.id, None).await.unwrap();
-    assert_eq!((generation, docs), (0, Vec::new()));
+    let (empty, docs) = bundles.bundle(project.id, None).await.unwrap();
+    assert_eq!(docs, Vec::new());
+    assert_eq!(
+        bundles.content_tag(project.id, None).await.unwrap(),
+        Some(empty.clone())
+    );
 
     let b = doc(&db, &project, "b.md", "bee", &ada).await;
     let b = commit(
@@ -118,12 +146,9 @@ async fn a_bundle_is_the_live_docs_by_path_at_one_generation() {
     .unwrap();
     doc(&db, &other, "a.md", "not this project", &ada).await;
 
-    let (generation, docs) = bundles.bundle(project.id, None).await.unwrap();
-    assert_eq!(generation, 5);
-    assert_eq!(
-        bundles.content_generation(project.id).await.unwrap(),
-        Some(generation)
-    );
+    let (tag, docs) = bundles.bundle(project.id, None).await.unwrap();
+    assert_ne!(tag, empty);
+    assert_eq!(bundles.content_tag(project.id, None).await.unwrap(), Some(tag));
     assert_eq!(
         docs,
         [
@@ -144,13 +169,13 @@ async fn a_bundle_is_the_live_docs_by_path_at_one_generation() {
         ]
     );
 
-    // A missing project has no docs and generation 0.
+    // A missing project has no docs (and the tag of no docs).
     assert_eq!(
         bundles
             .bundle(ProjectId::from_uuid(Uuid::now_v7()), None)
             .await
             .unwrap(),
-        (0, Vec::new())
+        (empty, Vec::new())
     );
 }
 
@@ -175,8 +200,8 @@ async fn the_prefix_is_literal_and_case_sensitive() {
         let prefix = prefix.map(|p| PathPrefix::parse(p).unwrap());
         let project_id = project.id;
         async move {
-            let (generation, docs) = bundles.bundle(project_id, prefix).await.unwrap();
-            assert_eq!(generation, 6);
+            let (tag, docs) = bundles.bundle(project_id, prefix.clone()).await.unwrap();
+            assert_eq!(bundles.content_tag(project_id, prefix).await.unwrap(), Some(tag));
             docs.into_iter().map(|d| d.path).collect::<Vec<_>>()
         }
     };

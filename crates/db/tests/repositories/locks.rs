@@ -43,12 +43,12 @@ async fn a_lock_is_held_renewed_and_refused_to_others() {
             expires_at: t0 + secs(300)
         }
     );
-    // no revision, no version change, no generation bump; one doc.locked event
+    // no revision, no version change, no content tag change; one doc.locked event
     assert_eq!(
         written(&db, &project).await,
         Written {
             events: before.events + 1,
-            ..before
+            ..before.clone()
         }
     );
     assert_eq!(event_kinds(&db).await.last().unwrap(), "doc.locked");
@@ -244,7 +244,7 @@ async fn release_is_idempotent_for_the_holder_refused_to_others_and_forced_by_ow
         written(&db, &project).await,
         Written {
             events: before.events + 1,
-            ..before
+            ..before.clone()
         }
     );
     let event = docs
@@ -310,7 +310,7 @@ async fn release_is_idempotent_for_the_holder_refused_to_others_and_forced_by_ow
         written(&db, &project).await,
         Written {
             events: before.events + 1,
-            ..before
+            ..before.clone()
         }
     );
     assert_eq!(

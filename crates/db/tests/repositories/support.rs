@@ -93,18 +93,13 @@ pub async fn count(db: &DatabaseConnection, from_where: &str) -> i64 {
         .unwrap()
 }
 
-/// The content generation of the only project (tests have one project unless they say).
-pub async fn generation(db: &DatabaseConnection, project: &Project) -> i64 {
-    let stmt = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "SELECT content_generation AS n FROM projects WHERE id = $1",
-        [project.id.as_uuid().into()],
-    );
-    db.query_one_raw(stmt)
+/// The content tag of the project's whole bundle (moves with every doc change).
+pub async fn content_tag(db: &DatabaseConnection, project: &Project) -> String {
+    use toolkit_application::ports::BundleSource;
+    toolkit_db::SeaBundleSource::new(db.clone())
+        .content_tag(project.id, None)
         .await
         .unwrap()
-        .unwrap()
-        .try_get("", "n")
         .unwrap()
 }
 
@@ -122,19 +117,35 @@ pub async fn event_kinds(db: &DatabaseConnection) -> Vec<String> {
         .collect()
 }
 
-/// Revisions, events and the content generation: what every doc change adds to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Revisions, events and the bundle's content tag: what every doc change adds to (or moves).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub revisions: i64,
     pub events: i64,
-    pub generation: i64,
+    pub content_tag: String,
+}
+
+impl Written {
+    /// What one more doc change leaves: a revision, an event, and a new content tag (`after`'s,
+    /// which must differ from this one's).
+    pub fn one_more_change(&self, after: &Written) -> Written {
+        assert_ne!(
+            after.content_tag, self.content_tag,
+            "a doc change moves the content tag"
+        );
+        Written {
+            revisions: self.revisions + 1,
+            events: self.events + 1,
+            content_tag: after.content_tag.clone(),
+        }
+    }
 }
 
 pub async fn written(db: &DatabaseConnection, project: &Project) -> Written {
     Written {
         revisions: count(db, "doc_revisions").await,
         events: count(db, "events").await,
-        generation: generation(db, project).await,
+        content_tag: content_tag(db, project).await,
     }
 }
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Instructions and SQL statements per request, repeatable on a busy machine (docs/benchmarks.md).
+#
+#   xtask/src/bench/callgrind.sh <toolkit-sync binary> [N]
+#
+# Starts the binary under `valgrind --tool=callgrind` on a fresh PostgreSQL database (on the
+# server of BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; needs psql,
+# curl, jq), seeds one project, one key (docs:read docs:write) and one doc of 2,048 characters,
+# warms up, then zeroes the counters and sends N (200) sequential requests of each kind on one
+# keep-alive connection: GET by key (200), GET with If-None-Match (304), PUT with If-Match.
+# Prints the server's instructions (Ir) per request for each phase. With PGLOG set to the
+# server's log file (log_line_prefix with %d), the database is created with log_statement=all
+# and the statements each phase sent are counted too (BEGIN and COMMIT included).
+set -euo pipefail
+bin=$(realpath "$1"); n=${2:-200}
+server=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+authority=${server#*://}; authority=${authority%%/*}; scheme=${server%%://*}
+db=callgrind_$$_$RANDOM
+admin="$scheme://$authority/postgres"
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+psql -q "$admin" -c "CREATE DATABASE $db"
+if [[ -n ${PGLOG:-} ]]; then psql -q "$admin" -c "ALTER DATABASE $db SET log_statement = 'all'"; fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port/api/v1"
+TOOLKIT_PROFILE=development DATABASE_URL="$scheme://$authority/$db" TOOLKIT__SERVER__PORT=$port \
+  TOOLKIT__LOG__LEVEL=warn TOOLKIT__AUTH__JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=' | head -c 64) \
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.2
+done
+
+post() { curl -fsS -H 'content-type: application/json' ${token:+-H "authorization: Bearer $token"} -d "$2" "$base$1"; }
+token=$(post /auth/register '{"email":"cg@example.com","password":"callgrind-password","displayName":"CG"}' | jq -r .accessToken)
+project=$(post /projects '{"name":"CG","slug":"cg"}' | jq -r .id)
+key=$(post "/projects/$project/api-keys" '{"name":"cg","scopes":["docs:read","docs:write"]}' | jq -r .key)
+content=$(printf 'x%.0s' $(seq 1 2047))
+doc=$(post "/projects/$project/docs" "{\"path\":\"doc.md\",\"content\":\"$content\\n\"}" | jq -r .id)
+url="$base/projects/$project/docs/$doc"
+version=1
+
+# Phase runners: one curl process, N requests on one connection.
+gets() {  # $1 count, $2 extra header or empty
+  local args=()
+  for _ in $(seq 1 "$1"); do args+=(--next -o /dev/null -H "x-api-key: $key" ${2:+-H "$2"} "$url"); done
+  curl -s "${args[@]:1}"
+}
+puts() {  # $1 count
+  local args=()
+  for _ in $(seq 1 "$1"); do
+    args+=(--next -o /dev/null -X PUT -H "x-api-key: $key" -H 'content-type: application/json'
+      -H "if-match: \"$version\"" -d "{\"content\":\"edit $version $content\"}" "$url")
+    version=$((version + 1))
+  done
+  curl -s "${args[@]:1}"
+}
+log_lines() { if [[ -n ${PGLOG:-} ]]; then grep -c "@$db " "$PGLOG" || true; else echo 0; fi; }
+statements() {  # lines logged for this database between two counts, per request
+  if [[ -n ${PGLOG:-} ]]; then
+    sed -n "$(($1 + 1)),$2p" <(grep "@$db " "$PGLOG") | grep -cE 'LOG:  (statement|execute)' || true
+  fi
+}
+
+gets 20 ""; gets 20 "if-none-match: \"$version\""; puts 20   # warm-up: pools, caches, statements prepared
+sleep 1
+phase() {  # $1 name, then the runner and its arguments
+  local name=$1; shift
+  callgrind_control --zero "$pid" >/dev/null
+  local before; before=$(log_lines)
+  "$@"
+  sleep 0.5
+  callgrind_control --dump="$name" "$pid" >/dev/null
+  local after; after=$(log_lines)
+  local file; file=$(grep -lE "^desc: Trigger: Client Request: $name\$" "$work"/cg.out* | tail -1)
+  local ir; ir=$(grep -E '^(totals|summary):' "$file" | awk '{print $2}' | tail -1)
+  local stmts=""
+  if [[ -n ${PGLOG:-} ]]; then
+    stmts=$(statements "$before" "$after")
+    stmts=$(awk -v s="$stmts" -v n="$n" 'BEGIN { printf "  %.2f statements/request", s / n }')
+  fi
+  awk -v ir="$ir" -v n="$n" -v name="$name" -v st="$stmts" \
+    'BEGIN { printf "%-10s %12.0f instructions/request (Ir, server process, %d requests)%s\n", name, ir / n, n, st }'
+}
+phase get gets "$n" ""
+phase get304 gets "$n" "if-none-match: \"$version\""
+phase put puts "$n"
