@@ -23,8 +23,7 @@ async fn the_content_tag_changes_with_every_doc_change_and_nothing_else() {
             .unwrap()
             .unwrap()
     };
-    // Every tag seen so far: each doc change must give a new one.
-    let mut seen = vec![tag().await];
+    let empty = tag().await;
     let changed = |new: String, seen: &mut Vec<String>| {
         assert!(!seen.contains(&new), "tag {new} seen before: {seen:?}");
         seen.push(new);
@@ -39,7 +38,9 @@ async fn the_content_tag_changes_with_every_doc_change_and_nothing_else() {
     );
 
     let d = doc(&db, &project, "a.md", "one", &ada).await;
-    changed(tag().await, &mut seen);
+    // Every tag seen since: each doc change must give a new one.
+    let mut seen = vec![tag().await];
+    assert_ne!(seen[0], empty);
     let under_claude = claude().await;
     commit(&db, vec![Change::UpdateDoc(update(&d, 1, "two", &ada, now()))])
         .await
@@ -83,6 +84,9 @@ async fn the_content_tag_changes_with_every_doc_change_and_nothing_else() {
     )
     .await
     .unwrap();
+    // The only doc deleted: the bundle is empty again, as before the first doc, and so is its
+    // tag (the same docs at the same versions are the same content).
+    assert_eq!(tag().await, empty);
     changed(tag().await, &mut seen);
     commit(
         &db,
