@@ -2,7 +2,10 @@
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use toolkit_api::{Application, Settings};
+use std::sync::Arc;
+
+use toolkit_api::{AdvancingClock, Application, Settings};
+use toolkit_application::ports::Clock;
 
 pub struct TestApp {
     pub address: String,
@@ -36,10 +39,25 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts another server instance on an existing database (several instances, one database).
 pub async fn spawn_app_on(url: &str, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    start(url, configure, Arc::new(toolkit_api::system::SystemClock)).await
+}
+
+/// Starts the real server on a clock the test moves forward ([`AdvancingClock::advance`])
+/// instead of sleeping until, say, a lock expires.
+pub async fn spawn_app_with_clock(configure: impl FnOnce(&mut Settings)) -> (TestApp, Arc<AdvancingClock>) {
+    let url = toolkit_db::testing::fresh_database_url().await;
+    let clock = Arc::new(AdvancingClock::default());
+    let app = start(&url, configure, clock.clone()).await;
+    (app, clock)
+}
+
+async fn start(url: &str, configure: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> TestApp {
     init_logs();
     let mut settings = Settings::for_tests(url).expect("test settings");
     configure(&mut settings);
-    let app = Application::build(settings).await.expect("the app starts");
+    let app = Application::build_with_clock(settings, clock)
+        .await
+        .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, TestUser, json_of, now_seconds, problem, problem_slug, quoted, spawn_app, spawn_app_with,
-    unix_seconds,
+    spawn_app_with_clock, unix_seconds,
 };
 
 struct Setup {
@@ -43,6 +43,11 @@ async fn setup(app: TestApp) -> Setup {
 }
 
 fn assert_lock(lock: &Value, doc_id: &str, holder: &TestUser, ttl: f64) {
+    assert_lock_ahead(lock, doc_id, holder, ttl, 0.0);
+}
+
+/// [`assert_lock`] on a server whose clock runs `ahead` seconds ahead of this machine's.
+fn assert_lock_ahead(lock: &Value, doc_id: &str, holder: &TestUser, ttl: f64, ahead: f64) {
     assert_eq!(lock["docId"], doc_id);
     assert_eq!(lock["holder"]["id"], holder.id.as_str());
     assert!(lock["holder"]["displayName"].is_string());
@@ -50,7 +55,7 @@ fn assert_lock(lock: &Value, doc_id: &str, holder: &TestUser, ttl: f64) {
     let expires = unix_seconds(lock["expiresAt"].as_str().unwrap());
     assert!((expires - acquired - ttl).abs() < 1.5, "ttl {ttl}: {lock}");
     assert!(
-        (expires - (now_seconds() + ttl)).abs() < 10.0,
+        (expires - (now_seconds() + ahead + ttl)).abs() < 10.0,
         "expiresAt is now + {ttl}: {lock}"
     );
 }
@@ -396,7 +401,8 @@ async fn the_default_ttl_comes_from_the_settings() {
 
 #[tokio::test]
 async fn an_expired_lock_is_no_lock_without_any_sweeper_run() {
-    let s = setup(spawn_app_with(|s| s.locks.sweep_interval_seconds = 3600).await).await;
+    let (app, clock) = spawn_app_with_clock(|s| s.locks.sweep_interval_seconds = 3600).await;
+    let s = setup(app).await;
     let app = &s.app;
     json_of(
         app.lock_doc(
@@ -420,7 +426,7 @@ async fn an_expired_lock_is_no_lock_without_any_sweeper_run() {
         .await;
     problem(blocked, StatusCode::LOCKED).await;
 
-    tokio::time::sleep(Duration::from_secs(16)).await;
+    clock.advance(Duration::from_secs(16));
 
     let doc = json_of(
         app.get_doc(&s.eli.access_token, &s.project, &s.doc_id).await,
@@ -458,7 +464,7 @@ async fn an_expired_lock_is_no_lock_without_any_sweeper_run() {
         StatusCode::OK,
     )
     .await;
-    assert_lock(&lock, &s.doc_id, &s.eli, 60.0);
+    assert_lock_ahead(&lock, &s.doc_id, &s.eli, 60.0, 16.0);
     // Ed's stale lock is gone for good: Ed now meets Eli's lock
     let ed_again = app
         .lock_doc(&s.ed.access_token, &s.project, &s.doc_id, &json!({}))
@@ -469,7 +475,8 @@ async fn an_expired_lock_is_no_lock_without_any_sweeper_run() {
 
 #[tokio::test]
 async fn the_sweeper_clears_and_announces_expired_locks() {
-    let s = setup(spawn_app_with(|s| s.locks.sweep_interval_seconds = 1).await).await;
+    let (app, clock) = spawn_app_with_clock(|s| s.locks.sweep_interval_seconds = 1).await;
+    let s = setup(app).await;
     let app = &s.app;
     json_of(
         app.lock_doc(
@@ -483,7 +490,27 @@ async fn the_sweeper_clears_and_announces_expired_locks() {
     )
     .await;
     let base = app.last_seq(&s.ada.access_token, &s.project).await;
-    tokio::time::sleep(Duration::from_secs(18)).await;
+    let unlocked_since = |events: &[Value]| events.iter().filter(|e| e["type"] == "doc.unlocked").count();
+    // a sweep now finds nothing expired
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events = app.events_after(&s.ada.access_token, &s.project, base).await;
+    assert_eq!(
+        unlocked_since(&events),
+        0,
+        "the lock has not expired yet: {events:?}"
+    );
+
+    clock.advance(Duration::from_secs(16));
+    // the next sweep (every second) clears it; then two more sweeps announce nothing more
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while unlocked_since(&app.events_after(&s.ada.access_token, &s.project, base).await) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sweep cleared the expired lock"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
 
     let events = app.events_after(&s.ada.access_token, &s.project, base).await;
     let unlocked: Vec<&Value> = events.iter().filter(|e| e["type"] == "doc.unlocked").collect();

@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod bundle;
 mod concurrency;
+mod contract;
 mod docs;
 mod events;
 mod github_sync;

@@ -409,9 +409,13 @@ impl From<SearchHit> for SearchHitDto {
     }
 }
 
+/// A page of hits, best first.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SearchResultsDto {
     pub items: Vec<SearchHitDto>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
 }
 
 /// One outbox event.
@@ -450,7 +454,8 @@ impl From<StoredEvent> for EventDto {
 #[serde(rename_all = "camelCase")]
 pub struct EventPageDto {
     pub items: Vec<EventDto>,
-    /// The last `seq` of this page when more may follow (pass it as `after`), else `null`.
+    /// The last `seq` of this page when more may follow (pass it as `cursor`, or as `after`),
+    /// else `null`.
     pub next_cursor: Option<String>,
 }
 

@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use toolkit_application::PageRequest;
-use toolkit_application::services::{Caller, KnownVersions, Principal};
+use toolkit_application::services::{Caller, IfMatch, KnownVersions, Principal};
 use toolkit_domain::ApiKeySecret;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -142,15 +142,19 @@ pub fn parse_etag(raw: &str) -> Option<i64> {
     tag.parse().ok().filter(|v: &i64| *v > 0)
 }
 
-/// The version named by `If-Match`. Present but unparseable counts as a version that never
-/// matches (0), so the write is refused with 412 and the current version.
-pub fn if_match(req: &HttpRequest) -> Option<i64> {
+/// What `If-Match` names: `*` (any current version, RFC 9110) or a version. Present but
+/// unparseable counts as a version that never matches (0), so the write is refused with 412
+/// and the current version.
+pub fn if_match(req: &HttpRequest) -> Option<IfMatch> {
     let raw = req
         .headers()
         .get(actix_web::http::header::IF_MATCH)?
         .to_str()
         .ok()?;
-    Some(parse_etag(raw).unwrap_or(0))
+    if raw.trim() == "*" {
+        return Some(IfMatch::Any);
+    }
+    Some(IfMatch::Version(parse_etag(raw).unwrap_or(0)))
 }
 
 /// The versions named by `If-None-Match` (a list, weak tags allowed, or `*`).

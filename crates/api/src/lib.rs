@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod responses;
 pub mod routes;
 pub mod startup;
 pub mod state;
@@ -17,3 +18,4 @@ pub mod telemetry;
 
 pub use configuration::Settings;
 pub use startup::Application;
+pub use system::AdvancingClock;

@@ -4,6 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::responses::RequestIdHeader;
 use crate::{dto, problem, routes};
 
 struct BearerAuth;
@@ -131,7 +132,7 @@ Every response carries `X-Request-Id`.",
         dto::ResolveConflictBody,
         dto::WebhookAckDto,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &RequestIdHeader),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "projects", description = "Projects"),
@@ -185,6 +186,95 @@ mod tests {
                     registered.contains(&(path.clone(), method.clone())),
                     "{method} {path} is documented but not served"
                 );
+            }
+        }
+    }
+
+    /// `(path, method)` of every row of docs/api.md's endpoint tables: a row whose first cell
+    /// is an HTTP method and whose second is a path (relative to `/api/v1` except for the
+    /// operations endpoints), with any `?query` dropped.
+    fn routes_in_docs_api_md() -> std::collections::BTreeSet<(String, String)> {
+        let text = include_str!("../../../docs/api.md");
+        let mut routes = std::collections::BTreeSet::new();
+        for line in text.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let (Some(method), Some(path)) = (cells.get(1), cells.get(2)) else {
+                continue;
+            };
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(method) || !path.starts_with('/') {
+                continue;
+            }
+            let path = path.split('?').next().unwrap();
+            let path = if ["/healthz", "/readyz", "/metrics"].contains(&path) {
+                path.to_owned()
+            } else {
+                format!("/api/v1{path}")
+            };
+            routes.insert((path, method.to_lowercase()));
+        }
+        routes
+    }
+
+    /// docs/api.md is the contract in prose: it lists exactly the routes of the document.
+    #[test]
+    fn docs_api_md_and_the_document_list_the_same_routes() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+                documented.insert((path.clone(), method.clone()));
+            }
+        }
+        let listed = routes_in_docs_api_md();
+        assert!(
+            listed.len() > 40,
+            "docs/api.md's tables were not read: {listed:?}"
+        );
+        let missing: Vec<_> = documented.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "in the OpenAPI document but not in docs/api.md: {missing:?}"
+        );
+        let extra: Vec<_> = listed.difference(&documented).collect();
+        assert!(
+            extra.is_empty(),
+            "in docs/api.md but not in the OpenAPI document: {extra:?}"
+        );
+    }
+
+    /// Every JSON-body route declares 415, every 201 a `Location`, every response
+    /// `X-Request-Id`: the answers schemathesis checks the server against.
+    #[test]
+    fn error_sets_and_headers_are_declared() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let json_body = op["requestBody"]["content"].get("application/json").is_some();
+                // These two read raw bytes (any media type): the webhook to check its signature,
+                // the lock its optional body.
+                let raw_body = [
+                    "/api/v1/webhooks/github",
+                    "/api/v1/projects/{projectId}/docs/{docId}/lock",
+                ];
+                if json_body && !raw_body.contains(&path.as_str()) {
+                    assert!(responses.contains_key("415"), "{method} {path} declares no 415");
+                }
+                for (status, response) in responses {
+                    assert!(
+                        response["headers"].get("X-Request-Id").is_some(),
+                        "{method} {path} {status} declares no X-Request-Id"
+                    );
+                    if status == "201" {
+                        assert!(
+                            response["headers"].get("Location").is_some(),
+                            "{method} {path} 201 declares no Location"
+                        );
+                    }
+                    if status == "429" {
+                        assert!(response["headers"].get("Retry-After").is_some());
+                    }
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use toolkit_application::announce::{AnnouncingHousekeeping, AnnouncingUnitOfWork};
-use toolkit_application::ports::{EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
+use toolkit_application::ports::{Clock, EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
 use toolkit_application::services::{
     ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
     ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
@@ -57,7 +57,16 @@ impl Application {
     /// # Errors
     /// Unreachable database, failed migration, unusable key material or address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (state, background) = build_state(&settings).await?;
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Self::build`] with another clock for the use cases (lock expiry, timestamps, the
+    /// sweeper's "now"): end-to-end tests move time forward instead of sleeping.
+    ///
+    /// # Errors
+    /// As [`Self::build`].
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let (state, background) = build_state(&settings, clock).await?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
@@ -200,7 +209,7 @@ fn jwt_secret(settings: &Settings) -> SecretString {
     }
 }
 
-async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Background)> {
+async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<(AppState, Background)> {
     let db = toolkit_db::connect(&DbSettings {
         url: settings.database.url.clone(),
         max_connections: settings.database.max_connections,
@@ -237,7 +246,7 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Backgroun
         })
     };
     let rt = Runtime {
-        clock: Arc::new(SystemClock),
+        clock,
         ids: Arc::new(UuidV7Ids),
     };
     let repos = toolkit_db::Repositories::new(db.clone());

@@ -1,4 +1,7 @@
-//! Small adapters with no better home: the system clock and the UUIDv7 generator.
+//! Small adapters with no better home: the system clock (and one tests can move forward) and
+//! the UUIDv7 generator.
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use toolkit_application::ports::{Clock, IdGenerator};
@@ -12,6 +15,29 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now().trunc_subsecs(6)
+    }
+}
+
+/// The system clock plus an offset that only grows: end-to-end tests hand it to
+/// `Application::build_with_clock` and [`advance`](Self::advance) it instead of sleeping
+/// until a lock expires.
+#[derive(Debug, Default)]
+pub struct AdvancingClock {
+    offset_ms: AtomicI64,
+}
+
+impl AdvancingClock {
+    /// Moves this clock's time forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for AdvancingClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = chrono::Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst));
+        (Utc::now() + offset).trunc_subsecs(6)
     }
 }
 

@@ -1,9 +1,10 @@
 //! [`ProjectRepository`]: a member's view of projects, each read one indexed join.
 
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, QueryResult, Statement, Value};
 use toolkit_application::PageRequest;
-use toolkit_application::ports::ProjectRepository;
+use toolkit_application::ports::{GitHubLink, ProjectListing, ProjectRepository};
+use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
 use toolkit_domain::{Project, ProjectId, Role, UserId};
 
 use crate::entities::projects::{PROJECT_WITH_ROLE_COLUMNS, ProjectWithRole};
@@ -34,6 +35,64 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// The link's columns in a project list, prefixed `g_` (the `github_links` row joined as `g`).
+const LISTED_LINK_COLUMNS: &str = "g.owner AS g_owner, g.repo AS g_repo, g.branch AS g_branch, \
+     g.folder AS g_folder, g.direction AS g_direction, g.poll_interval_seconds AS g_poll_interval_seconds, \
+     g.head_etag AS g_head_etag, g.last_commit_sha AS g_last_commit_sha, g.last_tree_sha AS g_last_tree_sha, \
+     g.last_sync_at AS g_last_sync_at, g.last_error AS g_last_error, g.created_at AS g_created_at";
+
+/// One row of a member's project list: the project with the role, and the link when the
+/// left join found one (`g_owner` is `NULL` otherwise).
+fn listing(row: &QueryResult) -> anyhow::Result<ProjectListing> {
+    let (project, role) = <(Project, Role)>::try_from(ProjectWithRole::from_query_result(row, "")?)?;
+    let column = |name: &'static str| {
+        move |e: sea_orm::DbErr| anyhow::Error::new(e).context(format!("reading github_links.{name}"))
+    };
+    let Some(owner) = row
+        .try_get::<Option<String>>("", "g_owner")
+        .map_err(column("owner"))?
+    else {
+        return Ok(ProjectListing {
+            project,
+            role,
+            github: None,
+        });
+    };
+    let text = |name: &'static str| -> anyhow::Result<String> {
+        row.try_get("", &format!("g_{name}")).map_err(column(name))
+    };
+    let optional = |name: &'static str| -> anyhow::Result<Option<String>> {
+        row.try_get("", &format!("g_{name}")).map_err(column(name))
+    };
+    let invalid = |what: &'static str| move |e| anyhow::anyhow!("stored {what} is invalid: {e}");
+    let poll: i32 = row
+        .try_get("", "g_poll_interval_seconds")
+        .map_err(column("poll_interval_seconds"))?;
+    let github = GitHubLink {
+        project_id: project.id,
+        owner: RepoName::parse(&owner).map_err(invalid("repository owner"))?,
+        repo: RepoName::parse(&text("repo")?).map_err(invalid("repository name"))?,
+        branch: BranchName::parse(&text("branch")?).map_err(invalid("branch"))?,
+        folder: RepoFolder::parse(&text("folder")?).map_err(invalid("folder"))?,
+        direction: SyncDirection::parse(&text("direction")?).map_err(invalid("sync direction"))?,
+        poll_interval_seconds: u32::try_from(poll)
+            .map_err(|_| anyhow::anyhow!("github_links.poll_interval_seconds is negative: {poll}"))?,
+        head_etag: optional("head_etag")?,
+        last_commit_sha: optional("last_commit_sha")?,
+        last_tree_sha: optional("last_tree_sha")?,
+        last_sync_at: row
+            .try_get("", "g_last_sync_at")
+            .map_err(column("last_sync_at"))?,
+        last_error: optional("last_error")?,
+        created_at: row.try_get("", "g_created_at").map_err(column("created_at"))?,
+    };
+    Ok(ProjectListing {
+        project,
+        role,
+        github: Some(github),
+    })
+}
+
 #[async_trait]
 impl ProjectRepository for SeaProjectRepository {
     async fn find_for_member(
@@ -62,10 +121,11 @@ impl ProjectRepository for SeaProjectRepository {
         user_id: UserId,
         name_filter: Option<String>,
         page: PageRequest,
-    ) -> anyhow::Result<Vec<(Project, Role)>> {
+    ) -> anyhow::Result<Vec<ProjectListing>> {
         let mut sql = format!(
-            "SELECT {PROJECT_WITH_ROLE_COLUMNS} FROM memberships m \
+            "SELECT {PROJECT_WITH_ROLE_COLUMNS}, {LISTED_LINK_COLUMNS} FROM memberships m \
              JOIN projects p ON p.id = m.project_id \
+             LEFT JOIN github_links g ON g.project_id = p.id \
              WHERE m.user_id = $1"
         );
         let mut values: Vec<Value> = vec![user_id.as_uuid().into()];
@@ -84,11 +144,12 @@ impl ProjectRepository for SeaProjectRepository {
         sql.push_str(&format!(" ORDER BY p.id LIMIT ${}", values.len()));
 
         let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), sql, values);
-        let rows = ProjectWithRole::find_by_statement(stmt)
-            .all(&self.db)
+        let rows = self
+            .db
+            .query_all_raw(stmt)
             .await
             .map_err(unexpected("listing a member's projects"))?;
-        rows.into_iter().map(<(Project, Role)>::try_from).collect()
+        rows.iter().map(listing).collect()
     }
 }
 

@@ -196,6 +196,7 @@ impl SearchIndex for SeaSearchIndex {
         &self,
         project_id: ProjectId,
         query: &str,
+        offset: u64,
         limit_rows: u64,
     ) -> anyhow::Result<Vec<SearchHit>> {
         let backend = self.db.get_database_backend();
@@ -213,8 +214,13 @@ impl SearchIndex for SeaSearchIndex {
                  AS query) q \
                  JOIN docs d ON d.search_vector @@ q.query \
                  WHERE d.project_id = $1 AND d.deleted_at IS NULL \
-                 ORDER BY score DESC, d.id LIMIT $3",
-                [project_id.as_uuid().into(), query.into(), limit(limit_rows)],
+                 ORDER BY score DESC, d.id LIMIT $3 OFFSET $4",
+                [
+                    project_id.as_uuid().into(),
+                    query.into(),
+                    limit(limit_rows),
+                    limit(offset),
+                ],
             )
         } else {
             let Some(expression) = fts5_query(query) else {
@@ -227,8 +233,13 @@ impl SearchIndex for SeaSearchIndex {
                  -bm25(docs_fts, 10.0, 1.0) AS score \
                  FROM docs_fts JOIN docs d ON d.id = docs_fts.doc_id \
                  WHERE docs_fts MATCH $2 AND docs_fts.project_id = $1 AND d.deleted_at IS NULL \
-                 ORDER BY score DESC, d.id LIMIT $3",
-                [project_id.as_uuid().into(), expression.into(), limit(limit_rows)],
+                 ORDER BY score DESC, d.id LIMIT $3 OFFSET $4",
+                [
+                    project_id.as_uuid().into(),
+                    expression.into(),
+                    limit(limit_rows),
+                    limit(offset),
+                ],
             )
         };
         let rows = self

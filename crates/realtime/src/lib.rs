@@ -10,6 +10,8 @@ pub mod hub;
 pub mod protocol;
 pub mod session;
 pub mod tailer;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wake;
 
 pub use hub::{Hub, HubConfig};

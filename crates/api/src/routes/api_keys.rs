@@ -1,23 +1,21 @@
 //! API keys of a project (owners): create (the secret is shown once), list, revoke.
 
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use toolkit_domain::{ApiKeyId, ProjectId};
 
 use crate::dto::{ApiKeyDto, CreateApiKeyBody, CreatedApiKeyDto, PageDto};
 use crate::extractors::{Authenticated, ListParams, path_id};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
+use crate::responses::{AuthErrors, JsonBodyErrors, NotFound, QueryErrors};
 use crate::state::AppState;
 
 /// Creates a key. `key` is in this response only; the server keeps just its SHA-256.
 #[utoipa::path(post, path = "/api/v1/projects/{projectId}/api-keys", tag = "api-keys", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")), request_body = CreateApiKeyBody,
     responses(
-        (status = 201, description = "Created; `key` is shown only now", body = CreatedApiKeyDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, scopes or expiresInDays", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, NotFound, JsonBodyErrors,
+        (status = 201, description = "Created; `key` is shown only now", body = CreatedApiKeyDto, headers(("Location" = String, description = "The new key (what `DELETE` revokes): `/api/v1/projects/{projectId}/api-keys/{keyId}`"))),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -37,20 +35,25 @@ pub async fn create(
         )
         .await?;
     let key = created.secret.expose().to_owned();
-    Ok(HttpResponse::Created().json(CreatedApiKeyDto {
-        api_key: ApiKeyDto::from(created.key),
-        key,
-    }))
+    let location = format!(
+        "/api/v1/projects/{}/api-keys/{}",
+        project_id.as_uuid(),
+        created.key.id.as_uuid()
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, location))
+        .json(CreatedApiKeyDto {
+            api_key: ApiKeyDto::from(created.key),
+            key,
+        }))
 }
 
 /// The project's keys, without secrets.
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/api-keys", tag = "api-keys", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of keys", body = PageDto<ApiKeyDto>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -67,10 +70,8 @@ pub async fn list(
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}/api-keys/{keyId}", tag = "api-keys", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("keyId" = Uuid, Path, description = "Key id")),
     responses(
+        AuthErrors, NotFound,
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner, or called with an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or live key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(
     state: web::Data<AppState>,

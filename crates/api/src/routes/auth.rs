@@ -1,22 +1,21 @@
 //! Authentication: register, login, refresh (rotation + reuse detection), logout, me.
 
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 
 use crate::dto::{LoginBody, RefreshTokenBody, RegisterBody, SessionDto, UserDto};
 use crate::extractors::Authenticated;
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, JsonBodyErrors, PublicErrors};
 use crate::state::AppState;
 
 /// Creates an account and starts a session.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
-        (status = 201, description = "Account created", body = SessionDto),
-        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
+        PublicErrors, JsonBodyErrors,
+        (status = 201, description = "Account created", body = SessionDto, headers(("Location" = String, description = "The account: `/api/v1/me`"))),
         (status = 403, description = "Registration is disabled (`registration-disabled`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Email already registered (`email-taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`errors[]`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     state: web::Data<AppState>,
@@ -26,16 +25,17 @@ pub async fn register(
         .auth
         .register(&body.email, &body.password, &body.display_name)
         .await?;
-    Ok(HttpResponse::Created().json(SessionDto::from(session)))
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, "/api/v1/me"))
+        .json(SessionDto::from(session)))
 }
 
 /// Starts a session. Unknown email and wrong password get the same 401.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses(
+        PublicErrors, JsonBodyErrors,
         (status = 200, description = "Logged in", body = SessionDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Bad credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
     let session = state.auth.login(&body.email, &body.password).await?;
@@ -46,8 +46,8 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
 /// one revokes every token of its session.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshTokenBody,
     responses(
+        PublicErrors, JsonBodyErrors,
         (status = 200, description = "New token pair", body = SessionDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
@@ -61,8 +61,8 @@ pub async fn refresh(
 /// Ends the session of a refresh token. Idempotent.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshTokenBody,
     responses(
+        PublicErrors, JsonBodyErrors,
         (status = 204, description = "Logged out"),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -75,8 +75,8 @@ pub async fn logout(
 /// The caller's account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses(
+        AuthErrors,
         (status = 200, description = "The caller", body = UserDto),
-        (status = 401, description = "Missing or invalid access token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(state: web::Data<AppState>, caller: Authenticated) -> Result<HttpResponse, ApiError> {
     let user = state.auth.me(&caller.0).await?;

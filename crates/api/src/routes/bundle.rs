@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use crate::dto::{BundleDocDto, BundleDto};
 use crate::extractors::{AnyPrincipal, path_id};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, NotFound, QueryErrors};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -73,12 +74,12 @@ fn tarball(docs: &[BundleDoc]) -> std::io::Result<Vec<u8>> {
         ("If-None-Match" = Option<String>, Header, description = "The ETag of the bundle you have"),
         ("Accept" = Option<String>, Header, description = "`application/gzip` for the tarball; JSON otherwise")),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "The bundle (JSON, or with `Accept: application/gzip` a tarball with `.toolkit-sync/manifest`); strong `ETag`",
+            headers(("ETag" = String, description = "Strong tag of this bundle representation")),
             content((BundleDto = "application/json"), (Vec<u8> = "application/gzip"))),
-        (status = 304, description = "Unchanged since the ETag you sent"),
-        (status = 401, description = "No, unknown, revoked or expired credential", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key without `docs:read`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 304, description = "Unchanged since the ETag you sent", headers(("ETag" = String, description = "Strong tag of this bundle representation"))),
+        (status = 422, description = "`prefix` is not a valid path prefix", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn bundle(
     state: web::Data<AppState>,

@@ -1,6 +1,6 @@
 //! Docs: create, list, get (with `If-None-Match` → 304), update (with `If-Match`), delete.
 
-use actix_web::http::header::{ETAG, EntityTag};
+use actix_web::http::header::{ETAG, EntityTag, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use toolkit_application::services::{DocEdit, DocRead, NewDoc};
@@ -10,6 +10,9 @@ use utoipa::IntoParams;
 use crate::dto::{CreateDocBody, DocDto, PageDto, UpdateDocBody};
 use crate::extractors::{AnyPrincipal, ListParams, if_match, if_none_match, path_id};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{
+    AuthErrors, DocPreconditionErrors, DocWriteErrors, JsonBodyErrors, NotFound, QueryErrors,
+};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,14 +45,9 @@ pub(crate) fn ids(path: &(String, String)) -> Result<(ProjectId, DocId), ApiErro
 #[utoipa::path(post, path = "/api/v1/projects/{projectId}/docs", tag = "docs", security(("bearer" = []), ("apiKey" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")), request_body = CreateDocBody,
     responses(
-        (status = 201, description = "Created; `ETag: \"1\"`", body = DocDto),
-        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role or scope too low", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, NotFound, JsonBodyErrors,
+        (status = 201, description = "Created", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"), ("Location" = String, description = "The new doc: `/api/v1/projects/{projectId}/docs/{docId}`"))),
         (status = 409, description = "Path taken (`path-taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Content over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path or message", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -71,17 +69,25 @@ pub async fn create(
             },
         )
         .await?;
-    Ok(doc_response(HttpResponse::Created(), doc))
+    let mut created = HttpResponse::Created();
+    created.insert_header((
+        LOCATION,
+        format!(
+            "/api/v1/projects/{}/docs/{}",
+            doc.project_id.as_uuid(),
+            doc.id.as_uuid()
+        ),
+    ));
+    Ok(doc_response(created, doc))
 }
 
 /// Docs of a project without content, ordered by creation.
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/docs", tag = "docs", security(("bearer" = []), ("apiKey" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), DocListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of docs (no `content`)", body = PageDto<DocDto>),
-        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`prefix` is not a valid path prefix", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -106,10 +112,9 @@ pub async fn list(
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id"),
         ("If-None-Match" = Option<String>, Header, description = "`\"<version>\"` you already have")),
     responses(
-        (status = 200, description = "The doc; `ETag: \"<version>\"`", body = DocDto),
-        (status = 304, description = "Unchanged"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, NotFound,
+        (status = 200, description = "The doc", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
+        (status = 304, description = "Unchanged", headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -136,17 +141,9 @@ pub async fn get(
         ("If-Match" = String, Header, description = "`\"<version>\"` being edited")),
     request_body = UpdateDocBody,
     responses(
-        (status = 200, description = "Updated; new `ETag`", body = DocDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role or scope too low", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, NotFound, JsonBodyErrors, DocWriteErrors,
+        (status = 200, description = "Updated", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
         (status = 409, description = "New path taken", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale version; `currentVersion` says the current one", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Content over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path or message", body = Problem, content_type = "application/problem+json"),
-        (status = 423, description = "Locked by someone else; `lock` says by whom", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -174,12 +171,8 @@ pub async fn update(
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id"),
         ("If-Match" = Option<String>, Header, description = "`\"<version>\"` expected")),
     responses(
+        AuthErrors, NotFound, DocPreconditionErrors,
         (status = 204, description = "Moved to the trash"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role or scope too low", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale version", body = Problem, content_type = "application/problem+json"),
-        (status = 423, description = "Locked by someone else", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -8,6 +8,7 @@ use super::docs::ids;
 use crate::dto::{LockBody, LockDto};
 use crate::extractors::{Authenticated, optional_json};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, NotFound, OptionalBodyErrors, QueryErrors};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -24,13 +25,9 @@ pub struct ReleaseParams {
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id")),
     request_body(content = Option<LockBody>, description = "`{ttlSeconds}` (15..=3600); may be empty"),
     responses(
+        AuthErrors, NotFound, OptionalBodyErrors,
         (status = 200, description = "Held by the caller until `expiresAt`", body = LockDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Viewer, or an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Held by someone else (`lock-held`); `lock` says by whom", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "ttlSeconds out of range", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn acquire(
     state: web::Data<AppState>,
@@ -51,10 +48,8 @@ pub async fn acquire(
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}/docs/{docId}/lock", tag = "locks", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id"), ReleaseParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 204, description = "Released, or was not locked"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Viewer, or force without being owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Someone else's lock (use force as owner)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn release(

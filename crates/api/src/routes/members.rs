@@ -6,16 +6,15 @@ use toolkit_domain::{ProjectId, UserId};
 use crate::dto::{MemberDto, PageDto, PutMemberBody};
 use crate::extractors::{Authenticated, ListParams, path_id};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, JsonBodyErrors, NotFound, QueryErrors};
 use crate::state::AppState;
 
 /// Members of a project (viewer or higher).
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/members", tag = "members", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of members", body = PageDto<MemberDto>),
-        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -34,13 +33,9 @@ pub async fn list(
     params(("projectId" = Uuid, Path, description = "Project id"), ("userId" = Uuid, Path, description = "User id")),
     request_body = PutMemberBody,
     responses(
+        AuthErrors, NotFound, JsonBodyErrors,
         (status = 200, description = "The member", body = MemberDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave the project without an owner (`last-owner`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid role", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put(
     state: web::Data<AppState>,
@@ -61,10 +56,8 @@ pub async fn put(
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}/members/{userId}", tag = "members", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("userId" = Uuid, Path, description = "User id")),
     responses(
+        AuthErrors, NotFound,
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or member", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave the project without an owner (`last-owner`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn remove(

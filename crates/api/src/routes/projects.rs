@@ -1,14 +1,16 @@
 //! Projects: create, list, get, update, delete.
 
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use toolkit_application::services::{NewProjectInput, ProjectPatch};
+use toolkit_application::services::{NewProjectInput, ProjectPatch, ProjectView};
 use toolkit_domain::ProjectId;
 use utoipa::IntoParams;
 
 use crate::dto::{CreateProjectBody, PageDto, ProjectDto, UpdateProjectBody};
 use crate::extractors::{Authenticated, ListParams, path_id};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, JsonBodyErrors, NotFound, QueryErrors};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -26,12 +28,9 @@ pub struct ProjectListParams {
 /// Creates a project; the caller becomes its owner.
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), request_body = CreateProjectBody,
     responses(
-        (status = 201, description = "Created", body = ProjectDto),
-        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, JsonBodyErrors,
+        (status = 201, description = "Created", body = ProjectDto, headers(("Location" = String, description = "The new project: `/api/v1/projects/{projectId}`"))),
         (status = 409, description = "Slug taken (`slug-taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -45,15 +44,17 @@ pub async fn create(
         description: body.description,
     };
     let view = state.projects.create(&caller.0, input).await?;
-    Ok(HttpResponse::Created().json(ProjectDto::from(view)))
+    let location = format!("/api/v1/projects/{}", view.project.id.as_uuid());
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, location))
+        .json(ProjectDto::from(view)))
 }
 
-/// The caller's projects, ordered by creation.
+/// The caller's projects, ordered by creation, each with its GitHub link (one query).
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), params(ProjectListParams),
     responses(
+        AuthErrors, QueryErrors,
         (status = 200, description = "A page of projects", body = PageDto<ProjectDto>),
-        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -67,16 +68,21 @@ pub async fn list(
     }
     .page()?;
     let page = state.projects.list(&caller.0, query.q, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, ProjectDto::from)))
+    Ok(HttpResponse::Ok().json(PageDto::from_page(page, |listing| {
+        ProjectDto::from(ProjectView {
+            project: listing.project,
+            role: listing.role,
+        })
+        .with_github(listing.github)
+    })))
 }
 
 /// One project (viewer or higher; 404 for everyone else).
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
+        AuthErrors, NotFound,
         (status = 200, description = "The project", body = ProjectDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -93,13 +99,9 @@ pub async fn get(
 #[utoipa::path(patch, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")), request_body = UpdateProjectBody,
     responses(
+        AuthErrors, NotFound, JsonBodyErrors,
         (status = 200, description = "Updated", body = ProjectDto),
-        (status = 400, description = "Malformed body or unknown fields", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role too low (`insufficient-role`)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -123,10 +125,8 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
+        AuthErrors, NotFound,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,

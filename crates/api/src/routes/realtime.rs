@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::extractors::{AnyPrincipal, Authenticated, bearer_token};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, QueryErrors};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -67,10 +68,9 @@ async fn authenticate(
 #[utoipa::path(get, path = "/api/v1/ws", tag = "realtime", security(("bearer" = []), ("apiKey" = [])),
     params(WsParams),
     responses(
+        AuthErrors, QueryErrors,
         (status = 101, description = "Switching protocols: JSON text frames, see docs/realtime.md"),
         (status = 400, description = "Not a WebSocket handshake", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid credential or ticket", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key without `docs:read`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ws(
     state: web::Data<AppState>,
@@ -92,9 +92,8 @@ pub async fn ws(
 /// A single-use ticket, valid 30 seconds, for `GET /api/v1/ws?ticket=`.
 #[utoipa::path(post, path = "/api/v1/ws-ticket", tag = "realtime", security(("bearer" = [])),
     responses(
+        AuthErrors,
         (status = 200, description = "A ticket", body = TicketDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ticket(
     state: web::Data<AppState>,

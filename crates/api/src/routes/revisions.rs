@@ -6,7 +6,8 @@ use toolkit_domain::{DocId, ProjectId};
 use super::docs::doc_response;
 use crate::dto::{DocDto, PageDto, RevisionDto};
 use crate::extractors::{Authenticated, ListParams, if_match, path_id};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
+use crate::responses::{AuthErrors, DocWriteErrors, NotFound, QueryErrors};
 use crate::state::AppState;
 
 fn ids(path: &(String, String, String)) -> Result<(ProjectId, DocId, i64), ApiError> {
@@ -18,10 +19,8 @@ fn ids(path: &(String, String, String)) -> Result<(ProjectId, DocId, i64), ApiEr
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/docs/{docId}/revisions", tag = "revisions", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id"), ListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of revisions, newest first", body = PageDto<RevisionDto>),
-        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -40,9 +39,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/docs/{docId}/revisions/{version}", tag = "revisions", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id"), ("version" = i64, Path, description = "Version")),
     responses(
+        AuthErrors, NotFound,
         (status = 200, description = "The revision with `content`", body = RevisionDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc or version", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -63,13 +61,8 @@ pub async fn get(
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id"), ("version" = i64, Path, description = "Version to restore"),
         ("If-Match" = String, Header, description = "`\"<current version>\"`")),
     responses(
-        (status = 200, description = "The doc at a new version", body = DocDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doc or version", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale version", body = Problem, content_type = "application/problem+json"),
-        (status = 423, description = "Locked by someone else", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, NotFound, DocWriteErrors,
+        (status = 200, description = "The doc at a new version", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
     ))]
 pub async fn restore(
     state: web::Data<AppState>,

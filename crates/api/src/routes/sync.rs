@@ -13,6 +13,9 @@ use crate::dto::{
 };
 use crate::extractors::{AnyPrincipal, Authenticated, ListParams, path_id};
 use crate::problem::{ApiError, Problem, ProblemFieldError};
+use crate::responses::{
+    AuthErrors, DocPreconditionErrors, JsonBodyErrors, NotFound, PublicErrors, QueryErrors,
+};
 use crate::state::AppState;
 
 fn project(path: &str) -> Result<ProjectId, ApiError> {
@@ -27,11 +30,8 @@ fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
 #[utoipa::path(put, path = "/api/v1/projects/{projectId}/github", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")), request_body = PutGitHubLinkBody,
     responses(
+        AuthErrors, NotFound, JsonBodyErrors,
         (status = 200, description = "Linked; a first run is queued", body = GitHubLinkStateDto),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or GitHub refused (no such repo/branch, token cannot read)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_link(
@@ -57,9 +57,8 @@ pub async fn put_link(
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/github", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
+        AuthErrors, NotFound,
         (status = 200, description = "The link", body = GitHubLinkStateDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not linked", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_link(
     state: web::Data<AppState>,
@@ -74,10 +73,8 @@ pub async fn get_link(
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}/github", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
+        AuthErrors, NotFound,
         (status = 204, description = "Unlinked"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not linked", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_link(
     state: web::Data<AppState>,
@@ -93,10 +90,8 @@ pub async fn delete_link(
 #[utoipa::path(post, path = "/api/v1/projects/{projectId}/sync", tag = "github", security(("bearer" = []), ("apiKey" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
+        AuthErrors, NotFound,
         (status = 202, description = "Queued (or the active run)", body = RunIdDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role or scope too low", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not linked", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_run(
     state: web::Data<AppState>,
@@ -122,9 +117,8 @@ pub async fn request_run(
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/sync-runs", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of runs", body = PageDto<SyncRunDto>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn runs(
     state: web::Data<AppState>,
@@ -140,9 +134,8 @@ pub async fn runs(
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/sync-runs/{runId}", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("runId" = Uuid, Path, description = "Run id")),
     responses(
+        AuthErrors, NotFound,
         (status = 200, description = "The run", body = SyncRunDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or run", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn run(
     state: web::Data<AppState>,
@@ -160,9 +153,8 @@ pub async fn run(
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/sync-conflicts", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of conflicts", body = PageDto<SyncConflictDto>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn conflicts(
     state: web::Data<AppState>,
@@ -183,14 +175,9 @@ pub async fn conflicts(
     params(("projectId" = Uuid, Path, description = "Project id"), ("conflictId" = Uuid, Path, description = "Conflict id")),
     request_body = ResolveConflictBody,
     responses(
+        AuthErrors, NotFound, JsonBodyErrors, DocPreconditionErrors,
         (status = 204, description = "Resolved"),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such (open) conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The doc changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `keep` or missing `content`", body = Problem, content_type = "application/problem+json"),
-        (status = 423, description = "The doc is locked by someone else", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resolve(
     state: web::Data<AppState>,
@@ -240,6 +227,7 @@ pub async fn resolve(
 #[utoipa::path(post, path = "/api/v1/webhooks/github", tag = "github",
     request_body(content = String, description = "The GitHub event payload", content_type = "application/json"),
     responses(
+        PublicErrors,
         (status = 200, description = "`ping` answered, or a replayed delivery ignored", body = WebhookAckDto),
         (status = 202, description = "Accepted: runs queued, or the event ignored", body = WebhookAckDto),
         (status = 401, description = "Missing or wrong signature (or no webhook secret configured)", body = Problem, content_type = "application/problem+json"),

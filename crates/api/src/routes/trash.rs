@@ -7,16 +7,15 @@ use super::docs::{doc_response, ids};
 use crate::dto::{DocDto, PageDto};
 use crate::extractors::{AnyPrincipal, Authenticated, ListParams, path_id};
 use crate::problem::{ApiError, Problem};
+use crate::responses::{AuthErrors, NotFound, QueryErrors};
 use crate::state::AppState;
 
 /// Deleted docs (no content), with `deletedAt` and `deletedBy`.
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/trash", tag = "trash", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ListParams),
     responses(
+        AuthErrors, NotFound, QueryErrors,
         (status = 200, description = "A page of deleted docs", body = PageDto<DocDto>),
-        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -35,10 +34,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/projects/{projectId}/trash/{docId}/restore", tag = "trash", security(("bearer" = []), ("apiKey" = [])),
     params(("projectId" = Uuid, Path, description = "Project id"), ("docId" = Uuid, Path, description = "Doc id")),
     responses(
-        (status = 200, description = "The restored doc", body = DocDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role or scope too low", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not in the trash", body = Problem, content_type = "application/problem+json"),
+        AuthErrors, NotFound,
+        (status = 200, description = "The restored doc", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
         (status = 409, description = "Its path is taken again (`path-taken`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(

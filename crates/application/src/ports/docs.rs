@@ -114,8 +114,15 @@ pub struct FeedEvent {
 pub trait SearchIndex: Send + Sync + 'static {
     /// Full-text search over path and content of the project's live docs, best first. Any
     /// user text is acceptable input: stop words only or punctuation only give no hits, never
-    /// an error.
-    async fn search(&self, project_id: ProjectId, query: &str, limit: u64) -> anyhow::Result<Vec<SearchHit>>;
+    /// an error. Skips the first `offset` hits (ties in score are ordered by doc id, so pages
+    /// of an unchanged project neither overlap nor leave gaps).
+    async fn search(
+        &self,
+        project_id: ProjectId,
+        query: &str,
+        offset: u64,
+        limit: u64,
+    ) -> anyhow::Result<Vec<SearchHit>>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -35,7 +35,7 @@ pub use security::{AccessClaims, IssuedAccessToken, PasswordHasher, TokenIssuer}
 #[cfg(any(test, feature = "mocks"))]
 pub use security::{MockPasswordHasher, MockTokenIssuer};
 pub use store::{
-    MemberRepository, NewRefreshToken, ProjectRepository, RefreshTokenRepository, RefreshUse,
+    MemberRepository, NewRefreshToken, ProjectListing, ProjectRepository, RefreshTokenRepository, RefreshUse,
     StoredCredentials, UserRepository,
 };
 #[cfg(any(test, feature = "mocks"))]

@@ -9,6 +9,15 @@ use toolkit_domain::{
 };
 
 use crate::PageRequest;
+use crate::ports::GitHubLink;
+
+/// A project as a member sees it in their list: with their role and its GitHub link, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectListing {
+    pub project: Project,
+    pub role: Role,
+    pub github: Option<GitHubLink>,
+}
 
 /// An account with the hash to check its password against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,13 +85,13 @@ pub trait ProjectRepository: Send + Sync + 'static {
     ) -> anyhow::Result<Option<(Project, Role)>>;
 
     /// The user's projects ordered by id, optionally filtered by a case-insensitive substring
-    /// of the name.
+    /// of the name, each with its GitHub link: one query (a join), not one more per project.
     async fn list_for_member(
         &self,
         user_id: UserId,
         name_filter: Option<String>,
         page: PageRequest,
-    ) -> anyhow::Result<Vec<(Project, Role)>>;
+    ) -> anyhow::Result<Vec<ProjectListing>>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -2,64 +2,28 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use toolkit_domain::{
-    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, Project, ProjectDescription, ProjectId,
-    ProjectName, ProjectSlug, Role, Scope, Scopes, UserId,
+    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, Project, ProjectId, Role, Scope, Scopes, UserId,
 };
 use uuid::Uuid;
 
 use super::api_keys::{MAX_EXPIRES_IN_DAYS, TOUCH_INTERVAL_SECONDS};
-use super::{ApiKeyService, Caller, CreatedKey, KeyAuthentication, KeyCaller, ProjectService, Runtime};
+use super::test_support::*;
+use super::{ApiKeyService, CreatedKey, KeyAuthentication, KeyCaller, ProjectService};
 use crate::ports::{
-    MockApiKeyRepository, MockClock, MockIdGenerator, MockMemberRepository, MockProjectRepository,
-    MockTokenIssuer, MockUnitOfWork, MockUserRepository,
+    MockApiKeyRepository, MockMemberRepository, MockProjectRepository, MockTokenIssuer, MockUnitOfWork,
+    MockUserRepository,
 };
 use crate::{AppError, Forbidden, Page, PageRequest, Unauthorized};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
-}
-
-fn earlier() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
-}
-
-/// The n-th id handed out by the fixture's generator (1-based).
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
-
-fn caller_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0xCA11_E500))
-}
-
-fn caller() -> Caller {
-    Caller {
-        user_id: caller_id(),
-        display_name: "Ada".to_owned(),
-    }
-}
-
-fn pid() -> ProjectId {
-    ProjectId::from_uuid(Uuid::from_u128(0x9000_0001))
-}
 
 fn key_id() -> ApiKeyId {
     ApiKeyId::from_uuid(Uuid::from_u128(0x4E11_0001))
 }
 
 fn existing_project() -> Project {
-    Project {
-        id: pid(),
-        slug: ProjectSlug::parse("toolkit").unwrap(),
-        name: ProjectName::parse("Toolkit").unwrap(),
-        description: ProjectDescription::parse("Shared prompts").unwrap(),
-        created_at: earlier(),
-        updated_at: earlier(),
-    }
+    project()
 }
 
 /// A well-formed secret: `tks_` + 43 base62 characters.
@@ -117,20 +81,6 @@ fn new_key(name: &str, key_scopes: &[&str], expires_in_days: Option<i64>) -> Api
         expires_at: expires_in_days.map(|days| now() + Duration::days(days)),
         last_used_at: None,
         revoked_at: None,
-    }
-}
-
-/// A fixed clock and ids 1, 2, 3, ... in call order.
-fn runtime() -> Runtime {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let counter = AtomicU64::new(1);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id()
-        .returning(move || id(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
-    Runtime {
-        clock: Arc::new(clock),
-        ids: Arc::new(ids),
     }
 }
 

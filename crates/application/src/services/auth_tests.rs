@@ -1,7 +1,6 @@
 //! Unit tests of the auth use cases (`auth.rs`) with every port mocked by mockall.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -9,11 +8,11 @@ use mockall::Sequence;
 use toolkit_domain::{DisplayName, Email, RefreshTokenFamilyId, RefreshTokenId, User, UserId};
 use uuid::Uuid;
 
-use super::{AuthPolicy, AuthService, Caller, Runtime};
+use super::test_support::*;
+use super::{AuthPolicy, AuthService, Caller};
 use crate::ports::{
-    AccessClaims, Change, CommitError, IssuedAccessToken, MockClock, MockIdGenerator, MockPasswordHasher,
-    MockRefreshTokenRepository, MockTokenIssuer, MockUnitOfWork, MockUserRepository, NewRefreshToken,
-    RefreshUse, StoredCredentials,
+    AccessClaims, Change, CommitError, IssuedAccessToken, MockPasswordHasher, MockRefreshTokenRepository,
+    MockTokenIssuer, MockUnitOfWork, MockUserRepository, NewRefreshToken, RefreshUse, StoredCredentials,
 };
 use crate::{AppError, Conflict, Forbidden, Unauthorized};
 
@@ -23,17 +22,8 @@ const NEW_REFRESH: &str = "new-refresh-token";
 const OLD_REFRESH: &str = "old-refresh-token";
 const STORED_HASH: &str = "$argon2id$v=19$stored";
 
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
-}
-
 fn refresh_ttl() -> Duration {
     Duration::days(30)
-}
-
-/// The n-th id handed out by the fixture's generator (1-based).
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
 }
 
 /// What the fake token issuer stores for a refresh token.
@@ -56,20 +46,6 @@ fn ada() -> User {
 
 fn family(n: u128) -> RefreshTokenFamilyId {
     RefreshTokenFamilyId::from_uuid(Uuid::from_u128(0xFA00 + n))
-}
-
-/// A fixed clock and ids 1, 2, 3, ... in call order.
-fn runtime() -> Runtime {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let counter = AtomicU64::new(1);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id()
-        .returning(move || id(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
-    Runtime {
-        clock: Arc::new(clock),
-        ids: Arc::new(ids),
-    }
 }
 
 struct Fixture {

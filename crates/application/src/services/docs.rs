@@ -58,6 +58,23 @@ impl KnownVersions {
     }
 }
 
+/// What `If-Match` names: one version, or `*`, which matches any current version (RFC 9110).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    Any,
+    Version(i64),
+}
+
+impl From<i64> for IfMatch {
+    fn from(version: i64) -> Self {
+        IfMatch::Version(version)
+    }
+}
+
+/// How often a write with `If-Match: *` re-targets the version that a concurrent write just
+/// made current, before answering 412 like any stale write.
+const ANY_VERSION_ATTEMPTS: usize = 3;
+
 /// A conditional read's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocRead {
@@ -222,11 +239,11 @@ impl DocService {
         principal: &Principal,
         project_id: ProjectId,
         doc_id: DocId,
-        if_match: Option<i64>,
+        if_match: Option<IfMatch>,
         edit: DocEdit,
     ) -> Result<Doc, AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Write).await?;
-        let expected_version = if_match.ok_or(AppError::PreconditionRequired)?;
+        let if_match = if_match.ok_or(AppError::PreconditionRequired)?;
         let mut v = Validator::default();
         let path = match &edit.path {
             Some(p) => v.check("path", DocPath::parse(p)),
@@ -237,22 +254,54 @@ impl DocService {
             .flatten();
         v.finish()?;
         let content = self.content(edit.content)?;
+        let at = self.rt.clock.now();
         let applied = self
-            .uow
-            .commit(vec![Change::UpdateDoc(DocUpdate {
-                project_id,
-                doc_id,
-                expected_version,
-                writer: writer_of(principal),
-                path,
-                content,
-                message,
-                author: principal.author(),
-                at: self.rt.clock.now(),
-                kind: EventKind::DocUpdated,
-            })])
+            .commit_update(project_id, doc_id, if_match, |expected_version| {
+                Change::UpdateDoc(DocUpdate {
+                    project_id,
+                    doc_id,
+                    expected_version,
+                    writer: writer_of(principal),
+                    path: path.clone(),
+                    content: content.clone(),
+                    message: message.clone(),
+                    author: principal.author(),
+                    at,
+                    kind: EventKind::DocUpdated,
+                })
+            })
             .await?;
         doc_from(applied.doc)
+    }
+
+    /// Commits the one change `build` makes for an expected version. For `If-Match: *` that
+    /// is the current version: the write stays one conditional UPDATE, so the database still
+    /// decides; when another write commits between the read and ours, the refusal names the
+    /// new current version and the write is retried on it (`*` accepts any current version).
+    async fn commit_update(
+        &self,
+        project_id: ProjectId,
+        doc_id: DocId,
+        if_match: IfMatch,
+        build: impl Fn(i64) -> Change,
+    ) -> Result<crate::ports::Applied, AppError> {
+        let mut expected = match if_match {
+            IfMatch::Version(version) => return Ok(self.uow.commit(vec![build(version)]).await?),
+            IfMatch::Any => {
+                self.docs
+                    .get(project_id, doc_id, false, self.rt.clock.now())
+                    .await?
+                    .ok_or(AppError::NotFound("doc"))?
+                    .version
+            }
+        };
+        for _ in 1..ANY_VERSION_ATTEMPTS {
+            match self.uow.commit(vec![build(expected)]).await {
+                Err(CommitError::Stale { current_version }) => expected = current_version,
+                result => return Ok(result?),
+            }
+        }
+        Ok(self.uow.commit(vec![build(expected)]).await?)
     }
 
     /// Moves a doc to the trash (its path is free at once; revisions are kept).
@@ -265,14 +314,19 @@ impl DocService {
         principal: &Principal,
         project_id: ProjectId,
         doc_id: DocId,
-        if_match: Option<i64>,
+        if_match: Option<IfMatch>,
     ) -> Result<(), AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Write).await?;
+        // `*` matches any current version: the same as no precondition (a missing doc is 404).
+        let expected_version = match if_match {
+            Some(IfMatch::Version(version)) => Some(version),
+            Some(IfMatch::Any) | None => None,
+        };
         self.uow
             .commit(vec![Change::DeleteDoc(DocDelete {
                 project_id,
                 doc_id,
-                expected_version: if_match,
+                expected_version,
                 writer: writer_of(principal),
                 author: principal.author(),
                 at: self.rt.clock.now(),
@@ -409,10 +463,10 @@ impl DocService {
         project_id: ProjectId,
         doc_id: DocId,
         version: i64,
-        if_match: Option<i64>,
+        if_match: Option<IfMatch>,
     ) -> Result<Doc, AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Write).await?;
-        let expected_version = if_match.ok_or(AppError::PreconditionRequired)?;
+        let if_match = if_match.ok_or(AppError::PreconditionRequired)?;
         let revision = self
             .docs
             .get_revision(project_id, doc_id, version)
@@ -422,20 +476,22 @@ impl DocService {
             AppError::Unexpected(anyhow::anyhow!("revision {version} came without content"))
         })?;
         let content = self.content(text)?;
+        let at = self.rt.clock.now();
         let applied = self
-            .uow
-            .commit(vec![Change::UpdateDoc(DocUpdate {
-                project_id,
-                doc_id,
-                expected_version,
-                writer: writer_of(principal),
-                path: None,
-                content,
-                message: Some(format!("restored version {version}")),
-                author: principal.author(),
-                at: self.rt.clock.now(),
-                kind: EventKind::DocRestored,
-            })])
+            .commit_update(project_id, doc_id, if_match, |expected_version| {
+                Change::UpdateDoc(DocUpdate {
+                    project_id,
+                    doc_id,
+                    expected_version,
+                    writer: writer_of(principal),
+                    path: None,
+                    content: content.clone(),
+                    message: Some(format!("restored version {version}")),
+                    author: principal.author(),
+                    at,
+                    kind: EventKind::DocRestored,
+                })
+            })
             .await?;
         doc_from(applied.doc)
     }
@@ -477,6 +533,9 @@ impl DocService {
         doc_from(applied.doc)
     }
 
+    /// One page of hits, best first, from `offset`; the second value is the offset of the next
+    /// page when more hits follow.
+    ///
     /// # Errors
     /// `NotFound`, `Forbidden`, `Validation` for an empty or over-long query.
     pub async fn search(
@@ -484,8 +543,9 @@ impl DocService {
         principal: &Principal,
         project_id: ProjectId,
         query: &str,
+        offset: u64,
         limit: u32,
-    ) -> Result<Vec<SearchHit>, AppError> {
+    ) -> Result<(Vec<SearchHit>, Option<u64>), AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Read).await?;
         let query = query.trim();
         if query.is_empty() {
@@ -497,7 +557,15 @@ impl DocService {
                 &toolkit_domain::ValidationError::TooLong { max: 200 },
             ));
         }
-        Ok(self.search.search(project_id, query, u64::from(limit)).await?)
+        let mut hits = self
+            .search
+            .search(project_id, query, offset, u64::from(limit) + 1)
+            .await?;
+        let next = (hits.len() > limit as usize).then(|| {
+            hits.truncate(limit as usize);
+            offset + u64::from(limit)
+        });
+        Ok((hits, next))
     }
 
     /// Events with `seq > after`, oldest first; `next` is the last seq when more may follow.

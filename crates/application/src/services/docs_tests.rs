@@ -2,75 +2,27 @@
 //! housekeeping round (`housekeeping.rs`), with every port mocked by mockall.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use toolkit_domain::{
     ApiKeyId, ApiKeyRef, Author, Doc, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, LockTtl,
-    PathPrefix, Project, ProjectDescription, ProjectId, ProjectName, ProjectSlug, Revision, Role, Scope,
-    Scopes, UserId,
+    PathPrefix, ProjectId, Revision, Role, Scope, Scopes, UserId,
 };
 use uuid::Uuid;
 
+use super::test_support::*;
 use super::{
-    Caller, DocEdit, DocPolicy, DocRead, DocService, HousekeepingService, KeyCaller, KnownVersions, NewDoc,
-    Principal, Retention, Runtime, SweepReport,
+    DocEdit, DocPolicy, DocRead, DocService, HousekeepingService, IfMatch, KeyCaller, KnownVersions, NewDoc,
+    Principal, Retention, SweepReport,
 };
 use crate::ports::{
     Applied, Change, CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease,
-    MockClock, MockDocRepository, MockHousekeeping, MockIdGenerator, MockProjectRepository, MockSearchIndex,
-    MockUnitOfWork, SearchHit, StoredEvent,
+    MockDocRepository, MockHousekeeping, MockProjectRepository, MockSearchIndex, MockUnitOfWork, SearchHit,
+    StoredEvent,
 };
 use crate::{AppError, Conflict, Forbidden, PageRequest};
 
 const MAX_BYTES: usize = 64;
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
-}
-
-fn earlier() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
-}
-
-/// The n-th id handed out by the fixture's generator (1-based).
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
-
-fn caller_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0xCA11_E500))
-}
-
-fn other_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0x0B0B_0000))
-}
-
-fn caller() -> Caller {
-    Caller {
-        user_id: caller_id(),
-        display_name: "Ada".to_owned(),
-    }
-}
-
-fn user() -> Principal {
-    Principal::User(caller())
-}
-
-fn ada() -> Author {
-    Author::User {
-        id: caller_id(),
-        display_name: "Ada".to_owned(),
-    }
-}
-
-fn pid() -> ProjectId {
-    ProjectId::from_uuid(Uuid::from_u128(0x9000_0001))
-}
-
-fn other_pid() -> ProjectId {
-    ProjectId::from_uuid(Uuid::from_u128(0x9000_0002))
-}
 
 fn did() -> DocId {
     DocId::from_uuid(Uuid::from_u128(0xD0C0_0001))
@@ -94,17 +46,6 @@ fn key_of(project_id: ProjectId, scopes: &[&str]) -> Principal {
 
 fn key(scopes: &[&str]) -> Principal {
     key_of(pid(), scopes)
-}
-
-fn project() -> Project {
-    Project {
-        id: pid(),
-        slug: ProjectSlug::parse("toolkit").unwrap(),
-        name: ProjectName::parse("Toolkit").unwrap(),
-        description: ProjectDescription::parse("Shared prompts").unwrap(),
-        created_at: earlier(),
-        updated_at: earlier(),
-    }
 }
 
 fn path(raw: &str) -> DocPath {
@@ -199,31 +140,6 @@ fn page(limit: u32) -> PageRequest {
     PageRequest { after: None, limit }
 }
 
-/// A `withf` predicate: the commit carries exactly `expected` (printed on mismatch).
-fn exactly(expected: Vec<Change>) -> impl Fn(&Vec<Change>) -> bool + Send + 'static {
-    move |changes: &Vec<Change>| {
-        let same = changes == &expected;
-        if !same {
-            eprintln!("committed: {changes:#?}\nexpected:  {expected:#?}");
-        }
-        same
-    }
-}
-
-/// A fixed clock and ids 1, 2, 3, ... in call order.
-fn runtime() -> Runtime {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let counter = AtomicU64::new(1);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id()
-        .returning(move || id(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
-    Runtime {
-        clock: Arc::new(clock),
-        ids: Arc::new(ids),
-    }
-}
-
 fn policy() -> DocPolicy {
     DocPolicy {
         max_content_bytes: MAX_BYTES,
@@ -310,7 +226,9 @@ impl Fixture {
         self.docs
             .expect_list_trash()
             .returning(|_, _| Ok(vec![doc(2, None)]));
-        self.search.expect_search().returning(|_, _, _| Ok(vec![hit()]));
+        self.search
+            .expect_search()
+            .returning(|_, _, _, _| Ok(vec![hit()]));
     }
 }
 
@@ -340,7 +258,10 @@ async fn all_reads(svc: &DocService, who: &Principal) -> Vec<Outcome> {
             svc.revisions(who, pid(), did(), page(10)).await.map(|_| ()),
         ),
         ("revision", svc.revision(who, pid(), did(), 1).await.map(|_| ())),
-        ("search", svc.search(who, pid(), "review", 10).await.map(|_| ())),
+        (
+            "search",
+            svc.search(who, pid(), "review", 0, 10).await.map(|_| ()),
+        ),
         ("events", svc.events(who, pid(), 0, 10).await.map(|_| ())),
         ("trash", svc.trash(who, pid(), page(10)).await.map(|_| ())),
     ]
@@ -357,14 +278,17 @@ async fn all_writes(svc: &DocService, who: &Principal) -> Vec<Outcome> {
         ),
         (
             "update",
-            svc.update(who, pid(), did(), Some(1), edit("hi", None))
+            svc.update(who, pid(), did(), Some(IfMatch::Version(1)), edit("hi", None))
                 .await
                 .map(|_| ()),
         ),
-        ("delete", svc.delete(who, pid(), did(), Some(1)).await),
+        (
+            "delete",
+            svc.delete(who, pid(), did(), Some(IfMatch::Version(1))).await,
+        ),
         (
             "restore_revision",
-            svc.restore_revision(who, pid(), did(), 1, Some(2))
+            svc.restore_revision(who, pid(), did(), 1, Some(IfMatch::Version(2)))
                 .await
                 .map(|_| ()),
         ),
@@ -801,6 +725,75 @@ fn expected_update(
 }
 
 #[tokio::test]
+async fn update_with_if_match_any_targets_the_current_version() {
+    let mut fx = Fixture::member(Role::Editor);
+    fx.docs
+        .expect_get()
+        .times(1)
+        .returning(|_, _, _, _| Ok(Some(doc(7, None))));
+    let updated = doc(8, Some("new text"));
+    fx.expect_commit(
+        vec![expected_update(7, Some(caller_id()), ada(), None)],
+        with_doc(updated.clone()),
+    );
+
+    let doc = fx
+        .build()
+        .update(&user(), pid(), did(), Some(IfMatch::Any), edit("new text", None))
+        .await
+        .unwrap();
+
+    assert_eq!(doc, updated);
+}
+
+#[tokio::test]
+async fn update_with_if_match_any_retries_on_the_version_a_concurrent_write_made_current() {
+    let mut fx = Fixture::member(Role::Editor);
+    fx.docs
+        .expect_get()
+        .times(1)
+        .returning(|_, _, _, _| Ok(Some(doc(7, None))));
+    let mut seq = mockall::Sequence::new();
+    fx.uow
+        .expect_commit()
+        .withf(exactly(vec![expected_update(7, Some(caller_id()), ada(), None)]))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(CommitError::Stale { current_version: 9 }));
+    let updated = doc(10, Some("new text"));
+    let applied = with_doc(updated.clone());
+    fx.uow
+        .expect_commit()
+        .withf(exactly(vec![expected_update(9, Some(caller_id()), ada(), None)]))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(applied.clone()));
+
+    let doc = fx
+        .build()
+        .update(&user(), pid(), did(), Some(IfMatch::Any), edit("new text", None))
+        .await
+        .unwrap();
+
+    assert_eq!(doc, updated);
+}
+
+#[tokio::test]
+async fn update_with_if_match_any_of_a_missing_doc_is_not_found_and_commits_nothing() {
+    let mut fx = Fixture::member(Role::Editor);
+    fx.docs.expect_get().returning(|_, _, _, _| Ok(None));
+    fx.expect_no_commit();
+
+    let error = fx
+        .build()
+        .update(&user(), pid(), did(), Some(IfMatch::Any), edit("new text", None))
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, AppError::NotFound("doc")), "{error:?}");
+}
+
+#[tokio::test]
 async fn update_without_if_match_is_precondition_required_and_commits_nothing() {
     let mut fx = Fixture::member(Role::Editor);
     fx.expect_no_commit();
@@ -825,7 +818,13 @@ async fn update_by_a_person_commits_a_doc_update_with_the_expected_version_and_t
 
     let doc = fx
         .build()
-        .update(&user(), pid(), did(), Some(4), edit("new text", None))
+        .update(
+            &user(),
+            pid(),
+            did(),
+            Some(IfMatch::Version(4)),
+            edit("new text", None),
+        )
         .await
         .unwrap();
 
@@ -847,7 +846,7 @@ async fn update_by_a_key_commits_a_doc_update_without_a_writer() {
             &key(&["docs:write"]),
             pid(),
             did(),
-            Some(4),
+            Some(IfMatch::Version(4)),
             edit("new text", None),
         )
         .await;
@@ -874,7 +873,7 @@ async fn update_with_a_new_path_renames_to_the_parsed_path() {
             &user(),
             pid(),
             did(),
-            Some(2),
+            Some(IfMatch::Version(2)),
             edit("new text", Some(".claude/agents/tester.md")),
         )
         .await;
@@ -889,7 +888,13 @@ async fn update_with_an_invalid_new_path_is_a_validation_error_on_path_and_commi
 
     let error = fx
         .build()
-        .update(&user(), pid(), did(), Some(2), edit("x", Some("/abs")))
+        .update(
+            &user(),
+            pid(),
+            did(),
+            Some(IfMatch::Version(2)),
+            edit("x", Some("/abs")),
+        )
         .await
         .unwrap_err();
 
@@ -907,7 +912,7 @@ async fn update_with_content_over_the_limit_is_payload_too_large_and_commits_not
             &user(),
             pid(),
             did(),
-            Some(2),
+            Some(IfMatch::Version(2)),
             edit(&"x".repeat(MAX_BYTES + 1), None),
         )
         .await
@@ -926,7 +931,13 @@ async fn update_of_a_stale_version_is_precondition_failed_with_the_current_versi
 
     let error = fx
         .build()
-        .update(&user(), pid(), did(), Some(4), edit("new text", None))
+        .update(
+            &user(),
+            pid(),
+            did(),
+            Some(IfMatch::Version(4)),
+            edit("new text", None),
+        )
         .await
         .unwrap_err();
 
@@ -943,7 +954,13 @@ async fn update_of_a_doc_locked_by_someone_else_is_locked_with_that_lock() {
 
     let error = fx
         .build()
-        .update(&user(), pid(), did(), Some(4), edit("new text", None))
+        .update(
+            &user(),
+            pid(),
+            did(),
+            Some(IfMatch::Version(4)),
+            edit("new text", None),
+        )
         .await
         .unwrap_err();
 
@@ -964,7 +981,7 @@ async fn update_to_a_taken_path_is_a_path_taken_conflict() {
             &user(),
             pid(),
             did(),
-            Some(4),
+            Some(IfMatch::Version(4)),
             edit("new text", Some("AGENTS.md")),
         )
         .await
@@ -983,7 +1000,13 @@ async fn update_of_a_missing_doc_is_doc_not_found() {
 
     let error = fx
         .build()
-        .update(&user(), pid(), did(), Some(4), edit("new text", None))
+        .update(
+            &user(),
+            pid(),
+            did(),
+            Some(IfMatch::Version(4)),
+            edit("new text", None),
+        )
         .await
         .unwrap_err();
 
@@ -1009,7 +1032,10 @@ async fn delete_commits_a_doc_delete_with_the_optional_expected_version() {
             Applied::default(),
         );
 
-        let result = fx.build().delete(&user(), pid(), did(), if_match).await;
+        let result = fx
+            .build()
+            .delete(&user(), pid(), did(), if_match.map(IfMatch::Version))
+            .await;
 
         assert!(result.is_ok(), "{if_match:?}: {result:?}");
     }
@@ -1055,7 +1081,7 @@ async fn delete_of_a_stale_version_is_precondition_failed() {
 
     let error = fx
         .build()
-        .delete(&user(), pid(), did(), Some(5))
+        .delete(&user(), pid(), did(), Some(IfMatch::Version(5)))
         .await
         .unwrap_err();
 
@@ -1311,7 +1337,7 @@ async fn restore_revision_commits_its_content_as_a_doc_update_of_kind_doc_restor
 
     let doc = fx
         .build()
-        .restore_revision(&user(), pid(), did(), 2, Some(5))
+        .restore_revision(&user(), pid(), did(), 2, Some(IfMatch::Version(5)))
         .await
         .unwrap();
 
@@ -1329,7 +1355,7 @@ async fn restore_of_a_missing_revision_is_revision_not_found_and_commits_nothing
 
     let error = fx
         .build()
-        .restore_revision(&user(), pid(), did(), 2, Some(5))
+        .restore_revision(&user(), pid(), did(), 2, Some(IfMatch::Version(5)))
         .await
         .unwrap_err();
 
@@ -1361,7 +1387,7 @@ async fn restore_revision_of_a_stale_version_is_precondition_failed() {
 
     let error = fx
         .build()
-        .restore_revision(&user(), pid(), did(), 2, Some(5))
+        .restore_revision(&user(), pid(), did(), 2, Some(IfMatch::Version(5)))
         .await
         .unwrap_err();
 
@@ -1445,7 +1471,7 @@ async fn search_with_a_blank_query_is_a_validation_error_on_q() {
     let svc = fx.build();
 
     for blank in ["", "   ", "\t\n"] {
-        let error = svc.search(&user(), pid(), blank, 10).await.unwrap_err();
+        let error = svc.search(&user(), pid(), blank, 0, 10).await.unwrap_err();
         assert_eq!(field_names(&error), ["q"], "{blank:?}");
     }
 }
@@ -1457,7 +1483,7 @@ async fn search_with_a_query_over_200_characters_is_a_validation_error_on_q() {
 
     let error = fx
         .build()
-        .search(&user(), pid(), &"é".repeat(201), 10)
+        .search(&user(), pid(), &"é".repeat(201), 0, 10)
         .await
         .unwrap_err();
 
@@ -1465,25 +1491,43 @@ async fn search_with_a_query_over_200_characters_is_a_validation_error_on_q() {
 }
 
 #[tokio::test]
-async fn search_passes_the_trimmed_query_and_limit_and_returns_the_hits() {
+async fn search_passes_the_trimmed_query_and_page_and_returns_the_hits() {
     let mut fx = Fixture::member(Role::Viewer);
     let long = "é".repeat(200);
     let expected_query = long.clone();
     fx.search
         .expect_search()
-        .withf(move |project_id: &ProjectId, query: &str, limit: &u64| {
-            *project_id == pid() && query == expected_query && *limit == 20
-        })
+        .withf(
+            move |project_id: &ProjectId, query: &str, offset: &u64, limit: &u64| {
+                // one more than asked for, to know whether another page follows
+                *project_id == pid() && query == expected_query && *offset == 40 && *limit == 21
+            },
+        )
         .times(1)
-        .returning(|_, _, _| Ok(vec![hit()]));
+        .returning(|_, _, _, _| Ok(vec![hit()]));
 
-    let hits = fx
+    let (hits, next) = fx
         .build()
-        .search(&user(), pid(), &format!("  {long} "), 20)
+        .search(&user(), pid(), &format!("  {long} "), 40, 20)
         .await
         .unwrap();
 
     assert_eq!(hits, [hit()]);
+    assert_eq!(next, None, "fewer hits than the limit: the last page");
+}
+
+#[tokio::test]
+async fn search_with_more_hits_than_the_limit_names_the_next_offset() {
+    let mut fx = Fixture::member(Role::Viewer);
+    fx.search
+        .expect_search()
+        .times(1)
+        .returning(|_, _, _, _| Ok(vec![hit(), hit(), hit()]));
+
+    let (hits, next) = fx.build().search(&user(), pid(), "review", 10, 2).await.unwrap();
+
+    assert_eq!(hits.len(), 2, "the look-ahead hit is not returned");
+    assert_eq!(next, Some(12));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ pub use access::{KeyCaller, Need, Principal};
 pub use api_keys::{ApiKeyService, CreatedKey, KeyAuthentication};
 pub use auth::{AuthPolicy, AuthService, Caller, Session};
 pub use bundle::{Bundle, BundleFormat, BundleRead, BundleService};
-pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc};
+pub use docs::{DocEdit, DocPolicy, DocRead, DocService, IfMatch, KnownVersions, NewDoc};
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
 pub use sync::{LinkInput, Resolution, SyncPolicy, SyncService};
@@ -30,6 +30,9 @@ pub struct Runtime {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
 }
+
+#[cfg(test)]
+mod test_support;
 
 #[cfg(test)]
 mod auth_tests;

@@ -10,7 +10,7 @@ use toolkit_domain::{
 
 use super::{Caller, Runtime};
 use crate::error::Validator;
-use crate::ports::{Change, MemberRepository, ProjectRepository, UnitOfWork, UserRepository};
+use crate::ports::{Change, MemberRepository, ProjectListing, ProjectRepository, UnitOfWork, UserRepository};
 use crate::{AppError, Forbidden, Page, PageRequest};
 
 /// A project as one caller sees it: with their role.
@@ -175,17 +175,13 @@ impl ProjectService {
         caller: &Caller,
         name_filter: Option<String>,
         page: PageRequest,
-    ) -> Result<Page<ProjectView>, AppError> {
+    ) -> Result<Page<ProjectListing>, AppError> {
         let filter = name_filter.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
         let rows = self
             .projects
             .list_for_member(caller.user_id, filter, page)
             .await?;
-        let views = rows
-            .into_iter()
-            .map(|(project, role)| ProjectView { project, role })
-            .collect();
-        Ok(Page::from_rows(views, page, |v: &ProjectView| {
+        Ok(Page::from_rows(rows, page, |v: &ProjectListing| {
             v.project.id.as_uuid()
         }))
     }

@@ -2,9 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use toolkit_domain::{
     Actor, DisplayName, Email, EventKind, Member, Membership, NewEvent, Project, ProjectDescription,
@@ -12,55 +11,13 @@ use toolkit_domain::{
 };
 use uuid::Uuid;
 
-use super::{Caller, NewProjectInput, ProjectPatch, ProjectService, ProjectView, Runtime};
+use super::test_support::*;
+use super::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
 use crate::ports::{
-    Change, CommitError, MockClock, MockIdGenerator, MockMemberRepository, MockProjectRepository,
-    MockUnitOfWork, MockUserRepository,
+    Change, CommitError, MockMemberRepository, MockProjectRepository, MockUnitOfWork, MockUserRepository,
+    ProjectListing,
 };
 use crate::{AppError, Conflict, Forbidden, PageRequest};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
-}
-
-fn earlier() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
-}
-
-/// The n-th id handed out by the fixture's generator (1-based).
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
-
-fn caller_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0xCA11_E500))
-}
-
-fn other_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0x0B0B_0000))
-}
-
-fn caller() -> Caller {
-    Caller {
-        user_id: caller_id(),
-        display_name: "Ada".to_owned(),
-    }
-}
-
-fn pid() -> ProjectId {
-    ProjectId::from_uuid(Uuid::from_u128(0x9000_0001))
-}
-
-fn project_with_id(id: ProjectId) -> Project {
-    Project {
-        id,
-        slug: ProjectSlug::parse("toolkit").unwrap(),
-        name: ProjectName::parse("Toolkit").unwrap(),
-        description: ProjectDescription::parse("Shared prompts").unwrap(),
-        created_at: earlier(),
-        updated_at: earlier(),
-    }
-}
 
 fn existing_project() -> Project {
     project_with_id(pid())
@@ -93,31 +50,6 @@ fn event(
         data_json: data.to_string(),
         at: now(),
     })
-}
-
-/// A `withf` predicate: the commit carries exactly `expected` (printed on mismatch).
-fn exactly(expected: Vec<Change>) -> impl Fn(&Vec<Change>) -> bool + Send + 'static {
-    move |changes: &Vec<Change>| {
-        let same = changes == &expected;
-        if !same {
-            eprintln!("committed: {changes:#?}\nexpected:  {expected:#?}");
-        }
-        same
-    }
-}
-
-/// A fixed clock and ids 1, 2, 3, ... in call order.
-fn runtime() -> Runtime {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let counter = AtomicU64::new(1);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id()
-        .returning(move || id(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
-    Runtime {
-        clock: Arc::new(clock),
-        ids: Arc::new(ids),
-    }
 }
 
 struct Fixture {
@@ -381,9 +313,13 @@ async fn list_passes_the_trimmed_filter_and_points_the_cursor_at_the_last_item()
     let ids: Vec<ProjectId> = (1..=3)
         .map(|n| ProjectId::from_uuid(Uuid::from_u128(0x7000 + n)))
         .collect();
-    let rows: Vec<(Project, Role)> = ids
+    let rows: Vec<ProjectListing> = ids
         .iter()
-        .map(|id| (project_with_id(*id), Role::Editor))
+        .map(|id| ProjectListing {
+            project: project_with_id(*id),
+            role: Role::Editor,
+            github: None,
+        })
         .collect();
     fx.projects
         .expect_list_for_member()
@@ -415,7 +351,13 @@ async fn list_treats_a_blank_filter_as_none_and_has_no_next_on_the_last_page() {
         .expect_list_for_member()
         .withf(|_: &UserId, filter: &Option<String>, _: &PageRequest| filter.is_none())
         .times(1)
-        .returning(|_, _, _| Ok(vec![(existing_project(), Role::Owner)]));
+        .returning(|_, _, _| {
+            Ok(vec![ProjectListing {
+                project: existing_project(),
+                role: Role::Owner,
+                github: None,
+            }])
+        });
 
     let result = fx
         .build()
@@ -425,9 +367,10 @@ async fn list_treats_a_blank_filter_as_none_and_has_no_next_on_the_last_page() {
 
     assert_eq!(
         result.items,
-        [ProjectView {
+        [ProjectListing {
             project: existing_project(),
-            role: Role::Owner
+            role: Role::Owner,
+            github: None,
         }]
     );
     assert_eq!(result.next, None);

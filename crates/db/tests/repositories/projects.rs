@@ -126,7 +126,7 @@ async fn a_members_projects_are_filtered_by_name_and_paged_by_id() {
         .list_for_member(ada.id, None, PageRequest::default())
         .await
         .unwrap();
-    let ids: Vec<_> = all.iter().map(|(p, _)| p.id).collect();
+    let ids: Vec<_> = all.iter().map(|l| l.project.id).collect();
     assert_eq!(
         ids,
         mine.iter().map(|p| p.id).collect::<Vec<_>>(),
@@ -137,7 +137,7 @@ async fn a_members_projects_are_filtered_by_name_and_paged_by_id() {
         .list_for_member(ada.id, Some("TOOL".to_owned()), PageRequest::default())
         .await
         .unwrap();
-    let names: Vec<_> = tools.iter().map(|(p, _)| p.name.as_str().to_owned()).collect();
+    let names: Vec<_> = tools.iter().map(|l| l.project.name.as_str().to_owned()).collect();
     assert_eq!(names, ["Alpha Tools", "beta TOOLS", "100% tools", "Tool_box"]);
 
     // LIKE wildcards in the filter are literal
@@ -165,13 +165,13 @@ async fn a_members_projects_are_filtered_by_name_and_paged_by_id() {
         .await
         .unwrap();
     assert_eq!(first.len(), 3);
-    let after = Some(first[1].0.id.as_uuid());
+    let after = Some(first[1].project.id.as_uuid());
     let second = projects
         .list_for_member(ada.id, None, PageRequest { after, limit: 2 })
         .await
         .unwrap();
     assert_eq!(
-        second.iter().map(|(p, _)| p.id).collect::<Vec<_>>(),
+        second.iter().map(|l| l.project.id).collect::<Vec<_>>(),
         [mine[2].id, mine[3].id, mine[4].id]
     );
     let filtered = projects
@@ -179,7 +179,7 @@ async fn a_members_projects_are_filtered_by_name_and_paged_by_id() {
         .await
         .unwrap();
     assert_eq!(
-        filtered.iter().map(|(p, _)| p.id).collect::<Vec<_>>(),
+        filtered.iter().map(|l| l.project.id).collect::<Vec<_>>(),
         [mine[3].id]
     );
 }

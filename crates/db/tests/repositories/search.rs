@@ -29,7 +29,7 @@ async fn path_matches_rank_above_content_matches_and_snippets_mark_the_words() {
     doc(&db, &project, "unrelated.md", "Nothing to see here.", &ada).await;
 
     let search = SeaSearchIndex::new(db.clone());
-    let hits = search.search(project.id, "review", 10).await.unwrap();
+    let hits = search.search(project.id, "review", 0, 10).await.unwrap();
     assert_eq!(
         hits.iter().map(|h| h.doc_id).collect::<Vec<_>>(),
         [in_path.id, in_content.id],
@@ -45,10 +45,10 @@ async fn path_matches_rank_above_content_matches_and_snippets_mark_the_words() {
     );
 
     // several words (PostgreSQL: web-search syntax, all words; SQLite: any word)
-    let hits = search.search(project.id, "tester review", 10).await.unwrap();
+    let hits = search.search(project.id, "tester review", 0, 10).await.unwrap();
     assert!(hits.iter().any(|h| h.doc_id == in_content.id), "{hits:?}");
     // the limit applies
-    assert_eq!(search.search(project.id, "review", 1).await.unwrap().len(), 1);
+    assert_eq!(search.search(project.id, "review", 0, 1).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -78,11 +78,11 @@ async fn any_user_text_is_fine_and_stop_words_or_punctuation_find_nothing() {
         "'",
         ":",
     ] {
-        let hits = search.search(project.id, query, 10).await;
+        let hits = search.search(project.id, query, 0, 10).await;
         assert!(matches!(hits.as_deref(), Ok([])), "{query:?}: {hits:?}");
     }
     // operators of either syntax are harmless ("-review" excludes on PostgreSQL)
-    assert!(search.search(project.id, "-review", 10).await.is_ok());
+    assert!(search.search(project.id, "-review", 0, 10).await.is_ok());
     for query in [
         "\"review",
         "review\"",
@@ -93,7 +93,7 @@ async fn any_user_text_is_fine_and_stop_words_or_punctuation_find_nothing() {
         "a:review",
         "review AND",
     ] {
-        let hits = search.search(project.id, query, 10).await.unwrap();
+        let hits = search.search(project.id, query, 0, 10).await.unwrap();
         assert_eq!(hits.len(), 1, "{query:?}");
     }
 }
@@ -107,7 +107,7 @@ async fn search_sees_only_the_current_live_docs_of_the_project() {
     doc(&db, &theirs, "guide.md", "zebra stripes", &ada).await;
     let search = SeaSearchIndex::new(db.clone());
 
-    let hits = search.search(mine.id, "zebra", 10).await.unwrap();
+    let hits = search.search(mine.id, "zebra", 0, 10).await.unwrap();
     assert_eq!(hits.iter().map(|h| h.doc_id).collect::<Vec<_>>(), [d.id]);
 
     // an update re-indexes: old words are gone, new ones found
@@ -117,8 +117,8 @@ async fn search_sees_only_the_current_live_docs_of_the_project() {
     )
     .await
     .unwrap();
-    assert_eq!(search.search(mine.id, "zebra", 10).await.unwrap(), []);
-    assert_eq!(search.search(mine.id, "giraffe", 10).await.unwrap().len(), 1);
+    assert_eq!(search.search(mine.id, "zebra", 0, 10).await.unwrap(), []);
+    assert_eq!(search.search(mine.id, "giraffe", 0, 10).await.unwrap().len(), 1);
 
     // deleted docs are not found; restored ones are again
     commit(
@@ -134,7 +134,7 @@ async fn search_sees_only_the_current_live_docs_of_the_project() {
     )
     .await
     .unwrap();
-    assert_eq!(search.search(mine.id, "giraffe", 10).await.unwrap(), []);
+    assert_eq!(search.search(mine.id, "giraffe", 0, 10).await.unwrap(), []);
     commit(
         &db,
         vec![Change::RestoreDoc(DocRestore {
@@ -146,9 +146,9 @@ async fn search_sees_only_the_current_live_docs_of_the_project() {
     )
     .await
     .unwrap();
-    assert_eq!(search.search(mine.id, "giraffe", 10).await.unwrap().len(), 1);
+    assert_eq!(search.search(mine.id, "giraffe", 0, 10).await.unwrap().len(), 1);
 
     // locking does not disturb the index
     crate::support::lock(&db, &d, &ada, now(), 60).await;
-    assert_eq!(search.search(mine.id, "giraffe", 10).await.unwrap().len(), 1);
+    assert_eq!(search.search(mine.id, "giraffe", 0, 10).await.unwrap().len(), 1);
 }

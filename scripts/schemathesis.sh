@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Checks that the server answers exactly what its OpenAPI document says: schemathesis (all
+# phases) against the built `toolkit-sync` binary on a throw-away SQLite database, with a real
+# user's token and a real project, failing on any finding (an undocumented status or header,
+# a response that breaks its schema, a 5xx, ...).
+#
+# The virtualenv lives outside the clone (SCHEMATHESIS_VENV, default
+# ~/.cache/toolkit-sync/schemathesis-venv) and is created with `pip install schemathesis` from
+# PyPI the first time. The binary is $TOOLKIT_SYNC_BIN, else built with cargo. Needs python3,
+# curl. SCHEMATHESIS_MAX_EXAMPLES (default 30) bounds the cases per operation and phase.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/toolkit-sync/schemathesis-venv}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+BIN="${TOOLKIT_SYNC_BIN:-$TARGET/debug/toolkit-sync}"
+MAX_EXAMPLES="${SCHEMATHESIS_MAX_EXAMPLES:-30}"
+
+if [ ! -x "$VENV/bin/schemathesis" ]; then
+    echo "== creating $VENV (pip install schemathesis)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --upgrade pip
+    "$VENV/bin/pip" install --quiet 'schemathesis>=4.3,<5'
+fi
+if [ -z "${TOOLKIT_SYNC_BIN:-}" ]; then
+    cargo build --quiet -p toolkit-api --bin toolkit-sync
+fi
+
+workdir="$(mktemp -d)"
+server=""
+cleanup() {
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+echo "== starting $BIN on $base (SQLite in $workdir)"
+# A long access-token lifetime: the run outlasts the default 15 minutes.
+env -u REDIS_URL -u GITHUB_TOKEN \
+    TOOLKIT_PROFILE=development \
+    DATABASE_URL="sqlite://$workdir/toolkit-sync.db" \
+    PORT="$port" \
+    TOOLKIT__AUTH__ACCESS_TTL_SECONDS=86400 \
+    TOOLKIT__GITHUB__WEBHOOK_SECRET="schemathesis-webhook-secret-0123456789" \
+    RUST_LOG=warn \
+    "$BIN" >"$workdir/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+    curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+    kill -0 "$server" 2>/dev/null || { cat "$workdir/server.log"; exit 1; }
+    sleep 0.1
+done
+
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+token="$(curl -fsS -X POST "$base/api/v1/auth/register" -H 'Content-Type: application/json' \
+    -d '{"email":"schemathesis@example.com","password":"correct horse battery","displayName":"Schemathesis"}' |
+    json_field '["accessToken"]')"
+project="$(curl -fsS -X POST "$base/api/v1/projects" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $token" -d '{"name":"Schemathesis"}' | json_field '["id"]')"
+curl -fsS -X POST "$base/api/v1/projects/$project/docs" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $token" -d '{"path":"CLAUDE.md","content":"# Toolkit\nreview rules"}' >/dev/null
+
+# Path parameters named projectId point at the real project half of the time, so the fuzzer
+# reaches past the 404 of a random id.
+cat >"$workdir/schemathesis.toml" <<EOF
+headers = { Authorization = "Bearer ${token}" }
+
+[parameters]
+"path.projectId" = { dictionary = "projects", probability = 0.5 }
+
+[dictionaries.projects]
+values = ["${project}"]
+EOF
+
+echo "== schemathesis against $base/api/openapi.json"
+status=0
+"$VENV/bin/schemathesis" --config-file "$workdir/schemathesis.toml" run "$base/api/openapi.json" \
+    --url "$base" \
+    --phases examples,coverage,fuzzing,stateful \
+    --checks all \
+    --max-examples "$MAX_EXAMPLES" \
+    --seed "${SCHEMATHESIS_SEED:-1}" \
+    --workers 2 \
+    --request-timeout 10 \
+    --suppress-health-check all \
+    --warnings off || status=$?
+if grep -q 'panicked' "$workdir/server.log"; then
+    echo "== the server panicked:"
+    grep -A5 'panicked' "$workdir/server.log"
+    status=1
+fi
+if [ "$status" -ne 0 ]; then
+    echo "== schemathesis found problems (server log: last 40 lines)"
+    tail -40 "$workdir/server.log"
+fi
+exit "$status"
