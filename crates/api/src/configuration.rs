@@ -39,6 +39,37 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub realtime: RealtimeSettings,
     pub github: GitHubSettings,
+    pub rate_limit: RateLimitSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// One limit: `requests` per `window_seconds` per key (GCRA: the full burst is available at
+/// once and refills evenly over the window). `requests = 0` turns this limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct LimitSettings {
+    pub requests: u32,
+    pub window_seconds: u64,
+}
+
+/// Request rate limits, per instance (see docs/deployment.md).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    /// Master switch; off = no limit at all (and no `RateLimit` headers).
+    pub enabled: bool,
+    /// Per client address, shared by `/auth/register`, `/auth/login` and `/auth/refresh`.
+    pub auth_per_address: LimitSettings,
+    /// Per client address on `/ws-ticket`.
+    pub ws_ticket_per_address: LimitSettings,
+    /// Per account (normalised email) on `/auth/login`, whatever the address.
+    pub login_per_account: LimitSettings,
+    /// Per principal (user or API key) on every authenticated endpoint.
+    pub per_principal: LimitSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// `TOOLKIT__METRICS__TOKEN`: when set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -102,6 +133,10 @@ pub struct ServerSettings {
     pub shutdown_timeout_seconds: u64,
     /// Worker threads; 0 = one per core.
     pub workers: usize,
+    /// `TOOLKIT__SERVER__TLS_CERT` / `_KEY`: PEM files; with both, the server speaks HTTPS
+    /// (and `wss://`) itself through rustls. Neither = plain HTTP (behind a proxy).
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +160,10 @@ pub struct AuthSettings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Password hashes computed at once (each holds `argon2_memory_kib`); 0 = one per core.
+    pub max_concurrent_hashes: usize,
+    /// How long a login/register waits for a hashing slot before answering 503.
+    pub hash_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,7 +179,16 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Origins allowed to call the API from a browser; empty = no CORS headers.
     pub cors_allowed_origins: Vec<String>,
+    /// Peers (addresses or CIDRs) whose `X-Forwarded-For` is believed; from anyone else the
+    /// client address is the socket's.
+    pub trusted_proxies: Vec<String>,
+    /// `Strict-Transport-Security` max-age in seconds; 0 = no HSTS header.
+    pub hsts_max_age_seconds: u64,
 }
+
+/// The OWASP floor for Argon2id (m = 19 MiB, t = 2, p = 1) and its equivalent pairs: the
+/// production profile refuses anything cheaper.
+pub const ARGON2_OWASP_FLOOR: [(u32, u32); 5] = [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -158,6 +206,41 @@ pub enum ConfigError {
         "the production profile needs TOOLKIT__AUTH__JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
     )]
     WeakJwtSecret,
+    #[error(
+        "the production profile refuses Argon2id below the OWASP floor (m=47104 KiB t=1, m=19456 KiB t=2, m=12288 KiB t=3, m=9216 KiB t=4 or m=7168 KiB t=5, p>=1): got m={memory_kib} KiB t={iterations} p={parallelism}; raise TOOLKIT__AUTH__ARGON2_MEMORY_KIB / _ITERATIONS"
+    )]
+    WeakArgon2 {
+        memory_kib: u32,
+        iterations: u32,
+        parallelism: u32,
+    },
+    #[error("TOOLKIT__HTTP__TRUSTED_PROXIES: {0:?} is neither an IP address nor a CIDR")]
+    TrustedProxy(String),
+    #[error("TOOLKIT__SERVER__TLS_CERT and TOOLKIT__SERVER__TLS_KEY must be set together")]
+    TlsHalf,
+    #[error("TOOLKIT__RATE_LIMIT__{0}__WINDOW_SECONDS must be at least 1 when REQUESTS is above 0")]
+    RateLimitWindow(&'static str),
+}
+
+impl AuthSettings {
+    /// Whether the Argon2 costs reach one of the OWASP pairs (memory and iterations).
+    pub fn argon2_meets_owasp_floor(&self) -> bool {
+        self.argon2_parallelism >= 1
+            && ARGON2_OWASP_FLOOR
+                .iter()
+                .any(|&(m, t)| self.argon2_memory_kib >= m && self.argon2_iterations >= t)
+    }
+}
+
+/// Parses one `trusted_proxies` entry: a CIDR, or a bare address (a /32 or /128).
+///
+/// # Errors
+/// Anything else.
+pub fn parse_proxy(raw: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| ConfigError::TrustedProxy(raw.to_owned()))
 }
 
 impl DatabaseSettings {
@@ -176,6 +259,22 @@ fn builder_with_defaults(
         .set_default("server.port", 8080)?
         .set_default("server.shutdown_timeout_seconds", 10)?
         .set_default("server.workers", 0)?
+        .set_default("server.tls_cert", None::<String>)?
+        .set_default("server.tls_key", None::<String>)?
+        .set_default("auth.max_concurrent_hashes", 0)?
+        .set_default("auth.hash_wait_ms", 100)?
+        .set_default("http.trusted_proxies", Vec::<String>::new())?
+        .set_default("http.hsts_max_age_seconds", 0)?
+        .set_default("rate_limit.enabled", true)?
+        .set_default("rate_limit.auth_per_address.requests", 30)?
+        .set_default("rate_limit.auth_per_address.window_seconds", 60)?
+        .set_default("rate_limit.ws_ticket_per_address.requests", 60)?
+        .set_default("rate_limit.ws_ticket_per_address.window_seconds", 60)?
+        .set_default("rate_limit.login_per_account.requests", 10)?
+        .set_default("rate_limit.login_per_account.window_seconds", 300)?
+        .set_default("rate_limit.per_principal.requests", 600)?
+        .set_default("rate_limit.per_principal.window_seconds", 60)?
+        .set_default("metrics.token", None::<String>)?
         .set_default("database.url", "sqlite://./data/toolkit-sync.db")?
         .set_default("database.max_connections", 10)?
         .set_default("database.acquire_timeout_seconds", 5)?
@@ -225,6 +324,7 @@ pub fn load() -> Result<Settings, ConfigError> {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("http.cors_allowed_origins")
+                .with_list_parse_key("http.trusted_proxies")
                 .try_parsing(true),
         );
     if let Ok(url) = std::env::var("DATABASE_URL") {
@@ -260,6 +360,10 @@ impl Settings {
             .set_override("auth.jwt_secret", "test-secret-test-secret-test-secret-0123")?
             .set_override("auth.argon2_memory_kib", 8)?
             .set_override("auth.argon2_iterations", 1)?
+            // Suites register many users from one address at once: tests that are about
+            // limits turn them on with small numbers.
+            .set_override("rate_limit.enabled", false)?
+            .set_override("auth.hash_wait_ms", 30_000)?
             .build()?
             .try_deserialize()?;
         Ok(settings)
@@ -282,6 +386,30 @@ impl Settings {
         }
         if toolkit_domain::LockTtl::parse(self.locks.default_ttl_seconds).is_err() {
             return Err(ConfigError::LockTtl);
+        }
+        for proxy in &self.http.trusted_proxies {
+            parse_proxy(proxy)?;
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::TlsHalf);
+        }
+        let limits = &self.rate_limit;
+        for (name, limit) in [
+            ("AUTH_PER_ADDRESS", limits.auth_per_address),
+            ("WS_TICKET_PER_ADDRESS", limits.ws_ticket_per_address),
+            ("LOGIN_PER_ACCOUNT", limits.login_per_account),
+            ("PER_PRINCIPAL", limits.per_principal),
+        ] {
+            if limit.requests > 0 && limit.window_seconds == 0 {
+                return Err(ConfigError::RateLimitWindow(name));
+            }
+        }
+        if self.profile == Profile::Production && !self.auth.argon2_meets_owasp_floor() {
+            return Err(ConfigError::WeakArgon2 {
+                memory_kib: self.auth.argon2_memory_kib,
+                iterations: self.auth.argon2_iterations,
+                parallelism: self.auth.argon2_parallelism,
+            });
         }
         if self.profile == Profile::Production {
             let strong = self
@@ -312,13 +440,63 @@ mod tests {
 
     #[test]
     fn production_refuses_a_missing_or_weak_jwt_secret() {
-        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
-        s.profile = Profile::Production;
+        let mut s = production();
         s.auth.jwt_secret = None;
         assert!(matches!(s.validate(), Err(ConfigError::WeakJwtSecret)));
         s.auth.jwt_secret = Some(SecretString::from("short"));
         assert!(matches!(s.validate(), Err(ConfigError::WeakJwtSecret)));
         s.auth.jwt_secret = Some(SecretString::from("x".repeat(32)));
         assert!(s.validate().is_ok());
+    }
+
+    fn production() -> Settings {
+        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
+        s.profile = Profile::Production;
+        s.auth.jwt_secret = Some(SecretString::from("x".repeat(32)));
+        s.auth.argon2_memory_kib = 19_456;
+        s.auth.argon2_iterations = 2;
+        s.auth.argon2_parallelism = 1;
+        s
+    }
+
+    #[test]
+    fn production_refuses_argon2_below_the_owasp_floor() {
+        let mut s = production();
+        assert!(s.validate().is_ok(), "the OWASP default passes");
+        s.auth.argon2_memory_kib = 19_455;
+        let error = s.validate().unwrap_err();
+        assert!(matches!(error, ConfigError::WeakArgon2 { memory_kib: 19_455, .. }));
+        assert!(error.to_string().contains("OWASP"), "{error}");
+        // An equivalent OWASP pair: less memory, more iterations.
+        s.auth.argon2_memory_kib = 9_216;
+        s.auth.argon2_iterations = 4;
+        assert!(s.validate().is_ok());
+        s.auth.argon2_iterations = 3;
+        assert!(matches!(s.validate(), Err(ConfigError::WeakArgon2 { .. })));
+        // The cheap test parameters are fine outside production.
+        let test = Settings::for_tests("sqlite://x.db").unwrap();
+        assert!(!test.auth.argon2_meets_owasp_floor());
+        assert!(test.validate().is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        assert!(parse_proxy("10.0.0.0/8").is_ok());
+        assert!(parse_proxy(" 127.0.0.1 ").is_ok());
+        assert!(parse_proxy("::1").is_ok());
+        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
+        s.http.trusted_proxies = vec!["10.0.0.0/8".into(), "proxy.local".into()];
+        assert!(matches!(s.validate(), Err(ConfigError::TrustedProxy(p)) if p == "proxy.local"));
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_limits_need_a_window() {
+        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
+        s.server.tls_cert = Some("cert.pem".into());
+        assert!(matches!(s.validate(), Err(ConfigError::TlsHalf)));
+        s.server.tls_key = Some("key.pem".into());
+        assert!(s.validate().is_ok());
+        s.rate_limit.per_principal.window_seconds = 0;
+        assert!(matches!(s.validate(), Err(ConfigError::RateLimitWindow("PER_PRINCIPAL"))));
     }
 }

@@ -17,6 +17,7 @@ use toolkit_domain::ApiKeySecret;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use crate::middleware::rate_limit::check_principal;
 use crate::problem::{ApiError, Problem, ProblemFieldError};
 use crate::state::AppState;
 
@@ -65,7 +66,8 @@ pub fn api_key_not_allowed() -> ApiError {
 }
 
 /// A person, from `Authorization: Bearer <access token>`: endpoints only people may call.
-/// 401 without a valid token; 403 `api-key-not-allowed` for an API key.
+/// 401 without a valid token; 403 `api-key-not-allowed` for an API key; 429 when the person's
+/// rate limit is used up (checked here, with the id just established: no second lookup).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Caller);
 
@@ -82,6 +84,9 @@ impl FromRequest for Authenticated {
                 .map_err(ApiError::from),
             Credential::ApiKey(_) => Err(api_key_not_allowed()),
             Credential::Missing => Err(ApiError::unauthorized()),
+        });
+        let result = result.and_then(|caller| {
+            check_principal(req, &format!("user:{}", caller.0.user_id)).map(|()| caller)
         });
         ready(result)
     }
@@ -107,14 +112,20 @@ impl FromRequest for AnyPrincipal {
                 let result = state
                     .auth
                     .authenticate(token)
-                    .map(|c| AnyPrincipal(Principal::User(c)));
-                Box::pin(ready(result.map_err(ApiError::from)))
+                    .map_err(ApiError::from)
+                    .and_then(|caller| {
+                        check_principal(req, &format!("user:{}", caller.user_id))?;
+                        Ok(AnyPrincipal(Principal::User(caller)))
+                    });
+                Box::pin(ready(result))
             }
             Credential::Missing => Box::pin(ready(Err(ApiError::unauthorized()))),
             Credential::ApiKey(key) => {
                 let key = key.to_owned();
+                let req = req.clone();
                 Box::pin(async move {
                     let auth = state.api_keys.authenticate(&key).await?;
+                    check_principal(&req, &format!("key:{}", auth.caller.key.id))?;
                     if auth.touch_due {
                         let keys = state.api_keys.clone();
                         let key_id = auth.caller.key.id;

@@ -15,6 +15,7 @@ pub mod startup;
 pub mod state;
 pub mod system;
 pub mod telemetry;
+pub mod tls;
 
 pub use configuration::Settings;
 pub use startup::Application;

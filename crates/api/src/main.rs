@@ -4,6 +4,8 @@ use toolkit_api::{Application, configuration, telemetry};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // One process-wide rustls provider (ring), before anything can ask for a default.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = match configuration::load() {
         Ok(settings) => settings,
         Err(error) => {

@@ -43,6 +43,9 @@ pub struct Problem {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
+    /// Sent as the `Retry-After` header (429, 503), not in the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -56,7 +59,14 @@ impl Problem {
             request_id: String::new(),
             errors: None,
             extensions: Map::new(),
+            retry_after: None,
         }
+    }
+
+    /// Seconds the client should wait before trying again (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -175,6 +185,9 @@ impl ResponseError for ApiError {
         if self.0.status == 401 {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        if let Some(seconds) = self.0.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+        }
         let mut response = response.finish();
         response.extensions_mut().insert(self.0.as_ref().clone());
         response
@@ -272,7 +285,13 @@ impl From<AppError> for ApiError {
             }
             AppError::PayloadTooLarge { max_bytes } => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
                 .detail(format!("the content exceeds the limit of {max_bytes} bytes")),
-            AppError::Unexpected(error) => return ApiError::internal(&format!("{error:#}")),
+            AppError::Unexpected(error) => match error.downcast_ref::<toolkit_auth::HasherBusy>() {
+                // A full password-hashing gate is load, not a fault: the client may retry.
+                Some(busy) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "server-busy", "Server busy")
+                    .detail("too many sign-ins are being checked right now; retry shortly")
+                    .retry_after(busy.retry_after.as_secs().max(1)),
+                None => return ApiError::internal(&format!("{error:#}")),
+            },
         };
         ApiError::new(problem)
     }

@@ -25,13 +25,16 @@ use toolkit_realtime::{Hub, HubConfig, LocalWake, PollIntervals, SessionDeps, To
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::configuration::{HttpSettings, Profile, Settings};
+use crate::configuration::{self, HttpSettings, Profile, Settings};
+use crate::middleware::client_address::TrustedProxies;
+use crate::middleware::rate_limit::{RateLimits, rate_limit};
 use crate::middleware::request_context;
+use crate::middleware::security_headers::{SecurityHeaders, security_headers};
 use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::{AppState, RealtimeState};
 use crate::system::{SystemClock, UuidV7Ids};
-use crate::{extractors, routes};
+use crate::{extractors, routes, tls};
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -70,8 +73,14 @@ impl Application {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();
-        tracing::info!(address = %format!("{}:{port}", settings.server.host), profile = ?settings.profile, "listening");
-        let server = run(listener, state, &settings)?;
+        tracing::info!(
+            address = %format!("{}:{port}", settings.server.host),
+            profile = ?settings.profile,
+            tls = settings.server.tls_cert.is_some(),
+            "listening"
+        );
+        let tls = tls::server_config(&settings.server)?;
+        let server = run(listener, state, &settings, tls)?;
         Ok(Self {
             port,
             server,
@@ -229,7 +238,11 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
             auth.argon2_iterations,
             auth.argon2_parallelism,
         )
-        .context("invalid Argon2 parameters")?,
+        .context("invalid Argon2 parameters")?
+        .with_concurrency(
+            auth.max_concurrent_hashes,
+            Duration::from_millis(auth.hash_wait_ms),
+        ),
     );
     let tokens = Arc::new(JwtIssuer::new(JwtConfig {
         secret: jwt_secret(settings).expose_secret().as_bytes().to_vec(),
@@ -415,8 +428,31 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpRespons
     Err(ApiError::not_found(&format!("{} {}", req.method(), req.path())))
 }
 
-fn run(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::Result<Server> {
+/// How often idle rate-limit buckets are dropped.
+const RATE_LIMIT_CLEANUP: Duration = Duration::from_secs(60);
+
+fn run(
+    listener: TcpListener,
+    state: AppState,
+    settings: &Settings,
+    tls: Option<rustls::ServerConfig>,
+) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
+    let proxies = settings
+        .http
+        .trusted_proxies
+        .iter()
+        .map(|p| configuration::parse_proxy(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let limits = web::Data::new(RateLimits::new(
+        &settings.rate_limit,
+        TrustedProxies::new(proxies),
+    ));
+    RateLimits::spawn_cleanup(&limits.clone().into_inner(), RATE_LIMIT_CLEANUP);
+    let security = web::Data::new(SecurityHeaders::new(
+        settings.http.hsts_max_age_seconds,
+        settings.metrics.token.as_ref(),
+    ));
     let mut http = settings.http.clone();
     // Escaping (`\n`, `\"`) can double a content's size in JSON: the body limit lets every
     // such content within the doc limit through, so the 413 a client sees is about the content.
@@ -424,19 +460,28 @@ fn run(listener: TcpListener, state: AppState, settings: &Settings) -> anyhow::R
         .max_body_bytes
         .max(settings.docs.max_content_bytes.saturating_mul(2) + 65_536);
     let openapi = ApiDoc::openapi();
-    let mut server = HttpServer::new(move || {
+    let server = HttpServer::new(move || {
+        // The first `wrap` is the innermost: request_context sees (and renders as problems)
+        // what the others answer.
         App::new()
+            .wrap(from_fn(rate_limit))
+            .wrap(from_fn(security_headers))
             .wrap(Condition::new(!http.cors_allowed_origins.is_empty(), cors(&http)))
             .wrap(from_fn(request_context))
             .app_data(state.clone())
+            .app_data(limits.clone())
+            .app_data(security.clone())
             .configure(|cfg| extractors::configure(cfg, http.max_body_bytes))
             .configure(routes::configure)
             .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
             .service(web::redirect("/api/docs", "/api/docs/"))
             .default_service(web::to(not_found))
     })
-    .shutdown_timeout(settings.server.shutdown_timeout_seconds)
-    .listen(listener)?;
+    .shutdown_timeout(settings.server.shutdown_timeout_seconds);
+    let mut server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    };
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }

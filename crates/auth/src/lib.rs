@@ -9,5 +9,5 @@ mod password;
 mod random;
 
 pub use jwt::{JwtConfig, JwtIssuer};
-pub use password::Argon2Hasher;
+pub use password::{Argon2Hasher, HasherBusy};
 pub use random::{random_base62, sha256_hex};

@@ -1,12 +1,14 @@
-//! Argon2id password hashing (the `PasswordHasher` port), run off the async executor.
+//! Argon2id password hashing (the `PasswordHasher` port), run off the async executor, at most
+//! a few hashes at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use argon2::password_hash::Error as HashError;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
 use async_trait::async_trait;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 use tokio::task::spawn_blocking;
 use toolkit_application::ports::PasswordHasher;
 use toolkit_domain::Password;
@@ -20,6 +22,55 @@ const FAST_TEST_PARAMS: Params = match Params::new(Params::MIN_M_COST, 1, 1, Non
     Err(_) => panic!("minimal Argon2 parameters are valid"),
 };
 
+/// How long a refused caller is told to wait (`Retry-After`): a hash takes tens of ms, so a
+/// slot is usually free again well within a second.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Every hashing slot stayed taken for the whole allowed wait: the request is refused (503 with
+/// `Retry-After`) instead of queueing another hash-sized allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasherBusy {
+    pub retry_after: Duration,
+}
+
+impl std::fmt::Display for HasherBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "every password hashing slot is busy")
+    }
+}
+
+impl std::error::Error for HasherBusy {}
+
+/// Bounds concurrent hashes: each holds `m_cost` KiB for its whole run, so without a bound a
+/// flood of logins (even for unknown accounts) grows memory without limit and starves the
+/// blocking pool. Waiters hold only a small future, and only for `wait`.
+#[derive(Debug, Clone)]
+struct Gate {
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl Gate {
+    async fn enter(&self) -> anyhow::Result<OwnedSemaphorePermit> {
+        let busy = || anyhow::Error::new(HasherBusy { retry_after: BUSY_RETRY_AFTER });
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.wait.is_zero() {
+            return Err(busy());
+        }
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
+        }
+    }
+}
+
+/// One slot per core: more concurrent hashes only add memory, not throughput.
+fn default_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
 /// Argon2id hashing producing PHC strings (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`).
 ///
 /// Each hash takes tens of milliseconds of CPU by design, so both hashing and verifying run
@@ -32,6 +83,7 @@ pub struct Argon2Hasher {
     /// PHC hash of [`DUMMY_PASSWORD`] with this hasher's parameters, made on first need:
     /// `verify(_, None)` checks against it so that unknown emails cost as much as known ones.
     dummy_hash: Arc<OnceCell<String>>,
+    gate: Gate,
 }
 
 impl Argon2Hasher {
@@ -52,7 +104,23 @@ impl Argon2Hasher {
         Self {
             params,
             dummy_hash: Arc::new(OnceCell::new()),
+            gate: Gate {
+                permits: Arc::new(Semaphore::new(default_slots())),
+                wait: Duration::from_millis(100),
+            },
         }
+    }
+
+    /// At most `slots` hashes at once (0 = one per core); a caller waits at most `wait` for a
+    /// slot, then gets [`HasherBusy`].
+    #[must_use]
+    pub fn with_concurrency(mut self, slots: usize, wait: Duration) -> Self {
+        let slots = if slots == 0 { default_slots() } else { slots };
+        self.gate = Gate {
+            permits: Arc::new(Semaphore::new(slots)),
+            wait,
+        };
+        self
     }
 
     /// Minimal-cost Argon2id (m = 8 KiB, t = 1, p = 1): still the real algorithm and PHC
@@ -105,6 +173,7 @@ impl Default for Argon2Hasher {
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        let _slot = self.gate.enter().await?;
         let argon2 = self.argon2();
         let password = password.expose().to_owned();
         spawn_blocking(move || hash_phc(&argon2, password.as_bytes()))
@@ -113,6 +182,8 @@ impl PasswordHasher for Argon2Hasher {
     }
 
     async fn verify(&self, password: &str, hash: Option<String>) -> anyhow::Result<bool> {
+        // Held across the dummy hash too: it costs as much as a real one.
+        let _slot = self.gate.enter().await?;
         let (stored, known_account) = match hash {
             Some(stored) => (stored, true),
             None => (self.dummy_hash().await?, false),
@@ -223,6 +294,32 @@ mod tests {
         let first = hasher.dummy_hash().await.unwrap();
         assert!(first.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{first}");
         assert_eq!(hasher.clone().dummy_hash().await.unwrap(), first);
+    }
+
+    #[tokio::test]
+    async fn a_full_gate_refuses_with_hasher_busy_instead_of_queueing() {
+        let hasher = Argon2Hasher::fast_for_tests().with_concurrency(1, Duration::ZERO);
+        let held = hasher.gate.permits.clone().try_acquire_owned().unwrap();
+        let error = hasher.verify("password", None).await.unwrap_err();
+        assert_eq!(
+            error.downcast_ref::<HasherBusy>(),
+            Some(&HasherBusy { retry_after: BUSY_RETRY_AFTER })
+        );
+        assert!(hasher.hash(&password("correct horse battery")).await.is_err());
+        drop(held);
+        assert!(!hasher.verify("password", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_short_wait_gets_a_slot_freed_meanwhile() {
+        let hasher = Argon2Hasher::fast_for_tests().with_concurrency(1, Duration::from_secs(30));
+        let held = hasher.gate.permits.clone().try_acquire_owned().unwrap();
+        let release = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            drop(held);
+        });
+        assert!(!hasher.verify("password", None).await.unwrap());
+        release.await.unwrap();
     }
 
     #[tokio::test]

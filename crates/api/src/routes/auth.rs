@@ -1,7 +1,7 @@
 //! Authentication: register, login, refresh (rotation + reuse detection), logout, me.
 
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::dto::{LoginBody, RefreshTokenBody, RegisterBody, SessionDto, UserDto};
 use crate::extractors::Authenticated;
@@ -37,7 +37,13 @@ pub async fn register(
         (status = 200, description = "Logged in", body = SessionDto),
         (status = 401, description = "Bad credentials", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    // Per account, whatever the address: credential stuffing from many addresses.
+    crate::middleware::rate_limit::check_account(&req, &body.email)?;
     let session = state.auth.login(&body.email, &body.password).await?;
     Ok(HttpResponse::Ok().json(SessionDto::from(session)))
 }
