@@ -100,6 +100,12 @@ pub struct RealtimeSettings {
     pub degraded_poll_interval_ms: u64,
     /// Messages queued per socket before the client counts as too slow (closed with 1013).
     pub send_queue: usize,
+    /// Longest one write may wait for a client that stopped reading (then closed with 1013).
+    pub send_timeout_ms: u64,
+    /// Open sockets per person or API key on one instance (more → 429 at the handshake).
+    pub max_connections_per_principal: usize,
+    /// Open sockets on one instance (more → 429 at the handshake).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,6 +304,9 @@ fn builder_with_defaults(
         .set_default("realtime.poll_interval_ms", 1000)?
         .set_default("realtime.degraded_poll_interval_ms", 250)?
         .set_default("realtime.send_queue", 256)?
+        .set_default("realtime.send_timeout_ms", 10_000)?
+        .set_default("realtime.max_connections_per_principal", 20)?
+        .set_default("realtime.max_connections", 10_000)?
         .set_default("github.api_url", "https://api.github.com")?
         .set_default("github.timeout_seconds", 20)?
         .set_default("github.max_concurrent_requests", 4)?

@@ -338,7 +338,13 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
             rt.clone(),
             policy,
         ),
-        api_keys: ApiKeyService::new(repos.api_keys.clone(), tokens, projects.clone(), rt.clone()),
+        api_keys: ApiKeyService::new(
+            repos.api_keys.clone(),
+            tokens,
+            projects.clone(),
+            unit_of_work.clone(),
+            rt.clone(),
+        ),
         bundles: BundleService::new(repos.projects.clone(), repos.bundles.clone(), rt.clone()),
         tickets: TicketService::new(repos.ws_tickets.clone(), tokens_port, rt),
         realtime: RealtimeState {
@@ -389,6 +395,9 @@ async fn build_realtime(settings: &Settings, repos: &toolkit_db::Repositories) -
     let hub = Hub::new(
         HubConfig {
             send_queue: config.send_queue.max(1),
+            send_timeout: Duration::from_millis(config.send_timeout_ms.max(1)),
+            max_per_principal: config.max_connections_per_principal,
+            max_total: config.max_connections,
         },
         start,
     );

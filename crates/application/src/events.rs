@@ -76,3 +76,22 @@ pub fn unlock_event(
         at,
     }
 }
+
+/// `api_key.revoked`: internal (no project, no user, so no client receives it); every
+/// instance's hub closes the key's sockets when its tailer reads it.
+pub fn api_key_revoked_event(
+    project_id: toolkit_domain::ProjectId,
+    key_id: toolkit_domain::ApiKeyId,
+    actor: Actor,
+    at: DateTime<Utc>,
+) -> NewEvent {
+    let data = serde_json::json!({"keyId": key_id.to_string(), "projectId": project_id.to_string()});
+    NewEvent {
+        kind: EventKind::ApiKeyRevoked,
+        project_id: None,
+        user_id: None,
+        actor,
+        data_json: data.to_string(),
+        at,
+    }
+}

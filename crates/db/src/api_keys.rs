@@ -110,24 +110,6 @@ impl ApiKeyRepository for SeaApiKeyRepository {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn revoke(
-        &self,
-        project_id: ProjectId,
-        key_id: ApiKeyId,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool> {
-        let stmt = self.statement(
-            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL",
-            [now.into(), key_id.as_uuid().into(), project_id.as_uuid().into()],
-        );
-        let result = self
-            .db
-            .execute_raw(stmt)
-            .await
-            .map_err(unexpected("revoking an api key"))?;
-        Ok(result.rows_affected() == 1)
-    }
-
     async fn touch(
         &self,
         key_id: ApiKeyId,
@@ -144,6 +126,30 @@ impl ApiKeyRepository for SeaApiKeyRepository {
             .await
             .map_err(unexpected("recording api key use"))?;
         Ok(())
+    }
+}
+
+/// Revokes a live key of the project in one conditional UPDATE, inside the caller's
+/// transaction (with its `api_key.revoked` event). No such live key → `NotFound("api key")`.
+pub(crate) async fn revoke_in(
+    txn: &sea_orm::DatabaseTransaction,
+    project_id: ProjectId,
+    key_id: ApiKeyId,
+    at: DateTime<Utc>,
+) -> Result<(), toolkit_application::ports::CommitError> {
+    let stmt = Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL",
+        [at.into(), key_id.as_uuid().into(), project_id.as_uuid().into()],
+    );
+    let result = txn
+        .execute_raw(stmt)
+        .await
+        .map_err(unexpected("revoking an api key"))?;
+    if result.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(toolkit_application::ports::CommitError::NotFound("api key"))
     }
 }
 

@@ -66,6 +66,11 @@ async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied)
         Change::PutMember(membership) => put_member(txn, membership).await?,
         Change::RemoveMember { project_id, user_id } => remove_member(txn, project_id, user_id).await?,
         Change::AppendEvent(event) => append_event(txn, event).await?,
+        Change::RevokeApiKey {
+            project_id,
+            key_id,
+            at,
+        } => crate::api_keys::revoke_in(txn, project_id, key_id, at).await?,
     }
     Ok(())
 }

@@ -31,6 +31,8 @@ pub enum EventKind {
     ProjectDeleted,
     MembershipAdded,
     MembershipRemoved,
+    /// Internal: ends the key's open sockets on every instance; never sent to clients.
+    ApiKeyRevoked,
 }
 
 impl EventKind {
@@ -51,6 +53,7 @@ impl EventKind {
             EventKind::ProjectDeleted => "project.deleted",
             EventKind::MembershipAdded => "membership.added",
             EventKind::MembershipRemoved => "membership.removed",
+            EventKind::ApiKeyRevoked => "api_key.revoked",
         }
     }
 }

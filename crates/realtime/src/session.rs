@@ -1,6 +1,7 @@
 //! One WebSocket session: validates client messages, authorises subscriptions, replays missed
 //! events then hands over to live delivery, pings, enforces limits, and closes with the
-//! documented codes (1001 shutdown, 1009 frame too large, 1013 too slow, 4001 token expired).
+//! documented codes (1001 shutdown, 1009 frame too large, 1013 too slow, 4001 token expired,
+//! 4003 API key revoked or expired).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use toolkit_application::ports::{DocRepository, EventFeed, FeedEvent, ProjectRep
 use toolkit_application::services::KeyCaller;
 use toolkit_domain::{ProjectId, Scope, UserId};
 
-use crate::hub::{Connection, Hub, Kick, SubscribeStart};
+use crate::hub::{Connection, Holder, Hub, Kick, SubscribeStart};
 use crate::protocol::{ClientMessage, ServerMessage, event_text, parse_client};
 
 /// Largest frame a client may send.
@@ -24,6 +25,11 @@ const RATE_PER_SECOND: f64 = 10.0;
 const REPLAY_BATCH: u64 = 500;
 /// Close code for an access token that expired without renewal.
 pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code for an API key that was revoked or expired.
+pub const CLOSE_KEY_ENDED: u16 = 4003;
+/// How long the close frame of a socket that stopped reading may wait for room before the
+/// session gives up on it (the hub has already forgotten the socket by then).
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Checks a renewal token: its user and expiry, if valid.
 pub type TokenCheck = Arc<dyn Fn(&str) -> Option<(UserId, DateTime<Utc>)> + Send + Sync>;
@@ -36,6 +42,16 @@ pub enum SessionAuth {
         expires_at: DateTime<Utc>,
     },
     Key(KeyCaller),
+}
+
+impl SessionAuth {
+    /// Whom the per-principal socket cap counts this socket against.
+    pub fn holder(&self) -> Holder {
+        match self {
+            SessionAuth::User { user_id, .. } => Holder::User(*user_id),
+            SessionAuth::Key(key) => Holder::Key(key.key.id),
+        }
+    }
 }
 
 /// What every session needs.
@@ -80,28 +96,98 @@ fn until(expires_at: DateTime<Utc>) -> tokio::time::Instant {
     tokio::time::Instant::now() + left
 }
 
-/// Serves one socket until it closes. Runs on the worker that accepted the upgrade.
+/// The socket's writing half: every write waits at most the configured send timeout, so a
+/// client that stops reading cannot hold its session (and its queue) forever.
+struct Outgoing {
+    session: Session,
+    timeout: Duration,
+    /// A write timed out: the client stopped reading.
+    stalled: bool,
+}
+
+/// The socket can no longer be written to (closed, or stalled).
+struct Gone;
+
+/// What the session writes.
+enum Frame {
+    Text(String),
+    Ping,
+    Pong(Vec<u8>),
+}
+
+impl Outgoing {
+    async fn send(&mut self, frame: Frame) -> Result<(), Gone> {
+        let write = async {
+            match frame {
+                Frame::Text(text) => self.session.text(text).await,
+                Frame::Ping => self.session.ping(b"").await,
+                Frame::Pong(bytes) => self.session.pong(&bytes).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_closed)) => Err(Gone),
+            Err(_elapsed) => {
+                self.stalled = true;
+                Err(Gone)
+            }
+        }
+    }
+
+    async fn text(&mut self, text: String) -> Result<(), Gone> {
+        self.send(Frame::Text(text)).await
+    }
+
+    /// How to close after a failed write: 1013 when the client stopped reading.
+    fn reason_after_failure(&self) -> Option<CloseReason> {
+        if self.stalled {
+            close(
+                CloseCode::Again,
+                "too slow: the client stopped reading; resume with afterSeq",
+            )
+        } else {
+            None
+        }
+    }
+}
+
+/// Serves one socket until it closes. Runs on the worker that accepted the upgrade; `conn`
+/// was registered with the hub at the handshake (where the caps were checked) and is
+/// unregistered here, before the close frame is even attempted.
 pub async fn run_session(
     deps: SessionDeps,
     mut auth: SessionAuth,
-    mut session: Session,
+    mut conn: Connection,
+    session: Session,
     stream: MessageStream,
 ) {
-    let user_id = match &auth {
-        SessionAuth::User { user_id, .. } => Some(*user_id),
-        SessionAuth::Key(_) => None,
+    let mut out = Outgoing {
+        session,
+        timeout: deps.hub.config().send_timeout,
+        stalled: false,
     };
-    let mut conn = deps.hub.connect(user_id);
-    let reason = serve(&deps, &mut auth, &mut session, stream, &mut conn).await;
-    deps.hub.disconnect(conn.id);
-    // The peer may be gone already; nothing to do about a failed close.
-    let _ = session.close(reason).await;
+    let reason = serve(&deps, &mut auth, &mut out, stream, &mut conn).await;
+    drop(conn);
+    // The peer may be gone already, or not reading: nothing to do about a failed close.
+    let _ = tokio::time::timeout(CLOSE_GRACE, out.session.close(reason)).await;
+}
+
+/// When the session's credential ends, and how the socket is closed then.
+fn credential_end(auth: &SessionAuth) -> Option<(DateTime<Utc>, u16, &'static str)> {
+    match auth {
+        SessionAuth::User { expires_at, .. } => Some((
+            *expires_at,
+            CLOSE_TOKEN_EXPIRED,
+            "token expired; reconnect with a new one",
+        )),
+        SessionAuth::Key(key) => key.expires_at.map(|at| (at, CLOSE_KEY_ENDED, "api key expired")),
+    }
 }
 
 async fn serve(
     deps: &SessionDeps,
     auth: &mut SessionAuth,
-    session: &mut Session,
+    out: &mut Outgoing,
     stream: MessageStream,
     conn: &mut Connection,
 ) -> Option<CloseReason> {
@@ -115,10 +201,8 @@ async fn serve(
     };
     let far_future = Utc::now() + chrono::Duration::days(3650);
     loop {
-        let expires_at = match auth {
-            SessionAuth::User { expires_at, .. } => *expires_at,
-            SessionAuth::Key(_) => far_future,
-        };
+        let (ends_at, end_code, end_reason) =
+            credential_end(auth).unwrap_or((far_future, CLOSE_KEY_ENDED, "api key expired"));
         tokio::select! {
             frame = stream.recv() => {
                 last_heard = Instant::now();
@@ -128,33 +212,36 @@ async fn serve(
                     Some(Err(_)) => return close(CloseCode::Protocol, "protocol error"),
                     Some(Ok(Message::Close(_))) => return None,
                     Some(Ok(Message::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
-                            return None;
+                        if out.send(Frame::Pong(bytes.to_vec())).await.is_err() {
+                            return out.reason_after_failure();
                         }
                     }
                     Some(Ok(Message::Text(text))) => {
                         let reply = if rate.allow() {
-                            handle(deps, auth, session, conn, &text).await
+                            match handle(deps, auth, out, conn, &text).await {
+                                Ok(reply) => reply,
+                                Err(Gone) => return out.reason_after_failure(),
+                            }
                         } else {
                             Some(ServerMessage::error("rate_limited", "too many messages; slow down"))
                         };
-                        if let Some(reply) = reply && session.text(reply.to_text()).await.is_err() {
-                            return None;
+                        if let Some(reply) = reply && out.text(reply.to_text()).await.is_err() {
+                            return out.reason_after_failure();
                         }
                     }
                     Some(Ok(Message::Binary(_))) => {
                         let reply = ServerMessage::error("bad_message", "send JSON text frames");
-                        if session.text(reply.to_text()).await.is_err() {
-                            return None;
+                        if out.text(reply.to_text()).await.is_err() {
+                            return out.reason_after_failure();
                         }
                     }
                     Some(Ok(_)) => {}
                 }
             }
-            out = conn.outbox.recv() => match out {
+            sent = conn.outbox.recv() => match sent {
                 Some(text) => {
-                    if session.text(text.to_string()).await.is_err() {
-                        return None;
+                    if out.text(text.to_string()).await.is_err() {
+                        return out.reason_after_failure();
                     }
                 }
                 None => return None,
@@ -162,6 +249,7 @@ async fn serve(
             () = conn.kicked.notified() => {
                 return match deps.hub.kick_reason(conn.id) {
                     Some(Kick::TooSlow) => close(CloseCode::Again, "too slow; resume with afterSeq"),
+                    Some(Kick::KeyRevoked) => close(CloseCode::Other(CLOSE_KEY_ENDED), "api key revoked"),
                     _ => close(CloseCode::Away, "server shutting down; reconnect"),
                 };
             }
@@ -169,12 +257,12 @@ async fn serve(
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     return close(CloseCode::Normal, "silent for 60 s");
                 }
-                if session.ping(b"").await.is_err() {
-                    return None;
+                if out.send(Frame::Ping).await.is_err() {
+                    return out.reason_after_failure();
                 }
             }
-            () = tokio::time::sleep_until(until(expires_at)) => {
-                return close(CloseCode::Other(CLOSE_TOKEN_EXPIRED), "token expired; reconnect with a new one");
+            () = tokio::time::sleep_until(until(ends_at)) => {
+                return close(CloseCode::Other(end_code), end_reason);
             }
         }
     }
@@ -184,15 +272,15 @@ async fn serve(
 async fn handle(
     deps: &SessionDeps,
     auth: &mut SessionAuth,
-    session: &mut Session,
+    out: &mut Outgoing,
     conn: &Connection,
     text: &str,
-) -> Option<ServerMessage> {
+) -> Result<Option<ServerMessage>, Gone> {
     let message = match parse_client(text) {
         Ok(message) => message,
-        Err(detail) => return Some(ServerMessage::error("bad_message", detail)),
+        Err(detail) => return Ok(Some(ServerMessage::error("bad_message", detail))),
     };
-    match message {
+    Ok(match message {
         ClientMessage::Ping {} => Some(ServerMessage::Pong),
         ClientMessage::Unsubscribe { project_id } => {
             deps.hub.unsubscribe(conn.id, ProjectId::from_uuid(project_id));
@@ -209,24 +297,26 @@ async fn handle(
             let project = ProjectId::from_uuid(project_id);
             match may_read(deps, auth, project).await {
                 Ok(true) => {}
-                Ok(false) => {
-                    return Some(ServerMessage::Error {
-                        code: "not_found",
-                        project_id: Some(project_id),
-                        detail: None,
-                    });
-                }
+                Ok(false) => return Ok(Some(not_found(project_id))),
                 Err(error) => {
                     tracing::warn!(error = format!("{error:#}"), "subscription check failed");
-                    return Some(ServerMessage::Error {
+                    return Ok(Some(ServerMessage::Error {
                         code: "internal",
                         project_id: Some(project_id),
                         detail: None,
-                    });
+                    }));
                 }
             }
-            subscribe(deps, session, conn, project, after_seq).await
+            return subscribe(deps, out, conn, project, after_seq).await;
         }
+    })
+}
+
+fn not_found(project_id: uuid::Uuid) -> ServerMessage {
+    ServerMessage::Error {
+        code: "not_found",
+        project_id: Some(project_id),
+        detail: None,
     }
 }
 
@@ -257,55 +347,66 @@ async fn may_read(deps: &SessionDeps, auth: &SessionAuth, project: ProjectId) ->
 
 async fn subscribe(
     deps: &SessionDeps,
-    session: &mut Session,
+    out: &mut Outgoing,
     conn: &Connection,
     project: ProjectId,
     after_seq: Option<i64>,
-) -> Option<ServerMessage> {
+) -> Result<Option<ServerMessage>, Gone> {
     let project_id = project.as_uuid();
     let (after_seq, up_to) = match deps.hub.begin_subscribe(conn.id, project, after_seq) {
         SubscribeStart::Live { current_seq } => {
-            return Some(ServerMessage::Subscribed {
+            return Ok(Some(ServerMessage::Subscribed {
                 project_id,
                 current_seq,
-            });
+            }));
         }
+        SubscribeStart::Revoked => return Ok(Some(not_found(project_id))),
         SubscribeStart::Replay { after_seq, up_to } => (after_seq, up_to),
     };
-    if session
-        .text(
-            ServerMessage::Subscribed {
-                project_id,
-                current_seq: up_to,
-            }
-            .to_text(),
-        )
-        .await
-        .is_err()
-    {
-        return None;
-    }
-    let reply = match replay(deps, session, project, after_seq, up_to).await {
+    out.text(
+        ServerMessage::Subscribed {
+            project_id,
+            current_seq: up_to,
+        }
+        .to_text(),
+    )
+    .await?;
+    let reply = match replay(deps, out, project, after_seq, up_to).await {
         Ok(true) => None,
         Ok(false) => Some(ServerMessage::ResyncRequired { project_id }),
-        Err(error) => {
+        Err(Replay::Gone) => return Err(Gone),
+        Err(Replay::Failed(error)) => {
             tracing::warn!(error = format!("{error:#}"), "replay failed");
             Some(ServerMessage::ResyncRequired { project_id })
         }
     };
     // Whatever happened, live delivery resumes right after the replayed range.
     deps.hub.finish_replay(conn.id, project);
-    reply
+    Ok(reply)
+}
+
+/// Why a replay stopped early.
+enum Replay {
+    /// The socket can no longer be written to.
+    Gone,
+    /// Reading the outbox failed.
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Replay {
+    fn from(error: anyhow::Error) -> Self {
+        Replay::Failed(error)
+    }
 }
 
 /// Writes the project's events in `(after_seq, up_to]`; `false` when some were already purged.
 async fn replay(
     deps: &SessionDeps,
-    session: &mut Session,
+    out: &mut Outgoing,
     project: ProjectId,
     after_seq: i64,
     up_to: i64,
-) -> anyhow::Result<bool> {
+) -> Result<bool, Replay> {
     // Some event in (after_seq, up_to] existed (up_to is a seq the tailer saw): if the outbox
     // no longer reaches back to after_seq + 1, what the client missed may be gone.
     let purged = match deps.feed.oldest_seq().await? {
@@ -327,10 +428,7 @@ async fn replay(
             }
             cursor = event.seq;
             let text = event_text(&FeedEvent { event, user_id: None });
-            session
-                .text(text)
-                .await
-                .map_err(|_| anyhow::anyhow!("socket closed during replay"))?;
+            out.text(text).await.map_err(|Gone| Replay::Gone)?;
         }
     }
     Ok(true)

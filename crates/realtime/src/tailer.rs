@@ -91,7 +91,11 @@ mod tests {
     async fn drain_reads_after_the_watermark_and_advances_it() {
         let project = ProjectId::from_uuid(Uuid::now_v7());
         let hub = Hub::new(HubConfig::default(), 5);
-        let mut conn = hub.connect(None);
+        let mut conn = hub
+            .connect(crate::hub::Holder::Key(toolkit_domain::ApiKeyId::from_uuid(
+                Uuid::now_v7(),
+            )))
+            .unwrap();
         hub.begin_subscribe(conn.id, project, None);
         let mut feed = MockEventFeed::new();
         feed.expect_after()

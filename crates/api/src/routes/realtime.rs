@@ -4,6 +4,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use toolkit_application::services::{Principal, TICKET_TTL_SECONDS};
 use toolkit_domain::Scope;
+use toolkit_realtime::hub::Refused;
 use toolkit_realtime::{SessionAuth, run_session};
 use utoipa::{IntoParams, ToSchema};
 
@@ -79,14 +80,47 @@ pub async fn ws(
     query: web::Query<WsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req, query.ticket.as_deref()).await?;
+    // Registered before the upgrade, so a cap is a 429 the client can read; released when the
+    // session ends, however it ends (or right here if the handshake fails).
+    let conn = state
+        .realtime
+        .session
+        .hub
+        .connect(auth.holder())
+        .map_err(too_many_connections)?;
     let (response, session, stream) = actix_ws::handle(&req, body).map_err(|error| {
         ApiError::new(
             Problem::for_status(actix_web::http::StatusCode::BAD_REQUEST)
                 .detail(format!("not a WebSocket handshake: {error}")),
         )
     })?;
-    actix_web::rt::spawn(run_session(state.realtime.session.clone(), auth, session, stream));
+    actix_web::rt::spawn(run_session(
+        state.realtime.session.clone(),
+        auth,
+        conn,
+        session,
+        stream,
+    ));
     Ok(response)
+}
+
+fn too_many_connections(refused: Refused) -> ApiError {
+    let detail = match refused {
+        Refused::PerPrincipal { limit } => format!(
+            "this account or API key already holds {limit} open WebSockets on this server; close one and retry"
+        ),
+        Refused::Total { limit } => {
+            format!("this server already holds its maximum of {limit} WebSockets; retry later or elsewhere")
+        }
+    };
+    ApiError::new(
+        Problem::new(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            "too-many-connections",
+            "Too many WebSocket connections",
+        )
+        .detail(detail),
+    )
 }
 
 /// A single-use ticket, valid 30 seconds, for `GET /api/v1/ws?ticket=`.

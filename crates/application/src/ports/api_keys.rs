@@ -19,15 +19,6 @@ pub trait ApiKeyRepository: Send + Sync + 'static {
     /// The project's keys, revoked ones included, ordered by id.
     async fn list(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<ApiKey>>;
 
-    /// Revokes a live key of the project in one conditional UPDATE; `false` when there is no
-    /// such unrevoked key.
-    async fn revoke(
-        &self,
-        project_id: ProjectId,
-        key_id: ApiKeyId,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool>;
-
     /// Sets `last_used_at = now` only when it is unset or older than `stale_before` (one
     /// conditional UPDATE), so each key costs at most one write per interval across instances.
     async fn touch(

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use toolkit_domain::{
-    Author, Doc, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, Membership, NewEvent, Project,
-    ProjectId, User, UserId,
+    ApiKeyId, Author, Doc, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, Membership, NewEvent,
+    Project, ProjectId, User, UserId,
 };
 
 use crate::Conflict;
@@ -31,6 +31,13 @@ pub enum Change {
     RemoveMember { project_id: ProjectId, user_id: UserId },
     /// Appends to the outbox; the database assigns the next `seq`.
     AppendEvent(NewEvent),
+    /// Revokes a live key of the project (conditional UPDATE); none such → `NotFound("api key")`.
+    /// Carries its `api_key.revoked` event in the same list.
+    RevokeApiKey {
+        project_id: ProjectId,
+        key_id: ApiKeyId,
+        at: DateTime<Utc>,
+    },
     /// Inserts a doc at version 1 with its revision and a `doc.created` event. A live doc of
     /// the project with the same path → `Conflict(PathTaken)`; missing project → `NotFound`.
     InsertDoc(DocInsert),

@@ -12,6 +12,8 @@ pub struct KeyCaller {
     pub key: ApiKeyRef,
     pub project_id: ProjectId,
     pub scopes: Scopes,
+    /// When the key stops working (`None`: never); open sockets close then.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A person (JWT) or a hook script (API key).

@@ -8,7 +8,8 @@ use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, Proj
 use super::access::KeyCaller;
 use super::{Caller, ProjectService, Runtime};
 use crate::error::Validator;
-use crate::ports::{ApiKeyRepository, TokenIssuer};
+use crate::events::api_key_revoked_event;
+use crate::ports::{ApiKeyRepository, Change, TokenIssuer, UnitOfWork};
 use crate::{AppError, Page, PageRequest, Unauthorized};
 
 /// `lastUsedAt` is written at most once per this interval per key.
@@ -35,6 +36,7 @@ pub struct ApiKeyService {
     keys: Arc<dyn ApiKeyRepository>,
     tokens: Arc<dyn TokenIssuer>,
     projects: ProjectService,
+    uow: Arc<dyn UnitOfWork>,
     rt: Runtime,
 }
 
@@ -43,12 +45,14 @@ impl ApiKeyService {
         keys: Arc<dyn ApiKeyRepository>,
         tokens: Arc<dyn TokenIssuer>,
         projects: ProjectService,
+        uow: Arc<dyn UnitOfWork>,
         rt: Runtime,
     ) -> Self {
         Self {
             keys,
             tokens,
             projects,
+            uow,
             rt,
         }
     }
@@ -117,7 +121,9 @@ impl ApiKeyService {
         Ok(Page::from_rows(rows, page, |k: &ApiKey| k.id.as_uuid()))
     }
 
-    /// The key stops working at once, on every instance (nothing caches keys).
+    /// The key stops working at once, on every instance (nothing caches keys); its open
+    /// sockets close within a second through the `api_key.revoked` event written in the same
+    /// transaction.
     ///
     /// # Errors
     /// `NotFound` (project, or no such live key), `Forbidden`.
@@ -129,11 +135,22 @@ impl ApiKeyService {
         key_id: ApiKeyId,
     ) -> Result<(), AppError> {
         self.projects.authorize(caller, project_id, Role::Owner).await?;
-        if self.keys.revoke(project_id, key_id, self.rt.clock.now()).await? {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("api key"))
-        }
+        let at = self.rt.clock.now();
+        let actor = toolkit_domain::Actor::User {
+            id: caller.user_id,
+            display_name: caller.display_name.clone(),
+        };
+        self.uow
+            .commit(vec![
+                Change::RevokeApiKey {
+                    project_id,
+                    key_id,
+                    at,
+                },
+                Change::AppendEvent(api_key_revoked_event(project_id, key_id, actor, at)),
+            ])
+            .await?;
+        Ok(())
     }
 
     /// One indexed lookup by hash. Malformed, unknown, revoked and expired keys all get the
@@ -164,6 +181,7 @@ impl ApiKeyService {
                 },
                 project_id: key.project_id,
                 scopes: key.scopes,
+                expires_at: key.expires_at,
             },
             touch_due,
         })

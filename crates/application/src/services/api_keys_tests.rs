@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use toolkit_domain::{
-    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, Project, ProjectId, Role, Scope, Scopes, UserId,
+    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, EventKind, Project, ProjectDescription, ProjectId,
+    ProjectName, ProjectSlug, Role, Scope, Scopes, UserId,
 };
 use uuid::Uuid;
 
@@ -13,8 +14,8 @@ use super::api_keys::{MAX_EXPIRES_IN_DAYS, TOUCH_INTERVAL_SECONDS};
 use super::test_support::*;
 use super::{ApiKeyService, CreatedKey, KeyAuthentication, KeyCaller, ProjectService};
 use crate::ports::{
-    MockApiKeyRepository, MockMemberRepository, MockProjectRepository, MockTokenIssuer, MockUnitOfWork,
-    MockUserRepository,
+    Applied, Change, CommitError, MockApiKeyRepository, MockClock, MockIdGenerator, MockMemberRepository,
+    MockProjectRepository, MockTokenIssuer, MockUnitOfWork, MockUserRepository,
 };
 use crate::{AppError, Forbidden, Page, PageRequest, Unauthorized};
 
@@ -88,6 +89,7 @@ struct Fixture {
     keys: MockApiKeyRepository,
     tokens: MockTokenIssuer,
     projects: MockProjectRepository,
+    uow: MockUnitOfWork,
 }
 
 impl Fixture {
@@ -96,6 +98,7 @@ impl Fixture {
             keys: MockApiKeyRepository::new(),
             tokens: MockTokenIssuer::new(),
             projects: MockProjectRepository::new(),
+            uow: MockUnitOfWork::new(),
         }
     }
 
@@ -107,7 +110,13 @@ impl Fixture {
             Arc::new(MockUnitOfWork::new()),
             runtime(),
         );
-        ApiKeyService::new(Arc::new(self.keys), Arc::new(self.tokens), projects, runtime())
+        ApiKeyService::new(
+            Arc::new(self.keys),
+            Arc::new(self.tokens),
+            projects,
+            Arc::new(self.uow),
+            runtime(),
+        )
     }
 
     /// The caller is a member of the existing project with `role` (`None`: not a member).
@@ -575,15 +584,41 @@ async fn list_by_a_non_member_is_not_found() {
 // revoke
 
 impl Fixture {
-    /// The repository is asked to revoke `key_id()` of the project at `now()`, and answers `found`.
+    /// One commit revokes `key_id()` of the project at `now()` together with its internal
+    /// `api_key.revoked` event (which no client receives: no project, no user); the database
+    /// answers `found`.
     fn expect_revoke(&mut self, found: bool) {
-        self.keys
-            .expect_revoke()
-            .withf(|project_id: &ProjectId, key: &ApiKeyId, at: &DateTime<Utc>| {
-                *project_id == pid() && *key == key_id() && *at == now()
+        self.uow
+            .expect_commit()
+            .withf(|changes: &Vec<Change>| {
+                let [
+                    Change::RevokeApiKey {
+                        project_id,
+                        key_id: key,
+                        at,
+                    },
+                    Change::AppendEvent(event),
+                ] = changes.as_slice()
+                else {
+                    return false;
+                };
+                let data: serde_json::Value = serde_json::from_str(&event.data_json).unwrap();
+                *project_id == pid()
+                    && *key == key_id()
+                    && *at == now()
+                    && event.kind == EventKind::ApiKeyRevoked
+                    && event.project_id.is_none()
+                    && event.user_id.is_none()
+                    && data["keyId"] == key_id().to_string()
             })
             .times(1)
-            .returning(move |_, _, _| Ok(found));
+            .returning(move |_| {
+                if found {
+                    Ok(Applied::default())
+                } else {
+                    Err(CommitError::NotFound("api key"))
+                }
+            });
     }
 }
 
@@ -611,7 +646,7 @@ async fn revoke_of_no_such_live_key_is_not_found() {
 async fn revoke_by_an_editor_is_forbidden_and_revokes_nothing() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Editor));
-    fx.keys.expect_revoke().never();
+    fx.uow.expect_commit().never();
 
     let error = fx.build().revoke(&caller(), pid(), key_id()).await.unwrap_err();
 
@@ -622,7 +657,7 @@ async fn revoke_by_an_editor_is_forbidden_and_revokes_nothing() {
 async fn revoke_by_a_non_member_is_not_found_and_revokes_nothing() {
     let mut fx = Fixture::new();
     fx.caller_is(None);
-    fx.keys.expect_revoke().never();
+    fx.uow.expect_commit().never();
 
     let error = fx.build().revoke(&caller(), pid(), key_id()).await.unwrap_err();
 
@@ -640,6 +675,7 @@ fn key_caller() -> KeyCaller {
         },
         project_id: pid(),
         scopes: scopes(&["docs:read", "sync:run"]),
+        expires_at: None,
     }
 }
 
@@ -747,7 +783,14 @@ async fn authenticate_a_key_expiring_a_second_from_now_still_works() {
 
     let auth = fx.build().authenticate(SECRET).await.unwrap();
 
-    assert_eq!(auth.caller, key_caller());
+    // the expiry travels with the caller: its open sockets close then
+    assert_eq!(
+        auth.caller,
+        KeyCaller {
+            expires_at: Some(now() + Duration::seconds(1)),
+            ..key_caller()
+        }
+    );
 }
 
 #[tokio::test]

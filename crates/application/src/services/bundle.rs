@@ -127,6 +127,7 @@ mod tests {
             },
             project_id: pid(),
             scopes: Scopes::parse(scopes).unwrap(),
+            expires_at: None,
         })
     }
 

@@ -41,6 +41,7 @@ fn key_of(project_id: ProjectId, scopes: &[&str]) -> Principal {
         key: key_ref(),
         project_id,
         scopes: Scopes::parse(scopes).unwrap(),
+        expires_at: None,
     })
 }
 

@@ -1530,6 +1530,7 @@ fn key_of(project_id: ProjectId, scopes: &[&str]) -> Principal {
         },
         project_id,
         scopes: Scopes::parse(scopes).unwrap(),
+        expires_at: None,
     })
 }
 
