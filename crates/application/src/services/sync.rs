@@ -40,6 +40,11 @@ pub struct SyncPolicy {
     /// Pull-and-retry rounds when the branch moves during a push.
     pub push_rounds: u32,
     pub default_poll_interval_seconds: u32,
+    /// Per-link quota of one run: files downloaded from GitHub (pulls and conflicts); the
+    /// excess is skipped with a reason and picked up by later runs.
+    pub max_files_per_link: u32,
+    /// Per-link quota of one run: bytes downloaded from GitHub.
+    pub max_bytes_per_link: u64,
 }
 
 impl Default for SyncPolicy {
@@ -52,6 +57,8 @@ impl Default for SyncPolicy {
             max_attempts: 8,
             push_rounds: 3,
             default_poll_interval_seconds: 300,
+            max_files_per_link: 2000,
+            max_bytes_per_link: 64 * 1_048_576,
         }
     }
 }
@@ -832,6 +839,7 @@ impl SyncService {
             };
 
         let mut outcome = RunOutcome::default();
+        let mut quota = Quota::new(&self.policy);
         // A remote change left for later (doc locked, edited meanwhile) needs the tree read again.
         let mut retry_later = false;
         let mut new_states: BTreeMap<String, String> = states.clone().into_iter().collect();
@@ -896,6 +904,11 @@ impl SyncService {
                             path,
                             reason: "larger than the content limit".into(),
                         });
+                        continue;
+                    }
+                    if let Some(reason) = quota.take(entry.size) {
+                        retry_later = true;
+                        outcome.skipped.push(Skipped { path, reason });
                         continue;
                     }
                     let bytes = github.blob(&coords, &entry.sha).await.map_err(gh)?;
@@ -975,7 +988,30 @@ impl SyncService {
                 FileAction::Conflict => {
                     let remote_content = match remote_entry {
                         Some(entry) => {
+                            // The same limits as a pull: a conflict holds both versions.
+                            if entry
+                                .size
+                                .is_some_and(|s| s > self.policy.max_content_bytes as u64)
+                            {
+                                outcome.skipped.push(Skipped {
+                                    path,
+                                    reason: "larger than the content limit".into(),
+                                });
+                                continue;
+                            }
+                            if let Some(reason) = quota.take(entry.size) {
+                                retry_later = true;
+                                outcome.skipped.push(Skipped { path, reason });
+                                continue;
+                            }
                             let bytes = github.blob(&coords, &entry.sha).await.map_err(gh)?;
+                            if bytes.len() > self.policy.max_content_bytes {
+                                outcome.skipped.push(Skipped {
+                                    path,
+                                    reason: "larger than the content limit".into(),
+                                });
+                                continue;
+                            }
                             let Ok(text) = String::from_utf8(bytes) else {
                                 // `None` means "deleted on GitHub": a binary file must not look so.
                                 outcome.skipped.push(Skipped {
@@ -1199,6 +1235,39 @@ fn delete_of(
         writer,
         author,
         at,
+    }
+}
+
+/// What a run may still download from GitHub (the per-link quota).
+struct Quota {
+    files_left: u32,
+    bytes_left: u64,
+    max_files: u32,
+    max_bytes: u64,
+}
+
+impl Quota {
+    fn new(policy: &SyncPolicy) -> Self {
+        Self {
+            files_left: policy.max_files_per_link,
+            bytes_left: policy.max_bytes_per_link,
+            max_files: policy.max_files_per_link,
+            max_bytes: policy.max_bytes_per_link,
+        }
+    }
+
+    /// Takes one file of `size` bytes, or says why it is over the quota.
+    fn take(&mut self, size: Option<u64>) -> Option<String> {
+        let size = size.unwrap_or(0);
+        if self.files_left == 0 {
+            return Some(format!("over the link's quota of {} files per run; next run", self.max_files));
+        }
+        if size > self.bytes_left {
+            return Some(format!("over the link's quota of {} bytes per run; next run", self.max_bytes));
+        }
+        self.files_left -= 1;
+        self.bytes_left -= size;
+        None
     }
 }
 
