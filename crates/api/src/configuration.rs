@@ -41,6 +41,7 @@ pub struct Settings {
     pub github: GitHubSettings,
     pub rate_limit: RateLimitSettings,
     pub metrics: MetricsSettings,
+    pub secrets: SecretsSettings,
 }
 
 /// One limit: `requests` per `window_seconds` per key (GCRA: the full burst is available at
@@ -72,6 +73,37 @@ pub struct MetricsSettings {
     pub token: Option<SecretString>,
 }
 
+
+/// Encryption of stored credentials (GitHub tokens of links).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecretsSettings {
+    /// `TOOLKIT__SECRETS__KEY`: 32 random bytes, base64. Production refuses to start without
+    /// it; development generates one once into `dev_key_file`.
+    pub key: Option<SecretString>,
+    /// `TOOLKIT__SECRETS__PREVIOUS_KEYS`: comma-separated base64 keys that still open old
+    /// ciphertexts after a rotation (until `cargo xtask secrets rotate` re-sealed them).
+    pub previous_keys: Option<SecretString>,
+    /// Where development keeps its generated key (mode 0600).
+    pub dev_key_file: String,
+}
+
+impl SecretsSettings {
+    /// The previous keys, one per comma-separated entry.
+    pub fn previous(&self) -> Vec<SecretString> {
+        self.previous_keys
+            .as_ref()
+            .map(|keys| {
+                keys.expose_secret()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(|k| SecretString::from(k.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct GitHubSettings {
     /// `GITHUB_TOKEN`: never stored in the database, never logged.
@@ -87,6 +119,18 @@ pub struct GitHubSettings {
     pub default_poll_interval_seconds: u32,
     /// How often the worker looks for due runs and due polls.
     pub worker_interval_ms: u64,
+    /// `TOOLKIT__GITHUB__ALLOWED_REPOS`: comma-separated `owner/repo` or `owner/*` that links
+    /// without their own credential may sync with the server token. Empty: none may.
+    pub allowed_repos: String,
+    /// `TOOLKIT__GITHUB__APP_ID`: with a private key, links may use `{"kind":"app"}`.
+    pub app_id: Option<u64>,
+    /// `TOOLKIT__GITHUB__APP_PRIVATE_KEY`: the app's RSA key, PEM (or `..._FILE`).
+    pub app_private_key: Option<SecretString>,
+    pub app_private_key_file: Option<String>,
+    /// Most files one link syncs per run; the excess is skipped with a reason.
+    pub max_files_per_link: u32,
+    /// Most bytes one link pulls per run; the excess is skipped with a reason.
+    pub max_bytes_per_link: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -208,6 +252,12 @@ pub enum ConfigError {
     WeakWebhookSecret,
     #[error("TOOLKIT__LOCKS__DEFAULT_TTL_SECONDS must be between 15 and 3600")]
     LockTtl,
+    #[error("the production profile needs TOOLKIT__SECRETS__KEY (32 random bytes, base64)")]
+    MissingSecretsKey,
+    #[error("TOOLKIT__GITHUB__ALLOWED_REPOS: {0}")]
+    AllowedRepos(String),
+    #[error("TOOLKIT__GITHUB__APP_ID and TOOLKIT__GITHUB__APP_PRIVATE_KEY (or _FILE) go together")]
+    IncompleteGitHubApp,
     #[error(
         "the production profile needs TOOLKIT__AUTH__JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes"
     )]
@@ -312,6 +362,10 @@ fn builder_with_defaults(
         .set_default("github.max_concurrent_requests", 4)?
         .set_default("github.default_poll_interval_seconds", 300)?
         .set_default("github.worker_interval_ms", 1000)?
+        .set_default("github.allowed_repos", "")?
+        .set_default("github.max_files_per_link", 2000)?
+        .set_default("github.max_bytes_per_link", 64 * 1_048_576_u64)?
+        .set_default("secrets.dev_key_file", "./data/secrets.key")?
         .set_default("http.cors_allowed_origins", Vec::<String>::new())
 }
 
@@ -393,6 +447,15 @@ impl Settings {
                 return Err(ConfigError::WeakWebhookSecret);
             }
         }
+        if self.profile == Profile::Production && self.secrets.key.is_none() {
+            return Err(ConfigError::MissingSecretsKey);
+        }
+        toolkit_application::services::RepoAllowlist::parse(&self.github.allowed_repos)
+            .map_err(ConfigError::AllowedRepos)?;
+        let has_key = self.github.app_private_key.is_some() || self.github.app_private_key_file.is_some();
+        if self.github.app_id.is_some() != has_key {
+            return Err(ConfigError::IncompleteGitHubApp);
+        }
         if toolkit_domain::LockTtl::parse(self.locks.default_ttl_seconds).is_err() {
             return Err(ConfigError::LockTtl);
         }
@@ -455,6 +518,7 @@ mod tests {
         s.auth.jwt_secret = Some(SecretString::from("short"));
         assert!(matches!(s.validate(), Err(ConfigError::WeakJwtSecret)));
         s.auth.jwt_secret = Some(SecretString::from("x".repeat(32)));
+        s.secrets.key = Some(SecretString::from("k".to_owned()));
         assert!(s.validate().is_ok());
     }
 
@@ -465,6 +529,7 @@ mod tests {
         s.auth.argon2_memory_kib = 19_456;
         s.auth.argon2_iterations = 2;
         s.auth.argon2_parallelism = 1;
+        s.secrets.key = Some(SecretString::from("k".to_owned()));
         s
     }
 
@@ -507,5 +572,27 @@ mod tests {
         assert!(s.validate().is_ok());
         s.rate_limit.per_principal.window_seconds = 0;
         assert!(matches!(s.validate(), Err(ConfigError::RateLimitWindow("PER_PRINCIPAL"))));
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_secrets_key() {
+        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
+        s.profile = Profile::Production;
+        s.auth.jwt_secret = Some(SecretString::from("x".repeat(32)));
+        s.secrets.key = None;
+        assert!(matches!(s.validate(), Err(ConfigError::MissingSecretsKey)));
+    }
+
+    #[test]
+    fn the_allowlist_and_the_app_settings_are_checked() {
+        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
+        assert!(s.github.allowed_repos.is_empty(), "empty by default");
+        s.github.allowed_repos = "acme/prompts,tools/*".into();
+        assert!(s.validate().is_ok());
+        s.github.allowed_repos = "acme".into();
+        assert!(matches!(s.validate(), Err(ConfigError::AllowedRepos(_))));
+        s.github.allowed_repos = String::new();
+        s.github.app_id = Some(1);
+        assert!(matches!(s.validate(), Err(ConfigError::IncompleteGitHubApp)));
     }
 }

@@ -551,6 +551,84 @@ pub struct PutGitHubLinkBody {
     pub direction: String,
     /// 30..=86400; default 300. Polling is the safety net behind webhooks.
     pub poll_interval_seconds: Option<u32>,
+    /// Write-only: what the link acts with on GitHub. Omitted: the link's current credential
+    /// when owner/repo/branch/path stay the same, else the server token, for repositories on
+    /// the operator's allowlist only (otherwise 422 `github-credentials-required`).
+    pub credential: Option<CredentialBody>,
+}
+
+/// A link's credential, as given (never shown back).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum CredentialBody {
+    /// A fine-grained (Contents: read/write, Metadata: read) or classic personal access token.
+    Token {
+        #[schema(value_type = String, example = "github_pat_11AB…")]
+        token: secrecy::SecretString,
+    },
+    /// An installation of the operator's GitHub App (only when the server has one configured).
+    App {
+        #[serde(rename = "installationId")]
+        installation_id: u64,
+    },
+}
+
+/// What a link acts with on GitHub; never the secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialDto {
+    /// `token`, `app` or `server` (the operator's token, allowlisted repositories only).
+    pub kind: &'static str,
+    /// `…` and the token's last 4 characters (tokens only).
+    pub hint: Option<String>,
+    pub installation_id: Option<u64>,
+    pub set_by: Option<Uuid>,
+    pub set_at: Option<DateTime<Utc>>,
+    /// When GitHub refused it during a run; the link is not scheduled until a new one is set.
+    pub refused_at: Option<DateTime<Utc>>,
+}
+
+impl CredentialDto {
+    fn of(credential: Option<toolkit_application::ports::LinkCredential>) -> Self {
+        match credential {
+            Some(c) => Self {
+                kind: c.kind.as_str(),
+                hint: c.hint,
+                installation_id: c.installation_id,
+                set_by: c.set_by.map(|u| u.as_uuid()),
+                set_at: Some(c.set_at),
+                refused_at: c.refused_at,
+            },
+            None => Self {
+                kind: "server",
+                hint: None,
+                installation_id: None,
+                set_by: None,
+                set_at: None,
+                refused_at: None,
+            },
+        }
+    }
+}
+
+/// Why a run or link is in trouble: a stable `code` and a human `message`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncErrorDto {
+    /// e.g. `github-credentials-invalid`, `github-permission-denied`,
+    /// `github-credentials-required`, `github-rate-limited`, `github-unavailable`,
+    /// `github-not-found`, `link-changed`, `storage-unavailable`.
+    pub code: String,
+    pub message: String,
+}
+
+impl From<toolkit_application::ports::SyncError> for SyncErrorDto {
+    fn from(e: toolkit_application::ports::SyncError) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+        }
+    }
 }
 
 /// A project's GitHub link with its sync state.
@@ -565,7 +643,8 @@ pub struct GitHubLinkStateDto {
     pub poll_interval_seconds: u32,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_commit_sha: Option<String>,
-    pub last_error: Option<String>,
+    pub last_error: Option<SyncErrorDto>,
+    pub credential: CredentialDto,
     pub created_at: DateTime<Utc>,
 }
 
@@ -580,7 +659,8 @@ impl From<GitHubLink> for GitHubLinkStateDto {
             poll_interval_seconds: l.poll_interval_seconds,
             last_sync_at: l.last_sync_at,
             last_commit_sha: l.last_commit_sha,
-            last_error: l.last_error,
+            last_error: l.last_error.map(SyncErrorDto::from),
+            credential: CredentialDto::of(l.credential),
             created_at: l.created_at,
         }
     }
@@ -618,7 +698,7 @@ pub struct SyncRunDto {
     pub conflicted: u32,
     pub skipped: Vec<SkippedDto>,
     pub commit_sha: Option<String>,
-    pub error: Option<String>,
+    pub error: Option<SyncErrorDto>,
 }
 
 impl From<SyncRun> for SyncRunDto {
@@ -643,7 +723,7 @@ impl From<SyncRun> for SyncRunDto {
                 })
                 .collect(),
             commit_sha: r.commit_sha,
-            error: r.error,
+            error: r.error.map(SyncErrorDto::from),
         }
     }
 }

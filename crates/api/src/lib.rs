@@ -5,6 +5,7 @@
 pub mod configuration;
 pub mod dto;
 pub mod extractors;
+pub mod github_setup;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

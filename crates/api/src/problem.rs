@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use toolkit_application::{AppError, Conflict, FieldError, Forbidden};
+use toolkit_application::{AppError, Conflict, FieldError, Forbidden, GitHubRefusal};
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -285,6 +285,7 @@ impl From<AppError> for ApiError {
             }
             AppError::PayloadTooLarge { max_bytes } => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
                 .detail(format!("the content exceeds the limit of {max_bytes} bytes")),
+            AppError::GitHub(refusal) => github_refusal(refusal),
             AppError::Unexpected(error) => match error.downcast_ref::<toolkit_auth::HasherBusy>() {
                 // A full password-hashing gate is load, not a fault: the client may retry.
                 Some(busy) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "server-busy", "Server busy")
@@ -294,6 +295,35 @@ impl From<AppError> for ApiError {
             },
         };
         ApiError::new(problem)
+    }
+}
+
+/// GitHub refuses (or would need) a link's credential: 422 with a stable type per reason.
+fn github_refusal(refusal: GitHubRefusal) -> Problem {
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    match refusal {
+        GitHubRefusal::CredentialsRequired => Problem::new(
+            unprocessable,
+            "github-credentials-required",
+            "GitHub credential required",
+        )
+        .detail(
+            "this server's own GitHub token does not serve this repository; give a credential \
+             (a token, or a GitHub App installation)",
+        ),
+        GitHubRefusal::CredentialsInvalid => Problem::new(
+            unprocessable,
+            "github-credentials-invalid",
+            "GitHub credential refused",
+        )
+        .detail("GitHub does not accept this credential (revoked, expired or mistyped); set a new one"),
+        GitHubRefusal::PermissionDenied { missing } => Problem::new(
+            unprocessable,
+            "github-permission-denied",
+            "GitHub permission missing",
+        )
+        .detail(format!("the credential lacks {missing}"))
+        .extension("missing", Value::String(missing)),
     }
 }
 

@@ -19,7 +19,6 @@ use toolkit_application::services::{
 };
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;
-use toolkit_github::{GitHubConfig, OctocrabGitHub};
 use toolkit_realtime::wake::redis::RedisWake;
 use toolkit_realtime::{Hub, HubConfig, LocalWake, PollIntervals, SessionDeps, TokenCheck, Wake};
 use utoipa::OpenApi;
@@ -306,15 +305,7 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
         rt.clone(),
     );
     let gh = &settings.github;
-    let github = Arc::new(
-        OctocrabGitHub::new(GitHubConfig {
-            api_url: gh.api_url.clone(),
-            token: gh.token.clone(),
-            timeout: Duration::from_secs(gh.timeout_seconds),
-            max_concurrent_requests: gh.max_concurrent_requests,
-        })
-        .context("invalid GitHub settings")?,
-    );
+    let github = crate::github_setup::connector(settings)?;
     let sync = SyncService::new(
         repos.sync.clone(),
         github,
@@ -325,8 +316,14 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
         SyncPolicy {
             max_content_bytes: settings.docs.max_content_bytes,
             default_poll_interval_seconds: gh.default_poll_interval_seconds,
+            max_files_per_link: gh.max_files_per_link,
+            max_bytes_per_link: gh.max_bytes_per_link,
             ..SyncPolicy::default()
         },
+    )
+    .with_credentials(
+        crate::github_setup::secret_box(settings)?,
+        crate::github_setup::allowlist(settings)?,
     );
     let state = AppState {
         auth: AuthService::new(

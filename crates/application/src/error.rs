@@ -56,6 +56,17 @@ pub enum Conflict {
     PathTaken,
 }
 
+/// GitHub refuses (or would need) a link's credential: 422 with a stable problem type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitHubRefusal {
+    /// No credential given and the repository is not on the operator's allowlist.
+    CredentialsRequired,
+    /// GitHub does not accept the credential (401).
+    CredentialsInvalid,
+    /// The credential lacks a permission; `missing` says which, for people.
+    PermissionDenied { missing: String },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("validation failed")]
@@ -84,6 +95,9 @@ pub enum AppError {
     /// Content over the configured limit (413).
     #[error("content larger than {max_bytes} bytes")]
     PayloadTooLarge { max_bytes: usize },
+    /// GitHub refuses (or would need) the link's credential (422).
+    #[error("GitHub credential refused: {0:?}")]
+    GitHub(GitHubRefusal),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -7,7 +7,9 @@
 mod jwt;
 mod password;
 mod random;
+mod secrets;
 
 pub use jwt::{JwtConfig, JwtIssuer};
 pub use password::{Argon2Hasher, HasherBusy};
 pub use random::{random_base62, sha256_hex};
+pub use secrets::{AeadSecretBox, generate_key, load_or_create_key_file};

@@ -17,6 +17,7 @@ mod projects;
 mod refresh_tokens;
 mod search;
 mod sync;
+mod sync_credentials;
 mod unit_of_work;
 mod users;
 mod ws_tickets;

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{
-    BranchHead, FileState, GitHubLink, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict,
+    BranchHead, FileState, GitHubLink, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncError,
     SyncRepository, SyncRun,
 };
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
@@ -17,12 +17,24 @@ use toolkit_domain::{ProjectId, UserId};
 use uuid::Uuid;
 
 use crate::errors::unexpected;
+use crate::sync_credentials::{self, CREDENTIAL_COLUMNS};
 
 const LINK_COLUMNS: &str = "project_id, owner, repo, branch, folder, direction, poll_interval_seconds, \
-     head_etag, last_commit_sha, last_tree_sha, last_sync_at, last_error, created_at";
+     head_etag, last_commit_sha, last_tree_sha, last_sync_at, last_error, last_error_code, created_at, \
+     generation, credential_kind, credential_key_id, credential_ciphertext, credential_hint, \
+     credential_installation_id, credential_set_by, credential_set_at, credential_refused_at";
 
 const RUN_COLUMNS: &str = "id, project_id, status, trigger, attempt, not_before, created_at, started_at, \
-     finished_at, pulled, pushed, conflicted, skipped, commit_sha, error";
+     finished_at, pulled, pushed, conflicted, skipped, commit_sha, error, error_code";
+
+/// A stored message and code as the port's error (a message from before codes gets a generic
+/// one).
+fn sync_error(message: Option<String>, code: Option<String>) -> Option<SyncError> {
+    message.map(|message| SyncError {
+        code: code.unwrap_or_else(|| "sync-failed".to_owned()),
+        message,
+    })
+}
 
 const CONFLICT_COLUMNS: &str =
     "id, project_id, path, local_content, remote_content, remote_sha, created_at, resolved_at, resolved_by";
@@ -151,8 +163,10 @@ fn link_from_row(row: &QueryResult) -> anyhow::Result<GitHubLink> {
         last_commit_sha: get(row, T, "last_commit_sha")?,
         last_tree_sha: get(row, T, "last_tree_sha")?,
         last_sync_at: get(row, T, "last_sync_at")?,
-        last_error: get(row, T, "last_error")?,
+        last_error: sync_error(get(row, T, "last_error")?, get(row, T, "last_error_code")?),
         created_at: get(row, T, "created_at")?,
+        generation: get(row, T, "generation")?,
+        credential: sync_credentials::from_row(row)?,
     })
 }
 
@@ -226,7 +240,7 @@ fn run_from_row(row: &QueryResult) -> anyhow::Result<SyncRun> {
         conflicted: get_u32(row, T, "conflicted")?,
         skipped: skipped_from_json(&skipped)?,
         commit_sha: get(row, T, "commit_sha")?,
-        error: get(row, T, "error")?,
+        error: sync_error(get(row, T, "error")?, get(row, T, "error_code")?),
     })
 }
 
@@ -315,22 +329,36 @@ impl SyncRepository for SeaSyncRepository {
             link.last_commit_sha.clone().into(),
             link.last_tree_sha.clone().into(),
             link.last_sync_at.into(),
-            link.last_error.clone().into(),
+            link.last_error.as_ref().map(|e| e.message.clone()).into(),
             link.created_at.into(),
             Utc::now().into(),
         ]);
+        values.extend(sync_credentials::values(link.credential.as_ref()));
+        // The credential is always the given one (a new credential also ends a refusal); a
+        // change of place starts a new generation, so a run in flight cannot save its bases.
         execute_in(
             &txn,
             "storing a github link",
             &format!(
                 "INSERT INTO github_links (project_id, owner, repo, branch, folder, direction, \
                  poll_interval_seconds, head_etag, last_commit_sha, last_tree_sha, last_sync_at, \
-                 last_error, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 last_error, created_at, updated_at, {CREDENTIAL_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 $15, $16, $17, $18, $19, $20, $21, $22) \
                  ON CONFLICT (project_id) DO UPDATE SET \
                  head_etag = CASE WHEN {changed} THEN NULL ELSE github_links.head_etag END, \
                  last_commit_sha = CASE WHEN {changed} THEN NULL ELSE github_links.last_commit_sha END, \
                  last_tree_sha = CASE WHEN {changed} THEN NULL ELSE github_links.last_tree_sha END, \
+                 generation = CASE WHEN {changed} THEN github_links.generation + 1 \
+                 ELSE github_links.generation END, \
+                 credential_kind = excluded.credential_kind, \
+                 credential_key_id = excluded.credential_key_id, \
+                 credential_ciphertext = excluded.credential_ciphertext, \
+                 credential_hint = excluded.credential_hint, \
+                 credential_installation_id = excluded.credential_installation_id, \
+                 credential_set_by = excluded.credential_set_by, \
+                 credential_set_at = excluded.credential_set_at, \
+                 credential_refused_at = excluded.credential_refused_at, \
                  owner = excluded.owner, repo = excluded.repo, branch = excluded.branch, \
                  folder = excluded.folder, direction = excluded.direction, \
                  poll_interval_seconds = excluded.poll_interval_seconds, \
@@ -396,7 +424,8 @@ impl SyncRepository for SeaSyncRepository {
         // Interval arithmetic on timestamps differs between the backends (SQLite stores text),
         // so the few links are filtered here; `enqueue` coalesces whatever this returns.
         let stmt = self.statement(
-            "SELECT project_id, poll_interval_seconds, last_sync_at FROM github_links ORDER BY project_id",
+            "SELECT project_id, poll_interval_seconds, last_sync_at FROM github_links \
+             WHERE credential_refused_at IS NULL ORDER BY project_id",
             [],
         );
         let rows = self
@@ -513,26 +542,92 @@ impl SyncRepository for SeaSyncRepository {
         Ok(())
     }
 
-    async fn fail(&self, run_id: Uuid, error: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
+    async fn fail(&self, run_id: Uuid, error: &SyncError, now: DateTime<Utc>) -> anyhow::Result<()> {
         self.execute(
             "failing a sync run",
-            "UPDATE sync_runs SET status = 'failed', finished_at = $2, lease_until = NULL, error = $3 \
-             WHERE id = $1 AND status = 'running'",
-            vec![run_id.into(), now.into(), error.into()],
+            "UPDATE sync_runs SET status = 'failed', finished_at = $2, lease_until = NULL, error = $3, \
+             error_code = $4 WHERE id = $1 AND status = 'running'",
+            vec![
+                run_id.into(),
+                now.into(),
+                error.message.clone().into(),
+                error.code.clone().into(),
+            ],
         )
         .await?;
         Ok(())
     }
 
-    async fn retry_later(&self, run_id: Uuid, not_before: DateTime<Utc>, error: &str) -> anyhow::Result<()> {
+    async fn retry_later(
+        &self,
+        run_id: Uuid,
+        not_before: DateTime<Utc>,
+        error: &SyncError,
+    ) -> anyhow::Result<()> {
         self.execute(
             "re-queueing a sync run",
             "UPDATE sync_runs SET status = 'queued', not_before = $2, attempt = attempt + 1, \
-             error = $3, lease_until = NULL \
+             error = $3, error_code = $4, lease_until = NULL \
              WHERE id = $1 AND status = 'running'",
-            vec![run_id.into(), not_before.into(), error.into()],
+            vec![
+                run_id.into(),
+                not_before.into(),
+                error.message.clone().into(),
+                error.code.clone().into(),
+            ],
         )
         .await?;
+        Ok(())
+    }
+
+    async fn request_follow_up(&self, run_id: Uuid) -> anyhow::Result<bool> {
+        let rows = self
+            .execute(
+                "asking for a follow-up sync run",
+                "UPDATE sync_runs SET follow_up = $2 WHERE id = $1 AND status = 'running'",
+                vec![run_id.into(), true.into()],
+            )
+            .await?;
+        Ok(rows == 1)
+    }
+
+    async fn follow_up_requested(&self, run_id: Uuid) -> anyhow::Result<bool> {
+        let stmt = self.statement(
+            "SELECT follow_up FROM sync_runs WHERE id = $1",
+            [run_id.into()],
+        );
+        let row = self
+            .db
+            .query_one_raw(stmt)
+            .await
+            .map_err(unexpected("reading a sync run's follow-up"))?;
+        match row {
+            Some(row) => get(&row, "sync_runs", "follow_up"),
+            None => Ok(false),
+        }
+    }
+
+    async fn refuse_credential(
+        &self,
+        project_id: ProjectId,
+        credential_set_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        // Only the credential the run used: one set meanwhile starts afresh. A link from before
+        // credentials gets a `server` credential row so the refusal has a place.
+        let (sql, values): (&str, Vec<Value>) = match credential_set_at {
+            Some(set_at) => (
+                "UPDATE github_links SET credential_refused_at = $2 \
+                 WHERE project_id = $1 AND credential_set_at = $3",
+                vec![project_id.as_uuid().into(), now.into(), set_at.into()],
+            ),
+            None => (
+                "UPDATE github_links SET credential_refused_at = $2, credential_kind = 'server', \
+                 credential_set_at = $2 WHERE project_id = $1 AND credential_kind IS NULL",
+                vec![project_id.as_uuid().into(), now.into()],
+            ),
+        };
+        self.execute("refusing a link's credential", sql, values).await?;
         Ok(())
     }
 
@@ -591,12 +686,28 @@ impl SyncRepository for SeaSyncRepository {
     async fn save_state(
         &self,
         project_id: ProjectId,
+        generation: i64,
         states: &[FileState],
         head: Option<BranchHead>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let project: Value = project_id.as_uuid().into();
         let txn = self.begin_write().await?;
+        // First, in the same transaction: the link is still the one the run read. Its row is
+        // locked from here to the commit, so a relink waits for this save or comes before it.
+        let current = execute_in(
+            &txn,
+            "checking the link generation",
+            "UPDATE github_links SET generation = generation WHERE project_id = $1 AND generation = $2",
+            vec![project.clone(), generation.into()],
+        )
+        .await?;
+        if current == 0 {
+            if let Err(error) = txn.rollback().await {
+                tracing::warn!(error = %error, "rollback failed; the connection discards the transaction");
+            }
+            return Ok(false);
+        }
         execute_in(
             &txn,
             "replacing sync file states",
@@ -623,7 +734,7 @@ impl SyncRepository for SeaSyncRepository {
                     &txn,
                     "recording a sync on the link",
                     "UPDATE github_links SET head_etag = $2, last_commit_sha = $3, last_tree_sha = $4, \
-                     last_sync_at = $5, last_error = NULL WHERE project_id = $1",
+                     last_sync_at = $5, last_error = NULL, last_error_code = NULL WHERE project_id = $1",
                     vec![
                         project,
                         head.etag.into(),
@@ -638,13 +749,15 @@ impl SyncRepository for SeaSyncRepository {
                 execute_in(
                     &txn,
                     "recording a sync on the link",
-                    "UPDATE github_links SET last_sync_at = $2, last_error = NULL WHERE project_id = $1",
+                    "UPDATE github_links SET last_sync_at = $2, last_error = NULL, last_error_code = NULL \
+                     WHERE project_id = $1",
                     vec![project, now.into()],
                 )
                 .await?;
             }
         }
-        txn.commit().await.map_err(unexpected("committing sync state"))
+        txn.commit().await.map_err(unexpected("committing sync state"))?;
+        Ok(true)
     }
 
     async fn set_base(
@@ -675,11 +788,15 @@ impl SyncRepository for SeaSyncRepository {
         Ok(())
     }
 
-    async fn note_error(&self, project_id: ProjectId, error: Option<String>) -> anyhow::Result<()> {
+    async fn note_error(&self, project_id: ProjectId, error: Option<SyncError>) -> anyhow::Result<()> {
+        let (message, code) = match error {
+            Some(e) => (Some(e.message), Some(e.code)),
+            None => (None, None),
+        };
         self.execute(
             "recording a sync error",
-            "UPDATE github_links SET last_error = $2 WHERE project_id = $1",
-            vec![project_id.as_uuid().into(), error.into()],
+            "UPDATE github_links SET last_error = $2, last_error_code = $3 WHERE project_id = $1",
+            vec![project_id.as_uuid().into(), message.into(), code.into()],
         )
         .await?;
         Ok(())

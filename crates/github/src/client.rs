@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use toolkit_application::ports::{
-    BranchHead, EntryKind, GitHubClient, GitHubError, HeadRead, PushEntry, RepoCoords, TreeEntry,
+    BranchHead, EntryKind, GitHubClient, GitHubError, HeadRead, PushEntry, RepoAccess, RepoCoords, TreeEntry,
 };
 
 use crate::paths;
@@ -95,29 +95,17 @@ impl OctocrabGitHub {
     /// # Errors
     /// An `api_url` that is not a URL, or a token that cannot be sent in a header.
     pub fn new(config: GitHubConfig) -> anyhow::Result<Self> {
-        let api_url = config.api_url.trim().trim_end_matches('/').to_owned();
-        let mut builder = Octocrab::builder()
-            .base_uri(api_url.as_str())
-            .map_err(|_| anyhow!("the GitHub API URL {api_url:?} is not a valid URL"))?
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(config.timeout))
-            .set_read_timeout(Some(config.timeout))
-            .set_write_timeout(Some(config.timeout))
-            .add_header(header::ACCEPT, "application/vnd.github+json".to_owned());
-        if let Some(token) = config.token {
-            // octocrab would panic on a token that is not a valid header value.
-            if HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).is_err() {
-                anyhow::bail!("the GitHub token contains characters not allowed in an HTTP header");
-            }
-            builder = builder.personal_token(token);
-        }
-        let octo = builder
-            .build()
-            .map_err(|e| anyhow!("cannot build the GitHub client: {e}"))?;
-        Ok(Self {
-            http: Transport::new(octo, config.timeout, config.max_concurrent_requests),
-            api_url,
-        })
+        let api_url = normalized(&config.api_url);
+        let octo = base_octocrab(&api_url, config.timeout)?;
+        let http = Transport::new(octo, config.timeout, config.max_concurrent_requests)
+            .with_token(config.token.as_ref())
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(Self { http, api_url })
+    }
+
+    /// A client over `http` (the connector's shared transport, with a credential set).
+    pub(crate) fn over(http: Transport, api_url: String) -> Self {
+        Self { http, api_url }
     }
 
     async fn get(&self, path: &str) -> Result<Reply, GitHubError> {
@@ -405,14 +393,19 @@ impl GitHubClient for OctocrabGitHub {
         self.commit(repo, &base, &rest, message).await
     }
 
-    async fn check_access(&self, repo: &RepoCoords) -> Result<(), GitHubError> {
+    async fn check_access(&self, repo: &RepoCoords) -> Result<RepoAccess, GitHubError> {
         let reply = self.get(&paths::repo(repo)).await?;
         if !reply.status.is_success() {
             return Err(reply.error());
         }
+        // `permissions` is there for an authenticated caller; without it, assume read-only.
+        let info: RepoInfo = reply.json()?;
+        let access = RepoAccess {
+            push: info.permissions.is_some_and(|p| p.push),
+        };
         let reply = self.get(&paths::branch(repo)).await?;
         if reply.status.is_success() {
-            return Ok(());
+            return Ok(access);
         }
         if reply.status != StatusCode::NOT_FOUND {
             return Err(reply.error());
@@ -421,11 +414,31 @@ impl GitHubClient for OctocrabGitHub {
         // push creates the branch (`initial_commit`). GitHub answers 409 on its refs.
         let reply = self.get(&paths::read_ref(repo)).await?;
         match reply.status {
-            StatusCode::CONFLICT => Ok(()),
-            status if status.is_success() => Ok(()),
+            StatusCode::CONFLICT => Ok(access),
+            status if status.is_success() => Ok(access),
             _ => Err(GitHubError::NotFound),
         }
     }
+}
+
+/// The API URL without surrounding blanks or a trailing slash.
+pub(crate) fn normalized(api_url: &str) -> String {
+    api_url.trim().trim_end_matches('/').to_owned()
+}
+
+/// An unauthenticated octocrab on `api_url`: octocrab's own retries are off (the sync engine
+/// decides retries), the timeout bounds every phase.
+pub(crate) fn base_octocrab(api_url: &str, timeout: Duration) -> anyhow::Result<Octocrab> {
+    Octocrab::builder()
+        .base_uri(api_url)
+        .map_err(|_| anyhow!("the GitHub API URL {api_url:?} is not a valid URL"))?
+        .add_retry_config(RetryConfig::None)
+        .set_connect_timeout(Some(timeout))
+        .set_read_timeout(Some(timeout))
+        .set_write_timeout(Some(timeout))
+        .add_header(header::ACCEPT, "application/vnd.github+json".to_owned())
+        .build()
+        .map_err(|e| anyhow!("cannot build the GitHub client: {e}"))
 }
 
 /// A 201 (or any success) parsed as `{ "sha": … }`.
@@ -449,6 +462,17 @@ fn join(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}/{name}")
     }
+}
+
+#[derive(Deserialize)]
+struct RepoInfo {
+    permissions: Option<RepoPermissions>,
+}
+
+#[derive(Deserialize)]
+struct RepoPermissions {
+    #[serde(default)]
+    push: bool,
 }
 
 #[derive(Deserialize)]

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use chrono::{DateTime, TimeDelta, Utc};
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use octocrab::Octocrab;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -59,11 +60,16 @@ impl Reply {
     }
 }
 
-/// Sends requests through one `Octocrab` instance.
+/// Sends requests through one (unauthenticated) `Octocrab` instance, each with this
+/// transport's `Authorization` header: clients of different credentials share the connection
+/// pool and the concurrency cap, never a token.
+#[derive(Clone)]
 pub(crate) struct Transport {
     octo: Octocrab,
     timeout: Duration,
     permits: Arc<Semaphore>,
+    /// `Bearer <token>`, marked sensitive (never logged by the HTTP stack).
+    authorization: Option<HeaderValue>,
 }
 
 impl Transport {
@@ -72,7 +78,32 @@ impl Transport {
             octo,
             timeout,
             permits: Arc::new(Semaphore::new(max_concurrent_requests.max(1))),
+            authorization: None,
         }
+    }
+
+    /// The same transport acting with `token` (`None`: anonymous).
+    ///
+    /// # Errors
+    /// A token that cannot be sent in a header (the token is not named in the error).
+    pub fn with_token(&self, token: Option<&SecretString>) -> Result<Self, GitHubError> {
+        let authorization = match token {
+            Some(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| {
+                        GitHubError::Unexpected(anyhow!(
+                            "the GitHub token contains characters not allowed in an HTTP header"
+                        ))
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Self {
+            authorization,
+            ..self.clone()
+        })
     }
 
     pub async fn get(&self, path: &str, headers: HeaderMap) -> Result<Reply, GitHubError> {
@@ -107,6 +138,9 @@ impl Transport {
             let mut builder = http::Request::builder().method(method.clone()).uri(path);
             for (name, value) in &headers {
                 builder = builder.header(name, value);
+            }
+            if let Some(authorization) = &self.authorization {
+                builder = builder.header(http::header::AUTHORIZATION, authorization.clone());
             }
             let request = self
                 .octo
@@ -151,13 +185,13 @@ fn transport_error(error: octocrab::Error) -> GitHubError {
 }
 
 /// The mapping shared by every call:
-/// 401 → `Forbidden`; 403/429 that is a rate limit → `RateLimited`; other 403 → `Forbidden`;
+/// 401 → `Unauthorized`; 403/429 that is a rate limit → `RateLimited`; other 403 → `Forbidden`;
 /// 404 → `NotFound`; 5xx → `Transient`; anything else → `Unexpected` with the status and
 /// GitHub's message (never a header, so never the token).
 pub(crate) fn classify(reply: &Reply, now: DateTime<Utc>) -> GitHubError {
     let status = reply.status;
     match status.as_u16() {
-        401 => GitHubError::Forbidden,
+        401 => GitHubError::Unauthorized,
         403 | 429 => match rate_limited_until(reply, now) {
             Some(retry_at) => GitHubError::RateLimited { retry_at },
             None => GitHubError::Forbidden,
@@ -277,7 +311,7 @@ mod tests {
         assert!(matches!(classify(&forbidden, now()), GitHubError::Forbidden));
         assert!(matches!(
             classify(&reply(401, &[], ""), now()),
-            GitHubError::Forbidden
+            GitHubError::Unauthorized
         ));
         assert!(matches!(
             classify(&reply(404, &[], ""), now()),

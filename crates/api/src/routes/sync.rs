@@ -3,12 +3,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
 use toolkit_application::ports::{RunStatus, RunTrigger};
-use toolkit_application::services::{LinkInput, Resolution};
+use toolkit_application::services::{CredentialInput, LinkInput, Resolution};
 use toolkit_domain::ProjectId;
 use uuid::Uuid;
 
 use crate::dto::{
-    GitHubLinkStateDto, PageDto, PutGitHubLinkBody, ResolveConflictBody, RunIdDto, SyncConflictDto,
+    CredentialBody, GitHubLinkStateDto, PageDto, PutGitHubLinkBody, ResolveConflictBody, RunIdDto, SyncConflictDto,
     SyncRunDto, WebhookAckDto,
 };
 use crate::extractors::{AnyPrincipal, Authenticated, ListParams, path_id};
@@ -26,13 +26,16 @@ fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
 }
 
-/// Links the project to a repository folder (owner). Checked with GitHub first; queues a run.
+/// Links the project to a repository folder (owner), acting on GitHub with the given
+/// credential (write-only; stored sealed). Checked with GitHub first with that credential;
+/// queues a run. The same owner/repo/branch/path again replaces the credential and settings and
+/// keeps the sync state.
 #[utoipa::path(put, path = "/api/v1/projects/{projectId}/github", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")), request_body = PutGitHubLinkBody,
     responses(
         AuthErrors, NotFound, JsonBodyErrors,
         (status = 200, description = "Linked; a first run is queued", body = GitHubLinkStateDto),
-        (status = 422, description = "Invalid fields, or GitHub refused (no such repo/branch, token cannot read)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (blank, oversized or malformed token; no GitHub App configured), GitHub refused (no such repo/branch for this credential), `github-credentials-required` (no credential and the repository is not allowlisted), `github-credentials-invalid` (GitHub does not accept the token), or `github-permission-denied` (no push permission for direction push/both; `missing` says what)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_link(
     state: web::Data<AppState>,
@@ -48,6 +51,10 @@ pub async fn put_link(
         path: body.path,
         direction: body.direction,
         poll_interval_seconds: body.poll_interval_seconds,
+        credential: body.credential.map(|c| match c {
+            CredentialBody::Token { token } => CredentialInput::Token(token),
+            CredentialBody::App { installation_id } => CredentialInput::App { installation_id },
+        }),
     };
     let link = state.sync.link(&caller.0, project(&path)?, input).await?;
     Ok(HttpResponse::Ok().json(GitHubLinkStateDto::from(link)))
@@ -69,7 +76,7 @@ pub async fn get_link(
     Ok(HttpResponse::Ok().json(GitHubLinkStateDto::from(link)))
 }
 
-/// Unlinks (owner). Docs stay as they are.
+/// Unlinks (owner) and erases the stored credential. Docs stay as they are.
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}/github", tag = "github", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
@@ -92,6 +99,7 @@ pub async fn delete_link(
     responses(
         AuthErrors, NotFound,
         (status = 202, description = "Queued (or the active run)", body = RunIdDto),
+        (status = 422, description = "`github-credentials-invalid`: GitHub refused the link's credential; the owner must set a new one", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request_run(
     state: web::Data<AppState>,

@@ -70,7 +70,11 @@ pub enum PushEntry {
 pub enum GitHubError {
     #[error("repository, branch or object not found")]
     NotFound,
-    #[error("the token cannot access this repository")]
+    /// 401: the credential is not (or no longer) valid.
+    #[error("GitHub does not accept the credential")]
+    Unauthorized,
+    /// 403 that is not a rate limit: valid credential, missing permission.
+    #[error("the credential lacks a permission for this repository")]
     Forbidden,
     /// Primary or secondary rate limit: wait until `retry_at` (from `retry-after` or
     /// `x-ratelimit-reset`).
@@ -125,8 +129,33 @@ pub trait GitHubClient: Send + Sync + 'static {
         message: &str,
     ) -> Result<String, GitHubError>;
 
-    /// Whether the repository and branch exist and the token can read them (link validation).
-    async fn check_access(&self, repo: &RepoCoords) -> Result<(), GitHubError>;
+    /// Whether the repository and branch exist and the credential can read them, and what it
+    /// may do there (link validation).
+    async fn check_access(&self, repo: &RepoCoords) -> Result<RepoAccess, GitHubError>;
+}
+
+/// What the credential may do in a repository (`permissions` of `GET /repos/{owner}/{repo}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepoAccess {
+    /// Contents: write.
+    pub push: bool,
+}
+
+/// Why a run or a link is in trouble: a stable `code` for programs and a human `message`.
+/// Never SQL, driver or GitHub internals (those go to the log with the run id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncError {
+    pub code: String,
+    pub message: String,
+}
+
+impl SyncError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 /// A project's link to a repository folder.
@@ -144,8 +173,13 @@ pub struct GitHubLink {
     pub last_commit_sha: Option<String>,
     pub last_tree_sha: Option<String>,
     pub last_sync_at: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
+    pub last_error: Option<SyncError>,
     pub created_at: DateTime<Utc>,
+    /// Bumped whenever the coordinates change: sync state is saved only for the generation a
+    /// run started with (a relink during a run must not receive its bases).
+    pub generation: i64,
+    /// `None` on links made before credentials existed: treated as `Server`.
+    pub credential: Option<super::LinkCredential>,
 }
 
 impl GitHubLink {
@@ -226,7 +260,7 @@ pub struct SyncRun {
     pub conflicted: u32,
     pub skipped: Vec<Skipped>,
     pub commit_sha: Option<String>,
-    pub error: Option<String>,
+    pub error: Option<SyncError>,
 }
 
 /// What a finished run did.
@@ -282,21 +316,42 @@ pub trait SyncRepository: Send + Sync + 'static {
     /// Extends a running run's lease (long runs).
     async fn renew_lease(&self, run_id: Uuid, lease_until: DateTime<Utc>) -> anyhow::Result<()>;
     async fn succeed(&self, run_id: Uuid, outcome: &RunOutcome, now: DateTime<Utc>) -> anyhow::Result<()>;
-    async fn fail(&self, run_id: Uuid, error: &str, now: DateTime<Utc>) -> anyhow::Result<()>;
+    async fn fail(&self, run_id: Uuid, error: &SyncError, now: DateTime<Utc>) -> anyhow::Result<()>;
     /// Back to the queue until `not_before`, with `attempt + 1` and the error noted.
-    async fn retry_later(&self, run_id: Uuid, not_before: DateTime<Utc>, error: &str) -> anyhow::Result<()>;
+    async fn retry_later(
+        &self,
+        run_id: Uuid,
+        not_before: DateTime<Utc>,
+        error: &SyncError,
+    ) -> anyhow::Result<()>;
+    /// Asks a running run for a follow-up run when it ends (a webhook arrived after it read the
+    /// tree). `false` when the run is not running any more (then queue a run instead).
+    async fn request_follow_up(&self, run_id: Uuid) -> anyhow::Result<bool>;
+    /// Whether a follow-up was requested for this (finished) run.
+    async fn follow_up_requested(&self, run_id: Uuid) -> anyhow::Result<bool>;
+    /// Marks the link's credential as refused by GitHub (if the link is still at `generation`
+    /// and the credential unchanged since `credential_set_at`): not scheduled until replaced.
+    async fn refuse_credential(
+        &self,
+        project_id: ProjectId,
+        credential_set_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()>;
     async fn runs(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<SyncRun>>;
     async fn run(&self, project_id: ProjectId, run_id: Uuid) -> anyhow::Result<Option<SyncRun>>;
 
     async fn file_states(&self, project_id: ProjectId) -> anyhow::Result<Vec<FileState>>;
-    /// After a run: replaces the file states and records the head and time on the link.
+    /// After a run: replaces the file states and records the head and time on the link, in
+    /// one transaction and only if the link is still at `generation` (`false`: it was relinked
+    /// meanwhile, nothing saved).
     async fn save_state(
         &self,
         project_id: ProjectId,
+        generation: i64,
         states: &[FileState],
         head: Option<BranchHead>,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<()>;
+    ) -> anyhow::Result<bool>;
     /// Sets (or with `None` removes) one path's base, e.g. after a conflict is resolved so the
     /// file syncs again.
     async fn set_base(
@@ -306,7 +361,7 @@ pub trait SyncRepository: Send + Sync + 'static {
         base_sha: Option<String>,
     ) -> anyhow::Result<()>;
     /// Records the last error on the link (shown by `GET /github`).
-    async fn note_error(&self, project_id: ProjectId, error: Option<String>) -> anyhow::Result<()>;
+    async fn note_error(&self, project_id: ProjectId, error: Option<SyncError>) -> anyhow::Result<()>;
 
     /// Records a conflict unless an unresolved one exists for the path (then updates it).
     async fn put_conflict(&self, conflict: &SyncConflict) -> anyhow::Result<()>;

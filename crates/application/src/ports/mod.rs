@@ -8,6 +8,7 @@ mod api_keys;
 mod clock;
 mod docs;
 mod github;
+mod github_credentials;
 mod realtime;
 mod security;
 mod store;
@@ -23,11 +24,16 @@ pub use docs::{DocRepository, EventFeed, FeedEvent, Housekeeping, SearchHit, Sea
 #[cfg(any(test, feature = "mocks"))]
 pub use docs::{MockDocRepository, MockEventFeed, MockHousekeeping, MockSearchIndex};
 pub use github::{
-    BranchHead, EntryKind, FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RepoCoords,
-    RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncRepository, SyncRun, TreeEntry,
+    BranchHead, EntryKind, FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RepoAccess,
+    RepoCoords, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncError, SyncRepository, SyncRun, TreeEntry,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use github::{MockGitHubClient, MockSyncRepository};
+pub use github_credentials::{
+    CredentialKind, GitHubConnector, GitHubCredential, LinkCredential, SealedSecret, SecretBox,
+};
+#[cfg(any(test, feature = "mocks"))]
+pub use github_credentials::{MockGitHubConnector, MockSecretBox};
 pub use realtime::{EventPublisher, TicketHolder, WsTicketStore};
 #[cfg(any(test, feature = "mocks"))]
 pub use realtime::{MockEventPublisher, MockWsTicketStore};

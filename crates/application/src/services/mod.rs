@@ -8,6 +8,7 @@ pub mod docs;
 pub mod housekeeping;
 pub mod projects;
 pub mod sync;
+pub mod sync_credentials;
 pub mod tickets;
 
 pub use access::{KeyCaller, Need, Principal};
@@ -18,6 +19,7 @@ pub use docs::{DocEdit, DocPolicy, DocRead, DocService, IfMatch, KnownVersions, 
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
 pub use sync::{LinkInput, Resolution, SyncPolicy, SyncService};
+pub use sync_credentials::{CredentialInput, RepoAllowlist};
 pub use tickets::{TICKET_TTL_SECONDS, TicketService};
 
 use std::sync::Arc;

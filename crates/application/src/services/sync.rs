@@ -15,14 +15,16 @@ use toolkit_domain::{
 use uuid::Uuid;
 
 use super::access::Principal;
+use super::sync_credentials::{self as creds, CredentialInput, RepoAllowlist, codes};
 use super::{Caller, ProjectService, Runtime};
 use crate::error::Validator;
 use crate::ports::{
-    BranchHead, BundleDoc, BundleSource, Change, CommitError, DocDelete, DocInsert, DocUpdate, EntryKind,
-    FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RunOutcome, RunTrigger, Skipped,
-    SyncConflict, SyncRepository, SyncRun, TreeEntry, UnitOfWork,
+    BranchHead, BundleDoc, BundleSource, Change, CommitError, CredentialKind, DocDelete, DocInsert, DocUpdate,
+    EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError, GitHubLink, HeadRead,
+    LinkCredential, PushEntry, RunOutcome, RunStatus, RunTrigger, SecretBox, Skipped, SyncConflict, SyncError,
+    SyncRepository, SyncRun, TreeEntry, UnitOfWork,
 };
-use crate::{AppError, FieldError, Forbidden, Page, PageRequest};
+use crate::{AppError, FieldError, Forbidden, GitHubRefusal, Page, PageRequest};
 
 /// Limits and timings of the engine.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +40,11 @@ pub struct SyncPolicy {
     /// Pull-and-retry rounds when the branch moves during a push.
     pub push_rounds: u32,
     pub default_poll_interval_seconds: u32,
+    /// Per-link quota of one run: files downloaded from GitHub (pulls and conflicts); the
+    /// excess is skipped with a reason and picked up by later runs.
+    pub max_files_per_link: u32,
+    /// Per-link quota of one run: bytes downloaded from GitHub.
+    pub max_bytes_per_link: u64,
 }
 
 impl Default for SyncPolicy {
@@ -50,6 +57,8 @@ impl Default for SyncPolicy {
             max_attempts: 8,
             push_rounds: 3,
             default_poll_interval_seconds: 300,
+            max_files_per_link: 2000,
+            max_bytes_per_link: 64 * 1_048_576,
         }
     }
 }
@@ -63,6 +72,9 @@ pub struct LinkInput {
     pub path: String,
     pub direction: String,
     pub poll_interval_seconds: Option<u32>,
+    /// `None`: keep the link's credential when the coordinates stay, else the server token
+    /// (allowlisted repositories only).
+    pub credential: Option<CredentialInput>,
 }
 
 /// How to resolve a conflict.
@@ -76,7 +88,9 @@ pub enum Resolution {
 #[derive(Clone)]
 pub struct SyncService {
     sync: Arc<dyn SyncRepository>,
-    github: Arc<dyn GitHubClient>,
+    github: Arc<dyn GitHubConnector>,
+    secrets: Arc<dyn SecretBox>,
+    allowlist: RepoAllowlist,
     bundles: Arc<dyn BundleSource>,
     uow: Arc<dyn UnitOfWork>,
     projects: ProjectService,
@@ -87,23 +101,33 @@ pub struct SyncService {
 /// Why a run did not finish.
 enum RunError {
     /// Try again at this time (rate limit, backoff) — counted as an attempt.
-    Later(DateTime<Utc>, String),
+    Later(DateTime<Utc>, SyncError),
     /// Give up.
-    Fatal(String),
+    Fatal(SyncError),
 }
 
+/// Internal code of a push that lost the race with another push (another round follows).
+const NOT_FAST_FORWARD: &str = "not-fast-forward";
+
 fn github_error(error: GitHubError, retry_at: DateTime<Utc>) -> RunError {
+    let failure = creds::run_failure(&error);
+    // The details (status, GitHub's message) go to the log; the run shows the stable code.
+    tracing::info!(error = %error, code = %failure.code, "GitHub refused a sync request");
     match error {
-        GitHubError::RateLimited { retry_at } => RunError::Later(retry_at, "GitHub rate limit".into()),
-        GitHubError::Transient(message) => {
-            RunError::Later(retry_at, format!("GitHub unavailable: {message}"))
-        }
-        GitHubError::NotFastForward => {
-            RunError::Later(retry_at, "the branch kept moving during the push".into())
-        }
-        GitHubError::NotFound => RunError::Fatal("repository, branch or file not found on GitHub".into()),
-        GitHubError::Forbidden => RunError::Fatal("the GitHub token cannot access this repository".into()),
-        GitHubError::Unexpected(error) => RunError::Fatal(format!("unexpected GitHub answer: {error:#}")),
+        GitHubError::RateLimited { retry_at } => RunError::Later(retry_at, failure),
+        GitHubError::Transient(_) | GitHubError::NotFastForward => RunError::Later(retry_at, failure),
+        GitHubError::NotFound
+        | GitHubError::Unauthorized
+        | GitHubError::Forbidden
+        | GitHubError::Unexpected(_) => RunError::Fatal(failure),
+    }
+}
+
+/// A storage failure during a run: retried; the cause goes to the log only.
+fn storage_error(retry_at: DateTime<Utc>) -> impl Fn(anyhow::Error) -> RunError + Copy {
+    move |error| {
+        tracing::warn!(error = %format!("{error:#}"), "sync run: storage failure");
+        RunError::Later(retry_at, SyncError::new(codes::STORAGE, "the server could not save the sync state"))
     }
 }
 
@@ -114,9 +138,11 @@ struct Local<'a> {
 }
 
 impl SyncService {
+    /// The service, with no server-token allowlist and no way to store tokens until
+    /// [`Self::with_credentials`] says otherwise.
     pub fn new(
         sync: Arc<dyn SyncRepository>,
-        github: Arc<dyn GitHubClient>,
+        github: Arc<dyn GitHubConnector>,
         bundles: Arc<dyn BundleSource>,
         uow: Arc<dyn UnitOfWork>,
         projects: ProjectService,
@@ -126,12 +152,23 @@ impl SyncService {
         Self {
             sync,
             github,
+            secrets: Arc::new(NoSecretBox),
+            allowlist: RepoAllowlist::default(),
             bundles,
             uow,
             projects,
             rt,
             policy,
         }
+    }
+
+    /// Stored tokens are sealed by `secrets`; the server token may serve the repositories of
+    /// `allowlist` only.
+    #[must_use]
+    pub fn with_credentials(mut self, secrets: Arc<dyn SecretBox>, allowlist: RepoAllowlist) -> Self {
+        self.secrets = secrets;
+        self.allowlist = allowlist;
+        self
     }
 
     // ----- management -----
@@ -171,8 +208,25 @@ impl SyncService {
         else {
             return Err(AppError::Validation(Vec::new()));
         };
+        if let Some(CredentialInput::Token(token)) = &input.credential {
+            creds::check_token(token)?;
+        }
+        if let Some(CredentialInput::App { installation_id }) = &input.credential {
+            if !self.github.apps_enabled() {
+                return Err(AppError::Validation(vec![FieldError {
+                    field: "credential.kind".into(),
+                    message: "this server has no GitHub App configured; give a token".into(),
+                }]));
+            }
+            if *installation_id == 0 {
+                return Err(AppError::Validation(vec![FieldError {
+                    field: "credential.installationId".into(),
+                    message: "must be a GitHub App installation id".into(),
+                }]));
+            }
+        }
         let now = self.rt.clock.now();
-        let link = GitHubLink {
+        let mut link = GitHubLink {
             project_id,
             owner,
             repo,
@@ -186,39 +240,137 @@ impl SyncService {
             last_sync_at: None,
             last_error: None,
             created_at: now,
+            generation: 0,
+            credential: None,
         };
-        let refused = |message: &str| {
-            AppError::Validation(vec![FieldError {
-                field: "repo".into(),
-                message: message.into(),
-            }])
-        };
-        match self.github.check_access(&link.coords()).await {
-            Ok(()) => {}
-            Err(GitHubError::NotFound) => {
-                return Err(refused(
-                    "GitHub has no such repository or branch (or the token cannot see it)",
-                ));
-            }
-            Err(GitHubError::Forbidden) => {
-                return Err(refused("the server's GitHub token cannot read this repository"));
-            }
-            Err(GitHubError::RateLimited { .. }) => {
-                return Err(refused(
-                    "GitHub is rate limiting the server's token; try again later",
-                ));
-            }
-            Err(other) => {
-                return Err(AppError::Unexpected(anyhow::anyhow!(
-                    "checking the repository: {other}"
-                )));
-            }
+        let (credential, stored) = self.credential_for_link(caller, &link, input.credential).await?;
+        let client = self.github.connect(&credential).await.map_err(creds::link_refusal)?;
+        let access = client
+            .check_access(&link.coords())
+            .await
+            .map_err(creds::link_refusal)?;
+        if link.direction.pushes() && !access.push {
+            return Err(AppError::GitHub(GitHubRefusal::PermissionDenied {
+                missing: format!(
+                    "write access to the repository (Contents: read and write), needed for direction {:?}",
+                    link.direction.as_str()
+                ),
+            }));
         }
+        link.credential = Some(stored);
         self.sync.put_link(&link).await?;
         self.sync
             .enqueue(project_id, RunTrigger::Manual, self.rt.ids.new_id(), now)
             .await?;
         Ok(link)
+    }
+
+    /// The credential a link will act with, and what is stored of it. No credential given:
+    /// the link's own when it stays at the same coordinates, else the server token for an
+    /// allowlisted repository only (refused before any GitHub request otherwise).
+    async fn credential_for_link(
+        &self,
+        caller: &Caller,
+        link: &GitHubLink,
+        given: Option<CredentialInput>,
+    ) -> Result<(GitHubCredential, LinkCredential), AppError> {
+        let now = self.rt.clock.now();
+        let stored = |kind, sealed, installation_id, hint| LinkCredential {
+            kind,
+            sealed,
+            installation_id,
+            hint,
+            set_by: Some(caller.user_id),
+            set_at: now,
+            refused_at: None,
+        };
+        match given {
+            Some(CredentialInput::Token(token)) => {
+                let sealed = self
+                    .secrets
+                    .seal(&creds::seal_context(link.project_id), &token)
+                    .map_err(AppError::Unexpected)?;
+                let hint = creds::hint(&token);
+                Ok((
+                    GitHubCredential::Token(token),
+                    stored(CredentialKind::Token, Some(sealed), None, Some(hint)),
+                ))
+            }
+            Some(CredentialInput::App { installation_id }) => Ok((
+                GitHubCredential::App { installation_id },
+                stored(CredentialKind::App, None, Some(installation_id), None),
+            )),
+            None => {
+                let existing = self.sync.link(link.project_id).await?;
+                if let Some(existing) = existing.filter(|e| same_place(e, link))
+                    && let Some(kept) = existing.credential.clone()
+                    && kept.kind != CredentialKind::Server
+                {
+                    let credential = self.open_credential(link, &kept).map_err(|e| {
+                        AppError::Unexpected(anyhow::anyhow!("opening the link's credential: {}", e.message))
+                    })?;
+                    return Ok((credential, kept));
+                }
+                if !self.allowlist.allows(&link.coords()) {
+                    return Err(AppError::GitHub(GitHubRefusal::CredentialsRequired));
+                }
+                Ok((
+                    GitHubCredential::Server,
+                    stored(CredentialKind::Server, None, None, None),
+                ))
+            }
+        }
+    }
+
+    /// The credential a stored link acts with. A `server` link (or one from before
+    /// credentials) whose repository left the allowlist has none.
+    fn open_credential(
+        &self,
+        link: &GitHubLink,
+        stored: &LinkCredential,
+    ) -> Result<GitHubCredential, SyncError> {
+        match stored.kind {
+            CredentialKind::Token => {
+                let sealed = stored.sealed.as_ref().ok_or_else(|| {
+                    SyncError::new(codes::SECRETS, "the link's token is missing; set a new one")
+                })?;
+                self.secrets
+                    .open(&creds::seal_context(link.project_id), sealed)
+                    .map(GitHubCredential::Token)
+                    .map_err(|error| {
+                        tracing::warn!(error = %format!("{error:#}"), project_id = %link.project_id.as_uuid(),
+                            "cannot open a link's sealed token");
+                        SyncError::new(
+                            codes::SECRETS,
+                            "the server cannot read the link's token (secrets key changed?); set a new one",
+                        )
+                    })
+            }
+            CredentialKind::App => stored
+                .installation_id
+                .map(|installation_id| GitHubCredential::App { installation_id })
+                .ok_or_else(|| SyncError::new(codes::SECRETS, "the link's installation is missing")),
+            CredentialKind::Server => self.server_credential(link),
+        }
+    }
+
+    fn server_credential(&self, link: &GitHubLink) -> Result<GitHubCredential, SyncError> {
+        if self.allowlist.allows(&link.coords()) {
+            Ok(GitHubCredential::Server)
+        } else {
+            Err(SyncError::new(
+                codes::CREDENTIALS_REQUIRED,
+                "this repository is not on the server's allowlist; the project owner must set a credential",
+            ))
+        }
+    }
+
+    /// The credential a run of `link` acts with.
+    fn run_credential(&self, link: &GitHubLink) -> Result<GitHubCredential, SyncError> {
+        match &link.credential {
+            Some(stored) => self.open_credential(link, stored),
+            None => self.server_credential(link),
+        }
     }
 
     /// # Errors
@@ -276,10 +428,15 @@ impl SyncService {
                 }
             }
         }
-        self.sync
+        let link = self
+            .sync
             .link(project_id)
             .await?
             .ok_or(AppError::NotFound("github link"))?;
+        if link.credential.as_ref().is_some_and(|c| c.refused_at.is_some()) {
+            // Not scheduled again until the owner sets a credential: no retry storm.
+            return Err(AppError::GitHub(GitHubRefusal::CredentialsInvalid));
+        }
         Ok(self
             .sync
             .enqueue(project_id, trigger, self.rt.ids.new_id(), self.rt.clock.now())
@@ -303,14 +460,29 @@ impl SyncService {
         for link in self.sync.links_for_repo(owner, repo, branch).await? {
             let touched =
                 changed_paths.is_empty() || changed_paths.iter().any(|p| link.folder.doc_path(p).is_some());
-            if touched {
-                self.sync
-                    .enqueue(link.project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
-                    .await?;
+            let refused = link.credential.as_ref().is_some_and(|c| c.refused_at.is_some());
+            if touched && !refused {
+                self.queue_after_push(link.project_id, now).await?;
                 queued += 1;
             }
         }
         Ok(queued)
+    }
+
+    /// Queues a webhook run. A run that is already running has read the tree before this
+    /// push: it is asked for a follow-up run instead of absorbing the push.
+    async fn queue_after_push(&self, project_id: ProjectId, now: DateTime<Utc>) -> Result<(), AppError> {
+        for _ in 0..2 {
+            let run = self
+                .sync
+                .enqueue(project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
+                .await?;
+            if run.status != RunStatus::Running || self.sync.request_follow_up(run.id).await? {
+                return Ok(());
+            }
+            // It finished in between: the next enqueue makes a fresh run.
+        }
+        Ok(())
     }
 
     /// Queues poll runs for every link that is due (`enqueue` coalesces).
@@ -475,7 +647,14 @@ impl SyncService {
             serde_json::json!({"runId": run.id, "trigger": run.trigger.as_str()}),
         )
         .await;
-        let result = self.execute(&run).await;
+        let link = match self.sync.link(run.project_id).await {
+            Ok(link) => link,
+            Err(error) => {
+                tracing::warn!(run_id = %run.id, error = %format!("{error:#}"), "sync run: cannot read the link");
+                None
+            }
+        };
+        let result = self.execute(&run, link.as_ref()).await;
         let now = self.rt.clock.now();
         match result {
             Ok(outcome) => {
@@ -491,21 +670,32 @@ impl SyncService {
                 .await;
             }
             Err(RunError::Later(at, error)) if run.attempt + 1 < self.policy.max_attempts => {
-                tracing::info!(run_id = %run.id, %error, retry_at = %at, "sync run will be retried");
+                tracing::info!(run_id = %run.id, code = %error.code, retry_at = %at, "sync run will be retried");
                 self.sync.retry_later(run.id, at, &error).await?;
                 self.sync.note_error(run.project_id, Some(error)).await?;
+                return Ok(true);
             }
             Err(RunError::Later(_, error) | RunError::Fatal(error)) => {
-                tracing::warn!(run_id = %run.id, %error, "sync run failed");
+                tracing::warn!(run_id = %run.id, code = %error.code, "sync run failed");
                 self.sync.fail(run.id, &error, now).await?;
                 self.sync.note_error(run.project_id, Some(error.clone())).await?;
+                if error.code == codes::CREDENTIALS_INVALID || error.code == codes::PERMISSION_DENIED {
+                    // GitHub refused this credential: not scheduled again until replaced.
+                    let set_at = link.as_ref().and_then(|l| l.credential.as_ref()).map(|c| c.set_at);
+                    self.sync.refuse_credential(run.project_id, set_at, now).await?;
+                }
                 self.event(
                     run.project_id,
                     EventKind::SyncFailed,
-                    serde_json::json!({"runId": run.id, "error": error}),
+                    serde_json::json!({"runId": run.id, "error": error.message, "code": error.code}),
                 )
                 .await;
             }
+        }
+        if self.sync.follow_up_requested(run.id).await? {
+            self.sync
+                .enqueue(run.project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
+                .await?;
         }
         Ok(true)
     }
@@ -541,17 +731,23 @@ impl SyncService {
         }
     }
 
-    async fn execute(&self, run: &SyncRun) -> Result<RunOutcome, RunError> {
+    async fn execute(&self, run: &SyncRun, link: Option<&GitHubLink>) -> Result<RunOutcome, RunError> {
         let retry_at = self.backoff(run.attempt);
-        let storage = |e: anyhow::Error| RunError::Later(retry_at, format!("storage: {e:#}"));
-        let Some(link) = self.sync.link(run.project_id).await.map_err(storage)? else {
-            return Err(RunError::Fatal(
-                "the project is no longer linked to GitHub".into(),
-            ));
+        let Some(link) = link else {
+            return Err(RunError::Fatal(SyncError::new(
+                codes::UNLINKED,
+                "the project is no longer linked to GitHub",
+            )));
         };
+        let credential = self.run_credential(link).map_err(RunError::Fatal)?;
+        let client = self
+            .github
+            .connect(&credential)
+            .await
+            .map_err(|e| github_error(e, retry_at))?;
         for round in 0..self.policy.push_rounds.max(1) {
-            match self.sync_once(run.id, &link, round > 0).await {
-                Err(RunError::Later(_, ref message)) if message == NOT_FAST_FORWARD => continue,
+            match self.sync_once(run.id, client.as_ref(), link, round > 0).await {
+                Err(RunError::Later(_, ref error)) if error.code == NOT_FAST_FORWARD => continue,
                 // A rate limit names its own time; otherwise back off. Never earlier than either.
                 Err(RunError::Later(at, message)) => return Err(RunError::Later(at.max(retry_at), message)),
                 other => return other,
@@ -559,7 +755,7 @@ impl SyncService {
         }
         Err(RunError::Later(
             retry_at,
-            "the branch kept moving during the push".into(),
+            creds::run_failure(&GitHubError::NotFastForward),
         ))
     }
 
@@ -567,16 +763,19 @@ impl SyncService {
     async fn sync_once(
         &self,
         run_id: Uuid,
+        github: &dyn GitHubClient,
         link: &GitHubLink,
         force_read: bool,
     ) -> Result<RunOutcome, RunError> {
         self.renew_lease(run_id).await;
         let retry_at = self.rt.clock.now();
         let gh = |e: GitHubError| match e {
-            GitHubError::NotFastForward => RunError::Later(retry_at, NOT_FAST_FORWARD.into()),
+            GitHubError::NotFastForward => {
+                RunError::Later(retry_at, SyncError::new(NOT_FAST_FORWARD, "not a fast-forward"))
+            }
             other => github_error(other, retry_at),
         };
-        let storage = |e: anyhow::Error| RunError::Later(retry_at, format!("storage: {e:#}"));
+        let storage = storage_error(retry_at);
         let coords = link.coords();
         let states: HashMap<String, String> = self
             .sync
@@ -608,13 +807,13 @@ impl SyncService {
 
         let etag = if force_read { None } else { link.head_etag.clone() };
         let (head, remote): (Option<BranchHead>, BTreeMap<String, TreeEntry>) =
-            match self.github.head(&coords, etag).await.map_err(gh)? {
+            match github.head(&coords, etag).await.map_err(gh)? {
                 HeadRead::NotModified => {
                     if local_dirty && link.direction.pushes() {
                         // Something to push: read the branch for real. The base of a path is
                         // not always what GitHub has (a conflict keeps its old base), so the
                         // remote side must come from the tree, never from the recorded states.
-                        return Box::pin(self.sync_once(run_id, link, true)).await;
+                        return Box::pin(self.sync_once(run_id, github, link, true)).await;
                     }
                     // Nothing changed anywhere: one request, and the link is not due again
                     // until its next poll.
@@ -622,16 +821,12 @@ impl SyncService {
                         .into_iter()
                         .map(|(path, base_sha)| FileState { path, base_sha })
                         .collect();
-                    self.sync
-                        .save_state(link.project_id, &states, None, self.rt.clock.now())
-                        .await
-                        .map_err(storage)?;
+                    self.save_state(link, &states, None, &storage).await?;
                     return Ok(RunOutcome::default());
                 }
                 HeadRead::EmptyRepository => (None, BTreeMap::new()),
                 HeadRead::Head(head) => {
-                    let entries = self
-                        .github
+                    let entries = github
                         .tree(&coords, &head.tree_sha, link.folder.as_str())
                         .await
                         .map_err(gh)?;
@@ -644,6 +839,7 @@ impl SyncService {
             };
 
         let mut outcome = RunOutcome::default();
+        let mut quota = Quota::new(&self.policy);
         // A remote change left for later (doc locked, edited meanwhile) needs the tree read again.
         let mut retry_later = false;
         let mut new_states: BTreeMap<String, String> = states.clone().into_iter().collect();
@@ -710,7 +906,12 @@ impl SyncService {
                         });
                         continue;
                     }
-                    let bytes = self.github.blob(&coords, &entry.sha).await.map_err(gh)?;
+                    if let Some(reason) = quota.take(entry.size) {
+                        retry_later = true;
+                        outcome.skipped.push(Skipped { path, reason });
+                        continue;
+                    }
+                    let bytes = github.blob(&coords, &entry.sha).await.map_err(gh)?;
                     let Ok(text) = String::from_utf8(bytes) else {
                         outcome.skipped.push(Skipped {
                             path,
@@ -787,7 +988,30 @@ impl SyncService {
                 FileAction::Conflict => {
                     let remote_content = match remote_entry {
                         Some(entry) => {
-                            let bytes = self.github.blob(&coords, &entry.sha).await.map_err(gh)?;
+                            // The same limits as a pull: a conflict holds both versions.
+                            if entry
+                                .size
+                                .is_some_and(|s| s > self.policy.max_content_bytes as u64)
+                            {
+                                outcome.skipped.push(Skipped {
+                                    path,
+                                    reason: "larger than the content limit".into(),
+                                });
+                                continue;
+                            }
+                            if let Some(reason) = quota.take(entry.size) {
+                                retry_later = true;
+                                outcome.skipped.push(Skipped { path, reason });
+                                continue;
+                            }
+                            let bytes = github.blob(&coords, &entry.sha).await.map_err(gh)?;
+                            if bytes.len() > self.policy.max_content_bytes {
+                                outcome.skipped.push(Skipped {
+                                    path,
+                                    reason: "larger than the content limit".into(),
+                                });
+                                continue;
+                            }
                             let Ok(text) = String::from_utf8(bytes) else {
                                 // `None` means "deleted on GitHub": a binary file must not look so.
                                 outcome.skipped.push(Skipped {
@@ -835,13 +1059,11 @@ impl SyncService {
             let entries: Vec<PushEntry> = pushes.iter().map(|(_, e, _)| e.clone()).collect();
             let message = format!("Toolkit Sync: {} file(s) from the editor", entries.len());
             let sha = match &head {
-                Some(head) => self
-                    .github
+                Some(head) => github
                     .commit(&coords, head, &entries, &message)
                     .await
                     .map_err(gh)?,
-                None => self
-                    .github
+                None => github
                     .initial_commit(&coords, &entries, &message)
                     .await
                     .map_err(gh)?,
@@ -867,11 +1089,32 @@ impl SyncService {
             .into_iter()
             .map(|(path, base_sha)| FileState { path, base_sha })
             .collect();
-        self.sync
-            .save_state(link.project_id, &states, new_head, self.rt.clock.now())
+        self.save_state(link, &states, new_head, &storage).await?;
+        Ok(outcome)
+    }
+
+    /// Saves the run's states for the generation the run started with; a relink meanwhile
+    /// fails the run instead of giving the new coordinates this run's bases.
+    async fn save_state(
+        &self,
+        link: &GitHubLink,
+        states: &[FileState],
+        head: Option<BranchHead>,
+        storage: &impl Fn(anyhow::Error) -> RunError,
+    ) -> Result<(), RunError> {
+        let saved = self
+            .sync
+            .save_state(link.project_id, link.generation, states, head, self.rt.clock.now())
             .await
             .map_err(storage)?;
-        Ok(outcome)
+        if saved {
+            Ok(())
+        } else {
+            Err(RunError::Fatal(SyncError::new(
+                codes::RELINKED,
+                "the link changed during the run; the next run syncs the new repository",
+            )))
+        }
     }
 
     /// Writes a remote version into the doc as a new revision attributed to GitHub.
@@ -995,8 +1238,56 @@ fn delete_of(
     }
 }
 
-/// Marker message for a push that lost the race with another push.
-const NOT_FAST_FORWARD: &str = "not a fast-forward";
+/// What a run may still download from GitHub (the per-link quota).
+struct Quota {
+    files_left: u32,
+    bytes_left: u64,
+    max_files: u32,
+    max_bytes: u64,
+}
+
+impl Quota {
+    fn new(policy: &SyncPolicy) -> Self {
+        Self {
+            files_left: policy.max_files_per_link,
+            bytes_left: policy.max_bytes_per_link,
+            max_files: policy.max_files_per_link,
+            max_bytes: policy.max_bytes_per_link,
+        }
+    }
+
+    /// Takes one file of `size` bytes, or says why it is over the quota.
+    fn take(&mut self, size: Option<u64>) -> Option<String> {
+        let size = size.unwrap_or(0);
+        if self.files_left == 0 {
+            return Some(format!("over the link's quota of {} files per run; next run", self.max_files));
+        }
+        if size > self.bytes_left {
+            return Some(format!("over the link's quota of {} bytes per run; next run", self.max_bytes));
+        }
+        self.files_left -= 1;
+        self.bytes_left -= size;
+        None
+    }
+}
+
+/// Whether two links point at the same repository folder (then sync state is kept).
+fn same_place(a: &GitHubLink, b: &GitHubLink) -> bool {
+    a.owner == b.owner && a.repo == b.repo && a.branch == b.branch && a.folder == b.folder
+}
+
+/// Until `with_credentials`: tokens can be neither stored nor read.
+struct NoSecretBox;
+
+impl SecretBox for NoSecretBox {
+    fn seal(&self, _: &str, _: &secrecy::SecretString) -> anyhow::Result<crate::ports::SealedSecret> {
+        anyhow::bail!("no secrets key configured")
+    }
+
+    fn open(&self, _: &str, _: &crate::ports::SealedSecret) -> anyhow::Result<secrecy::SecretString> {
+        anyhow::bail!("no secrets key configured")
+    }
+}
 
 /// Why a local write was left for the next run.
 fn skip_reason(error: CommitError) -> String {

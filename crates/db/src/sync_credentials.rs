@@ -1,0 +1,74 @@
+//! The credential columns of `github_links`: a link's stored credential to and from its row.
+//! The token exists here only sealed (hex of the AEAD ciphertext) beside the id of its key.
+
+use sea_orm::{QueryResult, Value};
+use toolkit_application::ports::{CredentialKind, LinkCredential, SealedSecret};
+use toolkit_domain::UserId;
+use uuid::Uuid;
+
+/// The credential columns, in the order [`values`] gives them.
+pub(crate) const CREDENTIAL_COLUMNS: &str = "credential_kind, credential_key_id, credential_ciphertext, \
+     credential_hint, credential_installation_id, credential_set_by, credential_set_at, credential_refused_at";
+
+fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &'static str) -> anyhow::Result<T> {
+    row.try_get("", column)
+        .map_err(|e| anyhow::Error::new(e).context(format!("reading github_links.{column}")))
+}
+
+/// The stored credential; `None` on a link from before credentials (acts as `server`).
+pub(crate) fn from_row(row: &QueryResult) -> anyhow::Result<Option<LinkCredential>> {
+    let Some(kind) = get::<Option<String>>(row, "credential_kind")? else {
+        return Ok(None);
+    };
+    let kind = CredentialKind::parse(&kind)
+        .ok_or_else(|| anyhow::anyhow!("stored credential kind is invalid: {kind:?}"))?;
+    let key_id: Option<String> = get(row, "credential_key_id")?;
+    let ciphertext: Option<String> = get(row, "credential_ciphertext")?;
+    let sealed = match (key_id, ciphertext) {
+        (Some(key_id), Some(hex_text)) => Some(SealedSecret {
+            key_id,
+            ciphertext: hex::decode(hex_text)
+                .map_err(|_| anyhow::anyhow!("stored credential ciphertext is not hex"))?,
+        }),
+        _ => None,
+    };
+    let installation_id: Option<i64> = get(row, "credential_installation_id")?;
+    let set_by: Option<Uuid> = get(row, "credential_set_by")?;
+    let set_at = get::<Option<chrono::DateTime<chrono::Utc>>>(row, "credential_set_at")?
+        .ok_or_else(|| anyhow::anyhow!("stored credential lacks credential_set_at"))?;
+    Ok(Some(LinkCredential {
+        kind,
+        sealed,
+        installation_id: installation_id.and_then(|id| u64::try_from(id).ok()),
+        hint: get(row, "credential_hint")?,
+        set_by: set_by.map(UserId::from_uuid),
+        set_at,
+        refused_at: get(row, "credential_refused_at")?,
+    }))
+}
+
+/// The values of [`CREDENTIAL_COLUMNS`] for `credential` (all NULL for `None`).
+pub(crate) fn values(credential: Option<&LinkCredential>) -> Vec<Value> {
+    let Some(c) = credential else {
+        return vec![
+            Option::<String>::None.into(),
+            Option::<String>::None.into(),
+            Option::<String>::None.into(),
+            Option::<String>::None.into(),
+            Option::<i64>::None.into(),
+            Option::<Uuid>::None.into(),
+            Option::<chrono::DateTime<chrono::Utc>>::None.into(),
+            Option::<chrono::DateTime<chrono::Utc>>::None.into(),
+        ];
+    };
+    vec![
+        Some(c.kind.as_str().to_owned()).into(),
+        c.sealed.as_ref().map(|s| s.key_id.clone()).into(),
+        c.sealed.as_ref().map(|s| hex::encode(&s.ciphertext)).into(),
+        c.hint.clone().into(),
+        c.installation_id.map(|id| i64::try_from(id).unwrap_or(i64::MAX)).into(),
+        c.set_by.map(|u| u.as_uuid()).into(),
+        Some(c.set_at).into(),
+        c.refused_at.into(),
+    ]
+}
