@@ -3,15 +3,18 @@
 //! - `migrate [up|down|status|fresh]` on `DATABASE_URL` (default: the embedded SQLite file)
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
 //! - `bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR]`: starts a release server and measures it (docs/benchmarks.md)
+//! - `web [--check]`: regenerates the TypeScript client and rebuilds the console (docs/console.md)
 
 mod bench;
 mod migrate;
 mod tidy;
+mod web;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
-                     | cargo xtask bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR]";
+                     | cargo xtask bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR] \
+                     | cargo xtask web [--check]";
 
 fn migrate(action: &str) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         Some("migrate") => migrate(rest.first().map_or("up", String::as_str)),
         Some("tidy") => tidy::run(),
         Some("bench") => bench::run(rest),
+        Some("web") => web::run_web(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -32,6 +32,57 @@ impl Modify for BearerAuth {
     }
 }
 
+/// utoipa names each operation after its handler, and handlers of different modules share names
+/// (`create`, `list`, ...); OpenAPI requires unique ids, and generated clients (the TypeScript
+/// one in `clients/`) key their types by them. Each id becomes `<tag><Handler>`, e.g.
+/// `docsCreate`, `apiKeysList`.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let tag = operation
+                    .tags
+                    .as_ref()
+                    .and_then(|tags| tags.first())
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(id) = operation.operation_id.as_mut() {
+                    *id = camel_case(&format!("{tag}_{id}"));
+                }
+            }
+        }
+    }
+}
+
+/// `api-keys_put_link` → `apiKeysPutLink`.
+fn camel_case(words: &str) -> String {
+    let mut out = String::with_capacity(words.len());
+    let mut upper = false;
+    for c in words.chars() {
+        if c == '_' || c == '-' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -44,6 +95,8 @@ Every response carries `X-Request-Id`.",
         version = "1.0.0"
     ),
     paths(
+        routes::console::index,
+        routes::console::asset,
         routes::health::healthz,
         routes::health::readyz,
         crate::metrics::metrics,
@@ -135,7 +188,7 @@ Every response carries `X-Request-Id`.",
         dto::ResolveConflictBody,
         dto::WebhookAckDto,
     )),
-    modifiers(&BearerAuth, &RequestIdHeader),
+    modifiers(&BearerAuth, &RequestIdHeader, &UniqueOperationIds),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "projects", description = "Projects"),
@@ -150,6 +203,7 @@ Every response carries `X-Request-Id`.",
         (name = "realtime", description = "WebSocket notifications (protocol in docs/realtime.md)"),
         (name = "github", description = "Two-way sync with a GitHub repository folder"),
         (name = "operations", description = "Health and readiness"),
+        (name = "console", description = "The web console (HTML and its assets; not part of the API)"),
     )
 )]
 pub struct ApiDoc;
@@ -280,6 +334,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Generated clients key operations by id: a duplicate would merge two operations' types.
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| *k != "parameters")
+            {
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(
+                    seen.insert(id.clone()),
+                    "operationId {id} of {method} {path} is not unique"
+                );
+            }
+        }
+        assert!(seen.contains("docsCreate") && seen.contains("apiKeysCreate"));
     }
 
     #[test]

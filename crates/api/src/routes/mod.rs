@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod bundle;
+pub mod console;
 pub mod docs;
 pub mod feed;
 pub mod health;
@@ -35,6 +36,8 @@ fn def(method: Method, path: &'static str, route: Route) -> RouteDef {
 pub fn table() -> Vec<RouteDef> {
     use Method as M;
     vec![
+        def(M::GET, "/", web::get().to(console::index)),
+        def(M::GET, "/console/{asset}", web::get().to(console::asset)),
         def(M::GET, "/healthz", web::get().to(health::healthz)),
         def(M::GET, "/readyz", web::get().to(health::readyz)),
         def(M::GET, "/metrics", web::get().to(crate::metrics::metrics)),
