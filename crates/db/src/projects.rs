@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, QueryResult, Statement, Value};
 use toolkit_application::PageRequest;
-use toolkit_application::ports::{GitHubLink, ProjectListing, ProjectRepository};
-use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
+use toolkit_application::ports::{ProjectListing, ProjectRepository};
 use toolkit_domain::{Project, ProjectId, Role, UserId};
 
 use crate::entities::projects::{PROJECT_WITH_ROLE_COLUMNS, ProjectWithRole};
 use crate::errors::unexpected;
+use crate::sync::{LINK_COLUMNS, link_from_prefixed_row};
 
 pub struct SeaProjectRepository {
     db: DatabaseConnection,
@@ -35,62 +35,30 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// The link's columns in a project list, prefixed `g_` (the `github_links` row joined as `g`).
-const LISTED_LINK_COLUMNS: &str = "g.owner AS g_owner, g.repo AS g_repo, g.branch AS g_branch, \
-     g.folder AS g_folder, g.direction AS g_direction, g.poll_interval_seconds AS g_poll_interval_seconds, \
-     g.head_etag AS g_head_etag, g.last_commit_sha AS g_last_commit_sha, g.last_tree_sha AS g_last_tree_sha, \
-     g.last_sync_at AS g_last_sync_at, g.last_error AS g_last_error, g.created_at AS g_created_at";
+/// The link's columns in a project list: every link column aliased `g_<column>` (the
+/// `github_links` row left-joined as `g`).
+fn listed_link_columns() -> String {
+    LINK_COLUMNS
+        .split(',')
+        .map(|column| format!("g.{0} AS g_{0}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// One row of a member's project list: the project with the role, and the link when the
-/// left join found one (`g_owner` is `NULL` otherwise).
+/// left join found one (`g_project_id` is `NULL` otherwise).
 fn listing(row: &QueryResult) -> anyhow::Result<ProjectListing> {
     let (project, role) = <(Project, Role)>::try_from(ProjectWithRole::from_query_result(row, "")?)?;
-    let column = |name: &'static str| {
-        move |e: sea_orm::DbErr| anyhow::Error::new(e).context(format!("reading github_links.{name}"))
+    let linked = row
+        .try_get::<Option<uuid::Uuid>>("", "g_project_id")
+        .map_err(|e| anyhow::Error::new(e).context("reading github_links.project_id"))?
+        .is_some();
+    let github = if linked {
+        Some(link_from_prefixed_row(row, "g_")?)
+    } else {
+        None
     };
-    let Some(owner) = row
-        .try_get::<Option<String>>("", "g_owner")
-        .map_err(column("owner"))?
-    else {
-        return Ok(ProjectListing {
-            project,
-            role,
-            github: None,
-        });
-    };
-    let text = |name: &'static str| -> anyhow::Result<String> {
-        row.try_get("", &format!("g_{name}")).map_err(column(name))
-    };
-    let optional = |name: &'static str| -> anyhow::Result<Option<String>> {
-        row.try_get("", &format!("g_{name}")).map_err(column(name))
-    };
-    let invalid = |what: &'static str| move |e| anyhow::anyhow!("stored {what} is invalid: {e}");
-    let poll: i32 = row
-        .try_get("", "g_poll_interval_seconds")
-        .map_err(column("poll_interval_seconds"))?;
-    let github = GitHubLink {
-        project_id: project.id,
-        owner: RepoName::parse(&owner).map_err(invalid("repository owner"))?,
-        repo: RepoName::parse(&text("repo")?).map_err(invalid("repository name"))?,
-        branch: BranchName::parse(&text("branch")?).map_err(invalid("branch"))?,
-        folder: RepoFolder::parse(&text("folder")?).map_err(invalid("folder"))?,
-        direction: SyncDirection::parse(&text("direction")?).map_err(invalid("sync direction"))?,
-        poll_interval_seconds: u32::try_from(poll)
-            .map_err(|_| anyhow::anyhow!("github_links.poll_interval_seconds is negative: {poll}"))?,
-        head_etag: optional("head_etag")?,
-        last_commit_sha: optional("last_commit_sha")?,
-        last_tree_sha: optional("last_tree_sha")?,
-        last_sync_at: row
-            .try_get("", "g_last_sync_at")
-            .map_err(column("last_sync_at"))?,
-        last_error: optional("last_error")?,
-        created_at: row.try_get("", "g_created_at").map_err(column("created_at"))?,
-    };
-    Ok(ProjectListing {
-        project,
-        role,
-        github: Some(github),
-    })
+    Ok(ProjectListing { project, role, github })
 }
 
 #[async_trait]
@@ -123,10 +91,11 @@ impl ProjectRepository for SeaProjectRepository {
         page: PageRequest,
     ) -> anyhow::Result<Vec<ProjectListing>> {
         let mut sql = format!(
-            "SELECT {PROJECT_WITH_ROLE_COLUMNS}, {LISTED_LINK_COLUMNS} FROM memberships m \
+            "SELECT {PROJECT_WITH_ROLE_COLUMNS}, {} FROM memberships m \
              JOIN projects p ON p.id = m.project_id \
              LEFT JOIN github_links g ON g.project_id = p.id \
-             WHERE m.user_id = $1"
+             WHERE m.user_id = $1",
+            listed_link_columns()
         );
         let mut values: Vec<Value> = vec![user_id.as_uuid().into()];
         if let Some(after) = page.after {

@@ -19,7 +19,8 @@ use uuid::Uuid;
 use crate::errors::unexpected;
 use crate::sync_credentials::{self, CREDENTIAL_COLUMNS};
 
-const LINK_COLUMNS: &str = "project_id, owner, repo, branch, folder, direction, poll_interval_seconds, \
+/// Every column of a link, in the order [`link_from_row`] reads them.
+pub(crate) const LINK_COLUMNS: &str = "project_id, owner, repo, branch, folder, direction, poll_interval_seconds, \
      head_etag, last_commit_sha, last_tree_sha, last_sync_at, last_error, last_error_code, created_at, \
      generation, credential_kind, credential_key_id, credential_ciphertext, credential_hint, \
      credential_installation_id, credential_set_by, credential_set_at, credential_refused_at";
@@ -145,29 +146,44 @@ fn invalid(what: &'static str) -> impl FnOnce(toolkit_domain::ValidationError) -
 }
 
 fn link_from_row(row: &QueryResult) -> anyhow::Result<GitHubLink> {
+    link_from_prefixed_row(row, "")
+}
+
+/// A link from a row whose link columns carry `prefix` (a join that aliased them, such as the
+/// project list's `g_owner`); `""` for a plain `github_links` row.
+pub(crate) fn link_from_prefixed_row(row: &QueryResult, prefix: &str) -> anyhow::Result<GitHubLink> {
     const T: &str = "github_links";
-    let owner: String = get(row, T, "owner")?;
-    let repo: String = get(row, T, "repo")?;
-    let branch: String = get(row, T, "branch")?;
-    let folder: String = get(row, T, "folder")?;
-    let direction: String = get(row, T, "direction")?;
+    let owner: String = field(row, prefix, "owner")?;
+    let repo: String = field(row, prefix, "repo")?;
+    let branch: String = field(row, prefix, "branch")?;
+    let folder: String = field(row, prefix, "folder")?;
+    let direction: String = field(row, prefix, "direction")?;
     Ok(GitHubLink {
-        project_id: ProjectId::from_uuid(get(row, T, "project_id")?),
+        project_id: ProjectId::from_uuid(field(row, prefix, "project_id")?),
         owner: RepoName::parse(&owner).map_err(invalid("repository owner"))?,
         repo: RepoName::parse(&repo).map_err(invalid("repository name"))?,
         branch: BranchName::parse(&branch).map_err(invalid("branch"))?,
         folder: RepoFolder::parse(&folder).map_err(invalid("folder"))?,
         direction: SyncDirection::parse(&direction).map_err(invalid("sync direction"))?,
-        poll_interval_seconds: get_u32(row, T, "poll_interval_seconds")?,
-        head_etag: get(row, T, "head_etag")?,
-        last_commit_sha: get(row, T, "last_commit_sha")?,
-        last_tree_sha: get(row, T, "last_tree_sha")?,
-        last_sync_at: get(row, T, "last_sync_at")?,
-        last_error: sync_error(get(row, T, "last_error")?, get(row, T, "last_error_code")?),
-        created_at: get(row, T, "created_at")?,
-        generation: get(row, T, "generation")?,
-        credential: sync_credentials::from_row(row)?,
+        poll_interval_seconds: {
+            let value: i32 = field(row, prefix, "poll_interval_seconds")?;
+            u32::try_from(value).map_err(|_| anyhow::anyhow!("{T}.poll_interval_seconds is negative: {value}"))?
+        },
+        head_etag: field(row, prefix, "head_etag")?,
+        last_commit_sha: field(row, prefix, "last_commit_sha")?,
+        last_tree_sha: field(row, prefix, "last_tree_sha")?,
+        last_sync_at: field(row, prefix, "last_sync_at")?,
+        last_error: sync_error(field(row, prefix, "last_error")?, field(row, prefix, "last_error_code")?),
+        created_at: field(row, prefix, "created_at")?,
+        generation: field(row, prefix, "generation")?,
+        credential: sync_credentials::from_row(row, prefix)?,
     })
+}
+
+/// One column of a link row, named `{prefix}{column}`.
+fn field<V: sea_orm::TryGetable>(row: &QueryResult, prefix: &str, column: &'static str) -> anyhow::Result<V> {
+    row.try_get(prefix, column)
+        .map_err(|e| anyhow::Error::new(e).context(format!("reading github_links.{column}")))
 }
 
 fn parse_status(raw: &str) -> anyhow::Result<RunStatus> {

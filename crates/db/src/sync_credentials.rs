@@ -10,20 +10,21 @@ use uuid::Uuid;
 pub(crate) const CREDENTIAL_COLUMNS: &str = "credential_kind, credential_key_id, credential_ciphertext, \
      credential_hint, credential_installation_id, credential_set_by, credential_set_at, credential_refused_at";
 
-fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &'static str) -> anyhow::Result<T> {
-    row.try_get("", column)
+fn get<T: sea_orm::TryGetable>(row: &QueryResult, prefix: &str, column: &'static str) -> anyhow::Result<T> {
+    row.try_get(prefix, column)
         .map_err(|e| anyhow::Error::new(e).context(format!("reading github_links.{column}")))
 }
 
 /// The stored credential; `None` on a link from before credentials (acts as `server`).
-pub(crate) fn from_row(row: &QueryResult) -> anyhow::Result<Option<LinkCredential>> {
-    let Some(kind) = get::<Option<String>>(row, "credential_kind")? else {
+/// `prefix` names the columns when the row joined them under aliases (`g_credential_kind`).
+pub(crate) fn from_row(row: &QueryResult, prefix: &str) -> anyhow::Result<Option<LinkCredential>> {
+    let Some(kind) = get::<Option<String>>(row, prefix, "credential_kind")? else {
         return Ok(None);
     };
     let kind = CredentialKind::parse(&kind)
         .ok_or_else(|| anyhow::anyhow!("stored credential kind is invalid: {kind:?}"))?;
-    let key_id: Option<String> = get(row, "credential_key_id")?;
-    let ciphertext: Option<String> = get(row, "credential_ciphertext")?;
+    let key_id: Option<String> = get(row, prefix, "credential_key_id")?;
+    let ciphertext: Option<String> = get(row, prefix, "credential_ciphertext")?;
     let sealed = match (key_id, ciphertext) {
         (Some(key_id), Some(hex_text)) => Some(SealedSecret {
             key_id,
@@ -32,18 +33,18 @@ pub(crate) fn from_row(row: &QueryResult) -> anyhow::Result<Option<LinkCredentia
         }),
         _ => None,
     };
-    let installation_id: Option<i64> = get(row, "credential_installation_id")?;
-    let set_by: Option<Uuid> = get(row, "credential_set_by")?;
-    let set_at = get::<Option<chrono::DateTime<chrono::Utc>>>(row, "credential_set_at")?
+    let installation_id: Option<i64> = get(row, prefix, "credential_installation_id")?;
+    let set_by: Option<Uuid> = get(row, prefix, "credential_set_by")?;
+    let set_at = get::<Option<chrono::DateTime<chrono::Utc>>>(row, prefix, "credential_set_at")?
         .ok_or_else(|| anyhow::anyhow!("stored credential lacks credential_set_at"))?;
     Ok(Some(LinkCredential {
         kind,
         sealed,
         installation_id: installation_id.and_then(|id| u64::try_from(id).ok()),
-        hint: get(row, "credential_hint")?,
+        hint: get(row, prefix, "credential_hint")?,
         set_by: set_by.map(UserId::from_uuid),
         set_at,
-        refused_at: get(row, "credential_refused_at")?,
+        refused_at: get(row, prefix, "credential_refused_at")?,
     }))
 }
 
