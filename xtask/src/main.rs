@@ -2,7 +2,7 @@
 //!
 //! - `migrate [up|down|status|fresh]` on `DATABASE_URL` (default: the embedded SQLite file)
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
-//! - `bench [http|ws|sync] [--clients N]`: starts a release server and measures it (docs/benchmarks.md)
+//! - `bench [http|ws|sync|flood] [--clients N]`: starts a release server and measures it (docs/benchmarks.md)
 
 mod bench;
 mod migrate;
@@ -11,7 +11,7 @@ mod tidy;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
-                     | cargo xtask bench [http|ws|sync] [--clients N]";
+                     | cargo xtask bench [http|ws|sync|flood] [--clients N]";
 
 fn migrate(action: &str) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()

@@ -1,9 +1,11 @@
-//! `cargo xtask bench [http|ws|sync] [--clients N]`: builds the server in release, starts it on
+//! `cargo xtask bench [http|ws|sync|flood] [--clients N]`: builds the server in release, starts it on
 //! a free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it (`sync`: the
-//! GitHub calls of its sync runs, against an in-process fake GitHub). Benchmarks, not tests:
+//! GitHub calls of its sync runs, against an in-process fake GitHub; `flood`: RSS and `/healthz`
+//! latency during a login flood, run only when named). Benchmarks, not tests:
 //! nothing here fails on a slow number, it prints them against the targets.
 
 mod api;
+mod flood;
 mod http;
 mod load;
 mod procfs;
@@ -22,6 +24,7 @@ struct Options {
     http: bool,
     ws: bool,
     sync: bool,
+    flood: bool,
     clients: usize,
 }
 
@@ -30,6 +33,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         http: true,
         ws: true,
         sync: true,
+        flood: false,
         clients: DEFAULT_CLIENTS,
     };
     // Scenarios named on the command line; none named means all of them.
@@ -37,7 +41,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            scenario @ ("http" | "ws" | "sync") => named.push(scenario),
+            scenario @ ("http" | "ws" | "sync" | "flood") => named.push(scenario),
             "--clients" => {
                 let value = args.next().context("--clients needs a number")?;
                 options.clients = value
@@ -47,13 +51,16 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     bail!("--clients must be at least 1");
                 }
             }
-            other => bail!("unknown bench argument `{other}` (usage: bench [http|ws|sync] [--clients N])"),
+            other => {
+                bail!("unknown bench argument `{other}` (usage: bench [http|ws|sync|flood] [--clients N])")
+            }
         }
     }
     if !named.is_empty() {
         options.http = named.contains(&"http");
         options.ws = named.contains(&"ws");
         options.sync = named.contains(&"sync");
+        options.flood = named.contains(&"flood");
     }
     Ok(options)
 }
@@ -76,6 +83,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
         if options.sync {
             sync::run(&binary).await?;
+        }
+        if options.flood {
+            flood::run(&binary).await?;
         }
         Ok(())
     })
