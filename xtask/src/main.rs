@@ -2,7 +2,7 @@
 //!
 //! - `migrate [up|down|status|fresh]` on `DATABASE_URL` (default: the embedded SQLite file)
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
-//! - `bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR]`: starts a release server and measures it (docs/benchmarks.md)
+//! - `bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR]`: starts a release server and measures it (docs/benchmarks.md)
 //! - `web [--check]`: regenerates the TypeScript client and rebuilds the console (docs/console.md)
 
 mod bench;
@@ -13,7 +13,7 @@ mod web;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
-                     | cargo xtask bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR] \
+                     | cargo xtask bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR] \
                      | cargo xtask web [--check]";
 
 fn migrate(action: &str) -> anyhow::Result<()> {

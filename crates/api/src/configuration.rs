@@ -238,7 +238,8 @@ pub struct HttpSettings {
 
 /// The OWASP floor for Argon2id (m = 19 MiB, t = 2, p = 1) and its equivalent pairs: the
 /// production profile refuses anything cheaper.
-pub const ARGON2_OWASP_FLOOR: [(u32, u32); 5] = [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
+pub const ARGON2_OWASP_FLOOR: [(u32, u32); 5] =
+    [(47_104, 1), (19_456, 2), (12_288, 3), (9_216, 4), (7_168, 5)];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -539,7 +540,13 @@ mod tests {
         assert!(s.validate().is_ok(), "the OWASP default passes");
         s.auth.argon2_memory_kib = 19_455;
         let error = s.validate().unwrap_err();
-        assert!(matches!(error, ConfigError::WeakArgon2 { memory_kib: 19_455, .. }));
+        assert!(matches!(
+            error,
+            ConfigError::WeakArgon2 {
+                memory_kib: 19_455,
+                ..
+            }
+        ));
         assert!(error.to_string().contains("OWASP"), "{error}");
         // An equivalent OWASP pair: less memory, more iterations.
         s.auth.argon2_memory_kib = 9_216;
@@ -571,7 +578,10 @@ mod tests {
         s.server.tls_key = Some("key.pem".into());
         assert!(s.validate().is_ok());
         s.rate_limit.per_principal.window_seconds = 0;
-        assert!(matches!(s.validate(), Err(ConfigError::RateLimitWindow("PER_PRINCIPAL"))));
+        assert!(matches!(
+            s.validate(),
+            Err(ConfigError::RateLimitWindow("PER_PRINCIPAL"))
+        ));
     }
 
     #[test]

@@ -85,9 +85,8 @@ impl FromRequest for Authenticated {
             Credential::ApiKey(_) => Err(api_key_not_allowed()),
             Credential::Missing => Err(ApiError::unauthorized()),
         });
-        let result = result.and_then(|caller| {
-            check_principal(req, &format!("user:{}", caller.0.user_id)).map(|()| caller)
-        });
+        let result = result
+            .and_then(|caller| check_principal(req, &format!("user:{}", caller.0.user_id)).map(|()| caller));
         ready(result)
     }
 }

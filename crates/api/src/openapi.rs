@@ -83,6 +83,69 @@ fn camel_case(words: &str) -> String {
     out
 }
 
+/// Documents the limits once for every operation they apply to: 429 `rate-limited` (with
+/// `Retry-After` and the `RateLimit` headers) on the address-limited routes and on everything
+/// authenticated, and 503 `server-busy` where a password is hashed.
+struct Limits;
+
+impl Modify for Limits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, HeaderBuilder, Ref, ResponseBuilder, Type};
+        let header = |description: &str| {
+            HeaderBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new().schema_type(Type::String),
+                ))
+                .description(Some(description.to_owned()))
+                .build()
+        };
+        let problem = || Content::new(Some(Ref::from_schema_name("Problem")));
+        let limited = ResponseBuilder::new()
+            .description(
+                "Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md)",
+            )
+            .content(problem::PROBLEM_JSON, problem())
+            .header("Retry-After", header("Seconds until a retry can succeed"))
+            .header("RateLimit-Policy", header("The limits applied, e.g. `\"principal\";q=600;w=60`"))
+            .header("RateLimit", header("What is left, e.g. `\"principal\";r=0;t=1`"))
+            .build();
+        let busy = ResponseBuilder::new()
+            .description("Every password-hashing slot is busy (`server-busy`); retry after `Retry-After`")
+            .content(problem::PROBLEM_JSON, problem())
+            .header("Retry-After", header("Seconds to wait"))
+            .build();
+        for (path, item) in &mut openapi.paths.paths {
+            let by_address = [
+                "/api/v1/auth/register",
+                "/api/v1/auth/login",
+                "/api/v1/auth/refresh",
+                "/api/v1/ws-ticket",
+            ]
+            .contains(&path.as_str());
+            let hashes = ["/api/v1/auth/register", "/api/v1/auth/login"].contains(&path.as_str());
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut operation.responses.responses;
+                if by_address || authenticated {
+                    responses.insert("429".to_owned(), limited.clone().into());
+                }
+                if hashes {
+                    responses.insert("503".to_owned(), busy.clone().into());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -188,7 +251,7 @@ Every response carries `X-Request-Id`.",
         dto::ResolveConflictBody,
         dto::WebhookAckDto,
     )),
-    modifiers(&BearerAuth, &RequestIdHeader, &UniqueOperationIds),
+    modifiers(&BearerAuth, &Limits, &RequestIdHeader, &UniqueOperationIds),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "projects", description = "Projects"),

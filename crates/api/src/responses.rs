@@ -39,7 +39,7 @@ fn set(entries: Vec<(u16, Response)>) -> BTreeMap<String, RefOr<Response>> {
 
 /// 429, with the headers a client needs to wait the right amount of time.
 fn rate_limited() -> Response {
-    problem("Too many requests (`too-many-requests`); wait `Retry-After` seconds")
+    problem("Rate limit used up (`rate-limited`); wait `Retry-After` seconds")
         .header(
             "Retry-After",
             header("Seconds until a request may succeed", Type::Integer),

@@ -23,7 +23,8 @@ pub fn server_config(settings: &ServerSettings) -> anyhow::Result<Option<rustls:
     if chain.is_empty() {
         anyhow::bail!("{cert} holds no certificate");
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read the TLS private key {key}"))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read the TLS private key {key}"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -52,7 +52,11 @@ struct Gate {
 
 impl Gate {
     async fn enter(&self) -> anyhow::Result<OwnedSemaphorePermit> {
-        let busy = || anyhow::Error::new(HasherBusy { retry_after: BUSY_RETRY_AFTER });
+        let busy = || {
+            anyhow::Error::new(HasherBusy {
+                retry_after: BUSY_RETRY_AFTER,
+            })
+        };
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Ok(permit);
         }
@@ -303,7 +307,9 @@ mod tests {
         let error = hasher.verify("password", None).await.unwrap_err();
         assert_eq!(
             error.downcast_ref::<HasherBusy>(),
-            Some(&HasherBusy { retry_after: BUSY_RETRY_AFTER })
+            Some(&HasherBusy {
+                retry_after: BUSY_RETRY_AFTER
+            })
         );
         assert!(hasher.hash(&password("correct horse battery")).await.is_err());
         drop(held);

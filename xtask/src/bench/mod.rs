@@ -1,11 +1,13 @@
-//! `cargo xtask bench [http|ws|sync] [--clients N]`: builds the server in release, starts it on
+//! `cargo xtask bench [http|ws|sync|flood] [--clients N]`: builds the server in release, starts it on
 //! a free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it (`sync`: the
 //! GitHub calls of its sync runs, against an in-process fake GitHub; `http --anchors <dir>`: side
-//! by side with the NestJS and bare actix anchors on PostgreSQL). Benchmarks, not tests:
+//! by side with the NestJS and bare actix anchors on PostgreSQL; `flood`: RSS and `/healthz`
+//! latency during a login flood, run only when named). Benchmarks, not tests:
 //! nothing here fails on a slow number, it prints them against the targets.
 
 mod anchors;
 mod api;
+mod flood;
 mod http;
 mod load;
 mod procfs;
@@ -24,6 +26,7 @@ struct Options {
     http: bool,
     ws: bool,
     sync: bool,
+    flood: bool,
     clients: usize,
     /// `--idle M`: the WebSocket scenario also measures M idle sockets.
     idle: Option<usize>,
@@ -36,6 +39,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         http: true,
         ws: true,
         sync: true,
+        flood: false,
         clients: DEFAULT_CLIENTS,
         idle: None,
         anchors: None,
@@ -45,7 +49,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            scenario @ ("http" | "ws" | "sync") => named.push(scenario),
+            scenario @ ("http" | "ws" | "sync" | "flood") => named.push(scenario),
             "--clients" => {
                 let value = args.next().context("--clients needs a number")?;
                 options.clients = value
@@ -67,7 +71,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                 options.anchors = Some(dir.into());
             }
             other => bail!(
-                "unknown bench argument `{other}` (usage: bench [http|ws|sync] [--clients N] [--idle M] [--anchors DIR])"
+                "unknown bench argument `{other}` (usage: bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR])"
             ),
         }
     }
@@ -75,6 +79,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         options.http = named.contains(&"http");
         options.ws = named.contains(&"ws");
         options.sync = named.contains(&"sync");
+        options.flood = named.contains(&"flood");
     }
     Ok(options)
 }
@@ -100,6 +105,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
         if options.sync {
             sync::run(&binary).await?;
+        }
+        if options.flood {
+            flood::run(&binary).await?;
         }
         Ok(())
     })

@@ -143,7 +143,7 @@ impl RateLimits {
     /// memory follows the recent clients, not every client ever seen. Ends with the server.
     pub fn spawn_cleanup(limits: &Arc<Self>, every: Duration) {
         let limits: Weak<Self> = Arc::downgrade(limits);
-        actix_web::rt::spawn(async move {
+        tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks.tick().await;
@@ -170,8 +170,9 @@ impl RateLimits {
 fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64)
-            .map_or_else(|_| v6.to_string(), |net| net.trunc().to_string()),
+        IpAddr::V6(v6) => {
+            ipnet::Ipv6Net::new(v6, 64).map_or_else(|_| v6.to_string(), |net| net.trunc().to_string())
+        }
     }
 }
 
@@ -207,8 +208,12 @@ fn rate_limited(outcome: &Outcome, retry_after: u64) -> ApiError {
 /// # Errors
 /// 429 `rate-limited` when the account's bucket is empty.
 pub fn check_account(req: &HttpRequest, email: &str) -> Result<(), ApiError> {
-    let Some(limits) = limits_of(req) else { return Ok(()) };
-    let Some(limiter) = &limits.login_account else { return Ok(()) };
+    let Some(limits) = limits_of(req) else {
+        return Ok(());
+    };
+    let Some(limiter) = &limits.login_account else {
+        return Ok(());
+    };
     record(req, limiter.check(&email.trim().to_lowercase()))
 }
 
@@ -217,8 +222,12 @@ pub fn check_account(req: &HttpRequest, email: &str) -> Result<(), ApiError> {
 /// # Errors
 /// 429 `rate-limited` when the principal's bucket is empty.
 pub fn check_principal(req: &HttpRequest, key: &str) -> Result<(), ApiError> {
-    let Some(limits) = limits_of(req) else { return Ok(()) };
-    let Some(limiter) = &limits.principal else { return Ok(()) };
+    let Some(limits) = limits_of(req) else {
+        return Ok(());
+    };
+    let Some(limiter) = &limits.principal else {
+        return Ok(());
+    };
     record(req, limiter.check(key))
 }
 
@@ -293,7 +302,11 @@ mod tests {
         assert_eq!(refused.remaining, 0);
         let retry = refused.retry_after.unwrap();
         assert!((1..=20).contains(&retry), "{retry}");
-        assert_eq!(limiter.check("b").retry_after, None, "keys have their own buckets");
+        assert_eq!(
+            limiter.check("b").retry_after,
+            None,
+            "keys have their own buckets"
+        );
     }
 
     #[test]

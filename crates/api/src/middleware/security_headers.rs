@@ -6,8 +6,8 @@
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{
-    CONTENT_SECURITY_POLICY, HeaderMap, HeaderName, HeaderValue, REFERRER_POLICY,
-    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    CONTENT_SECURITY_POLICY, HeaderMap, HeaderName, HeaderValue, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, ResponseError, web};
@@ -48,7 +48,9 @@ impl SecurityHeaders {
     }
 
     fn metrics_allowed(&self, req: &HttpRequest) -> bool {
-        let Some(expected) = &self.metrics_token else { return true };
+        let Some(expected) = &self.metrics_token else {
+            return true;
+        };
         let presented = digest(bearer_token(req).unwrap_or_default());
         bool::from(presented.ct_eq(expected))
     }
@@ -117,8 +119,18 @@ mod tests {
     #[test]
     fn a_csp_already_set_is_kept() {
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'"));
-        set_if_absent(&mut headers, CONTENT_SECURITY_POLICY, HeaderValue::from_static(API_CSP));
-        assert_eq!(headers.get(CONTENT_SECURITY_POLICY).unwrap(), "default-src 'self'");
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'"),
+        );
+        set_if_absent(
+            &mut headers,
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        );
+        assert_eq!(
+            headers.get(CONTENT_SECURITY_POLICY).unwrap(),
+            "default-src 'self'"
+        );
     }
 }
