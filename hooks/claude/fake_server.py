@@ -12,7 +12,8 @@ If-None-Match with the current etag -> 304, no body.
 
 Everything is configured through files in <root>, re-read on every request:
 
-    docs/        the project's docs (edit them between runs)
+    docs/        the project's docs (edit them between runs; a doc made
+                 executable is sent with mode 0755, a hostile bundle)
     key          the accepted API key          (default: tks_test)
     project      the project id                (default: p1)
     mode         optional, one of:
@@ -66,12 +67,18 @@ def collect_docs():
     return docs
 
 
-def add_file(tar, name, data):
+def add_file(tar, name, data, mode=0o644):
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mtime = 1_700_000_000
-    info.mode = 0o644
+    info.mode = mode
     tar.addfile(info, io.BytesIO(data))
+
+
+def mode_of(path):
+    """0o755 for a doc the test made executable (chmod +x), else 0o644."""
+    full = os.path.join(ROOT, "docs", path)
+    return 0o755 if os.access(full, os.X_OK) else 0o644
 
 
 def build_bundle(mode):
@@ -91,7 +98,7 @@ def build_bundle(mode):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for path, data in docs:
-            add_file(tar, path, data)
+            add_file(tar, path, data, mode_of(path) if path != "../escaped.md" else 0o644)
         if mode == "symlink":
             info = tarfile.TarInfo("link")
             info.type = tarfile.SYMTYPE

@@ -67,6 +67,21 @@ async fn start(url: &str, configure: impl FnOnce(&mut Settings), clock: Arc<dyn 
     TestApp { address, client }
 }
 
+/// Sets an API key's `expires_at` straight in the database (the API speaks in whole days).
+pub async fn set_key_expiry(database_url: &str, key_id: &str, expires_at: chrono::DateTime<chrono::Utc>) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = toolkit_db::connect(&toolkit_db::testing::test_settings(database_url.to_owned()))
+        .await
+        .unwrap();
+    let key_id: uuid::Uuid = key_id.parse().unwrap();
+    let stmt = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE api_keys SET expires_at = $1 WHERE id = $2",
+        [expires_at.into(), key_id.into()],
+    );
+    assert_eq!(db.execute_raw(stmt).await.unwrap().rows_affected(), 1);
+}
+
 /// Reads a problem document, checking the media type and the members every problem has.
 pub async fn problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "unexpected status");
@@ -437,6 +452,45 @@ impl TestApp {
         self.ws_connect("", &[("authorization", &bearer)])
             .await
             .expect("the WebSocket opens with a bearer token")
+    }
+
+    /// A bearer-token socket over a TCP connection with a tiny receive buffer, for a client
+    /// that stops reading: the server's writes then block after a few kilobytes.
+    pub async fn ws_small_receive_buffer(&self, access_token: &str) -> WsClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+        let mut request = self.ws_url("").into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {access_token}")).unwrap(),
+        );
+        let address: std::net::SocketAddr = self.address.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(2048).unwrap();
+        let tcp = socket.connect(address).await.unwrap();
+        let connect = tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(tcp));
+        let (stream, _) = tokio::time::timeout(WS_TIMEOUT, connect)
+            .await
+            .expect("the WebSocket handshake timed out")
+            .expect("the WebSocket opens");
+        WsClient { stream }
+    }
+
+    /// The `websocket_connections` gauge of `/metrics`: open sockets on this instance.
+    pub async fn open_sockets(&self) -> i64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|line| line.strip_prefix("websocket_connections "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no websocket_connections gauge in /metrics:\n{text}"))
     }
 
     /// A socket authenticated with `X-API-Key`.

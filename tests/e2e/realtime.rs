@@ -768,3 +768,237 @@ async fn a_revoked_key_no_longer_opens_sockets() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(!problem_slug(&body).is_empty());
 }
+
+// ----- bounded sockets: slow readers, caps, revoked and expired keys, removal order -----
+
+/// A project description of the maximum size: each `project.updated` event carries ~2 KiB.
+fn long_description(i: usize) -> String {
+    format!("{i:06}{}", "d".repeat(1990))
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_with_1013_and_its_socket_freed() {
+    let app = spawn_app_with(|s| {
+        s.realtime.send_queue = 4;
+        s.realtime.send_timeout_ms = 200;
+    })
+    .await;
+    let ada = app.user("ada").await;
+    let project = app.project(&ada, "Toolkit").await;
+    let mut ws = app.ws_small_receive_buffer(&ada.access_token).await;
+    ws.subscribe(&project, None).await;
+    assert_eq!(app.open_sockets().await, 1);
+
+    // The client now reads nothing while events keep coming: the server's writes block once
+    // the TCP buffers are full, the send times out, and the socket is dropped from the hub.
+    let mut produced = 0;
+    while app.open_sockets().await > 0 {
+        assert!(
+            produced < 4000,
+            "the server still holds the socket of a client that stopped reading after {produced} events"
+        );
+        let batch = (0..8).map(|i| {
+            let app = app.handle();
+            let token = ada.access_token.clone();
+            let path = format!("/api/v1/projects/{project}");
+            let body = json!({"description": long_description(produced + i)});
+            tokio::spawn(async move {
+                let response = app.send_json(Method::PATCH, &path, Some(&token), &body).await;
+                assert_eq!(response.status(), StatusCode::OK);
+            })
+        });
+        for task in batch.collect::<Vec<_>>() {
+            task.await.unwrap();
+        }
+        produced += 8;
+    }
+
+    // Reading again, the client gets what was already on the wire, then the close: 1013.
+    assert_eq!(ws.expect_close_within(Duration::from_secs(15)).await, 1013);
+}
+
+#[tokio::test]
+async fn the_21st_socket_of_one_user_is_refused_with_429_until_one_closes() {
+    let app = spawn_app().await;
+    let ada = app.user("ada").await;
+    let bob = app.user("bob").await;
+    let mut open = Vec::new();
+    for _ in 0..20 {
+        open.push(app.ws(&ada.access_token).await);
+    }
+    let bearer = format!("Bearer {}", ada.access_token);
+    let (status, body) = app.ws_refused("", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem_slug(&body), "too-many-connections", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("20"), "{body}");
+    // a ticket counts against the same person
+    let ticket = app.ws_ticket(&ada.access_token).await;
+    let (status, _) = app.ws_refused(&format!("?ticket={ticket}"), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // someone else is not affected
+    app.ws(&bob.access_token).await.ping_pong().await;
+
+    // closing one gives the slot back (the server notices the close asynchronously)
+    open.pop().unwrap().close().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match app.ws_connect("", &[("authorization", &bearer)]).await {
+            Ok(mut ws) => {
+                ws.ping_pong().await;
+                break;
+            }
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => panic!("the slot of a closed socket was not given back: {error}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_has_its_own_cap() {
+    let app = spawn_app_with(|s| s.realtime.max_connections_per_principal = 2).await;
+    let ada = app.user("ada").await;
+    let project = app.project(&ada, "Toolkit").await;
+    let key = api_key(&app, &ada, &project, &["docs:read"]).await;
+    let _one = app.ws_with_key(&key).await;
+    let _two = app.ws_with_key(&key).await;
+    let (status, body) = app.ws_refused("", &[("x-api-key", &key)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem_slug(&body), "too-many-connections", "{body}");
+    // the owner's own sockets are counted separately
+    app.ws(&ada.access_token).await.ping_pong().await;
+}
+
+#[tokio::test]
+async fn the_instance_refuses_sockets_beyond_its_total_cap() {
+    let app = spawn_app_with(|s| s.realtime.max_connections = 3).await;
+    let mut open = Vec::new();
+    for name in ["ada", "bob", "cy"] {
+        let user = app.user(name).await;
+        open.push(app.ws(&user.access_token).await);
+    }
+    let dee = app.user("dee").await;
+    let bearer = format!("Bearer {}", dee.access_token);
+    let (status, body) = app.ws_refused("", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem_slug(&body), "too-many-connections", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("server"), "{body}");
+}
+
+#[tokio::test]
+async fn revoking_a_key_closes_its_open_sockets_with_4003() {
+    let app = spawn_app().await;
+    let ada = app.user("ada").await;
+    let project = app.project(&ada, "Toolkit").await;
+    let response = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/api-keys"),
+            Some(&ada.access_token),
+            &json!({"name": "hook", "scopes": ["docs:read"]}),
+        )
+        .await;
+    let created = json_of(response, StatusCode::CREATED).await;
+    let key = created["key"].as_str().unwrap();
+    let other = api_key(&app, &ada, &project, &["docs:read"]).await;
+    let mut revoked = app.ws_with_key(key).await;
+    revoked.subscribe(&project, None).await;
+    let mut kept = app.ws_with_key(&other).await;
+    kept.subscribe(&project, None).await;
+
+    let response = app
+        .delete(
+            &format!(
+                "/api/v1/projects/{project}/api-keys/{}",
+                created["id"].as_str().unwrap()
+            ),
+            &ada.access_token,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(revoked.expect_close_within(Duration::from_secs(1)).await, 4003);
+
+    // the internal event never reaches a client; the other key's socket lives on
+    let doc = app
+        .create_doc(&ada.access_token, &project, "CLAUDE.md", "one")
+        .await;
+    let created = kept.recv().await;
+    assert_eq!(created["type"], "doc.created", "{created}");
+    assert_eq!(created["data"]["docId"], doc["id"], "{created}");
+    kept.ping_pong().await;
+}
+
+#[tokio::test]
+async fn an_expiring_key_closes_its_sockets_with_4003_at_expiry() {
+    let url = toolkit_db::testing::fresh_database_url().await;
+    let app = crate::helpers::spawn_app_on(&url, |_| {}).await;
+    let ada = app.user("ada").await;
+    let project = app.project(&ada, "Toolkit").await;
+    let response = app
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/projects/{project}/api-keys"),
+            Some(&ada.access_token),
+            &json!({"name": "hook", "scopes": ["docs:read"], "expiresInDays": 1}),
+        )
+        .await;
+    let created = json_of(response, StatusCode::CREATED).await;
+    let key = created["key"].as_str().unwrap();
+    // Days are the API's unit: bring the expiry to two seconds from now in the database.
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    crate::helpers::set_key_expiry(&url, created["id"].as_str().unwrap(), expires_at).await;
+
+    let mut ws = app.ws_with_key(key).await;
+    ws.subscribe(&project, None).await;
+    assert_eq!(ws.expect_close_within(Duration::from_secs(6)).await, 4003);
+    let (status, _) = app.ws_refused("", &[("x-api-key", key)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_removed_members_last_message_about_the_project_is_unsubscribed() {
+    let app = spawn_app().await;
+    let ada = app.user("ada").await;
+    let project = app.project(&ada, "Toolkit").await;
+    let bob = app.member(&ada, &project, "bob", "editor").await;
+    let mut ws = app.ws(&bob.access_token).await;
+    ws.subscribe(&project, None).await;
+    let response = app
+        .delete(
+            &format!("/api/v1/projects/{project}/members/{}", bob.id),
+            &ada.access_token,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // changes right after the removal must not reach bob either
+    app.create_doc(&ada.access_token, &project, "CLAUDE.md", "one")
+        .await;
+    let response = app
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/projects/{project}"),
+            Some(&ada.access_token),
+            &json!({"description": "after bob"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let mut about_project = Vec::new();
+    while let Some(Ok(message)) = ws.next_within(QUIET).await {
+        if message["projectId"] == project.as_str() || message["data"]["projectId"] == project.as_str() {
+            about_project.push(message);
+        }
+    }
+    let last = about_project.last().expect("messages about the project");
+    assert_eq!(
+        *last,
+        json!({"type": "unsubscribed", "projectId": project, "reason": "access_revoked"}),
+        "{about_project:#?}"
+    );
+    assert!(
+        about_project
+            .iter()
+            .all(|m| m["type"] != "doc.created" && m["type"] != "project.updated"),
+        "{about_project:#?}"
+    );
+}

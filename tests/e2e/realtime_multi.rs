@@ -175,3 +175,46 @@ async fn resuming_on_an_instance_that_lags_behind_repeats_nothing() {
     assert!(next["seq"].as_i64().unwrap() > last_seen, "{next}");
     on_b.expect_silence(Duration::from_millis(500)).await;
 }
+
+#[tokio::test]
+async fn revoking_a_key_on_one_instance_closes_its_sockets_on_both_within_a_second() {
+    // Slow polling: only the revocation's outbox event, announced through Redis, is fast enough.
+    let (a, b) = two_instances(|s| {
+        s.realtime.redis_url = Some(redis_url());
+        s.realtime.poll_interval_ms = 60_000;
+        s.realtime.degraded_poll_interval_ms = 60_000;
+    })
+    .await;
+    let ada = a.user("ada").await;
+    let project = a.project(&ada, "Toolkit").await;
+    let response = a
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/projects/{project}/api-keys"),
+            Some(&ada.access_token),
+            &json!({"name": "hook", "scopes": ["docs:read"]}),
+        )
+        .await;
+    let created = json_of(response, StatusCode::CREATED).await;
+    let key = created["key"].as_str().unwrap();
+    let mut on_a = a.ws_with_key(key).await;
+    on_a.subscribe(&project, None).await;
+    let mut on_b = b.ws_with_key(key).await;
+    on_b.subscribe(&project, None).await;
+
+    let response = a
+        .delete(
+            &format!(
+                "/api/v1/projects/{project}/api-keys/{}",
+                created["id"].as_str().unwrap()
+            ),
+            &ada.access_token,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (code_a, code_b) = tokio::join!(
+        on_a.expect_close_within(Duration::from_secs(1)),
+        on_b.expect_close_within(Duration::from_secs(1)),
+    );
+    assert_eq!((code_a, code_b), (4003, 4003));
+}
