@@ -350,6 +350,7 @@ impl SyncRepository for SeaSyncRepository {
             Utc::now().into(),
         ]);
         values.extend(sync_credentials::values(link.credential.as_ref()));
+        values.push(link.last_error.as_ref().map(|e| e.code.clone()).into());
         // The credential is always the given one (a new credential also ends a refusal); a
         // change of place starts a new generation, so a run in flight cannot save its bases.
         execute_in(
@@ -358,9 +359,9 @@ impl SyncRepository for SeaSyncRepository {
             &format!(
                 "INSERT INTO github_links (project_id, owner, repo, branch, folder, direction, \
                  poll_interval_seconds, head_etag, last_commit_sha, last_tree_sha, last_sync_at, \
-                 last_error, created_at, updated_at, {CREDENTIAL_COLUMNS}) \
+                 last_error, created_at, updated_at, {CREDENTIAL_COLUMNS}, last_error_code) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18, $19, $20, $21, $22) \
+                 $15, $16, $17, $18, $19, $20, $21, $22, $23) \
                  ON CONFLICT (project_id) DO UPDATE SET \
                  head_etag = CASE WHEN {changed} THEN NULL ELSE github_links.head_etag END, \
                  last_commit_sha = CASE WHEN {changed} THEN NULL ELSE github_links.last_commit_sha END, \

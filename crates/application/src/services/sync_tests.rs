@@ -20,12 +20,14 @@ use super::{
     Caller, KeyCaller, LinkInput, Principal, ProjectService, Resolution, Runtime, SyncPolicy, SyncService,
 };
 use crate::ports::{
-    Applied, BranchHead, BundleDoc, Change, CommitError, DocDelete, DocInsert, DocUpdate, EntryKind,
-    FileState, GitHubError, GitHubLink, HeadRead, MockBundleSource, MockClock, MockGitHubClient,
-    MockIdGenerator, MockMemberRepository, MockProjectRepository, MockSyncRepository, MockUnitOfWork,
-    MockUserRepository, PushEntry, RepoCoords, RunOutcome, RunStatus, RunTrigger, SyncConflict, SyncRun,
+    Applied, BranchHead, BundleDoc, Change, CommitError, CredentialKind, DocDelete, DocInsert, DocUpdate,
+    EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError, GitHubLink, HeadRead,
+    LinkCredential, MockBundleSource, MockClock, MockGitHubClient, MockIdGenerator, MockMemberRepository,
+    MockProjectRepository, MockSecretBox, MockSyncRepository, MockUnitOfWork, MockUserRepository, PushEntry,
+    RepoAccess, RepoCoords, RunOutcome, RunStatus, RunTrigger, SealedSecret, SyncConflict, SyncError, SyncRun,
     TreeEntry,
 };
+use crate::services::RepoAllowlist;
 use crate::{AppError, Forbidden};
 
 const MAX_BYTES: usize = 64;
@@ -106,6 +108,8 @@ fn policy() -> SyncPolicy {
         max_attempts: MAX_ATTEMPTS,
         push_rounds: PUSH_ROUNDS,
         default_poll_interval_seconds: 300,
+        max_files_per_link: 1000,
+        max_bytes_per_link: 1_000_000,
     }
 }
 
@@ -169,6 +173,52 @@ fn link_of(project_id: ProjectId, direction: &str, folder: &str) -> GitHubLink {
         last_sync_at: Some(earlier()),
         last_error: None,
         created_at: earlier(),
+        generation: 3,
+        credential: Some(app_credential()),
+    }
+}
+
+/// The engine tests' links act as an installation of the operator's GitHub App.
+fn app_credential() -> LinkCredential {
+    LinkCredential {
+        kind: CredentialKind::App,
+        sealed: None,
+        installation_id: Some(77),
+        hint: None,
+        set_by: Some(caller_id()),
+        set_at: earlier(),
+        refused_at: None,
+    }
+}
+
+/// `code: message`, as the logs of the fixture keep errors.
+fn shown(error: &SyncError) -> String {
+    format!("{}: {}", error.code, error.message)
+}
+
+/// A connector that hands out the fixture's mock client and logs each credential asked for.
+struct FixedConnector {
+    client: Arc<dyn GitHubClient>,
+    asked: Log<String>,
+    apps: bool,
+}
+
+#[async_trait::async_trait]
+impl GitHubConnector for FixedConnector {
+    async fn connect(&self, credential: &GitHubCredential) -> Result<Arc<dyn GitHubClient>, GitHubError> {
+        let shown = match credential {
+            GitHubCredential::Server => "server".to_owned(),
+            GitHubCredential::Token(token) => {
+                format!("token {}", secrecy::ExposeSecret::expose_secret(token))
+            }
+            GitHubCredential::App { installation_id } => format!("app {installation_id}"),
+        };
+        self.asked.lock().unwrap().push(shown);
+        Ok(Arc::clone(&self.client))
+    }
+
+    fn apps_enabled(&self) -> bool {
+        self.apps
     }
 }
 
@@ -318,6 +368,11 @@ struct Fixture {
     github: MockGitHubClient,
     bundles: MockBundleSource,
     uow: MockUnitOfWork,
+    secrets: MockSecretBox,
+    /// Credentials the connector was asked for.
+    asked: Log<String>,
+    allowlist: RepoAllowlist,
+    apps: bool,
 }
 
 impl Fixture {
@@ -328,12 +383,18 @@ impl Fixture {
             github: MockGitHubClient::new(),
             bundles: MockBundleSource::new(),
             uow: MockUnitOfWork::new(),
+            secrets: MockSecretBox::new(),
+            asked: log(),
+            allowlist: RepoAllowlist::parse("acme/prompts").unwrap(),
+            apps: true,
         }
     }
 
     fn build(mut self) -> SyncService {
         // Runs keep their lease at each round and before a push; tests that care check it.
         self.sync.expect_renew_lease().returning(|_, _| Ok(()));
+        self.sync.expect_follow_up_requested().returning(|_| Ok(false));
+        self.sync.expect_refuse_credential().returning(|_, _, _| Ok(()));
         let projects = ProjectService::new(
             Arc::new(self.projects),
             Arc::new(MockMemberRepository::new()),
@@ -343,13 +404,18 @@ impl Fixture {
         );
         SyncService::new(
             Arc::new(self.sync),
-            Arc::new(self.github),
+            Arc::new(FixedConnector {
+                client: Arc::new(self.github),
+                asked: self.asked,
+                apps: self.apps,
+            }),
             Arc::new(self.bundles),
             Arc::new(self.uow),
             projects,
             runtime(),
             policy(),
         )
+        .with_credentials(Arc::new(self.secrets), self.allowlist)
     }
 
     /// The caller is a member of the project with `role` (`None`: not a member).
@@ -479,10 +545,10 @@ impl Fixture {
         let sink = Arc::clone(&seen);
         self.sync
             .expect_save_state()
-            .returning(move |project_id, states, head, at| {
-                assert_eq!((project_id, at), (pid(), now()));
+            .returning(move |project_id, generation, states, head, at| {
+                assert_eq!((project_id, generation, at), (pid(), 3, now()));
                 sink.lock().unwrap().push((states.to_vec(), head));
-                Ok(())
+                Ok(true)
             });
         seen
     }
@@ -515,7 +581,7 @@ impl Fixture {
             .times(1)
             .returning(move |run, not_before, error| {
                 assert_eq!(run, run_id());
-                sink.lock().unwrap().push((not_before, error.to_owned()));
+                sink.lock().unwrap().push((not_before, shown(error)));
                 Ok(())
             });
         let noted = self.notes_error();
@@ -531,10 +597,10 @@ impl Fixture {
         let sink = Arc::clone(&seen);
         self.sync
             .expect_fail()
-            .withf(|run: &Uuid, _: &str, at: &DateTime<Utc>| *run == run_id() && *at == now())
+            .withf(|run: &Uuid, _: &SyncError, at: &DateTime<Utc>| *run == run_id() && *at == now())
             .times(1)
             .returning(move |_, error, _| {
-                sink.lock().unwrap().push(error.to_owned());
+                sink.lock().unwrap().push(shown(error));
                 Ok(())
             });
         let noted = self.notes_error();
@@ -552,7 +618,7 @@ impl Fixture {
             .times(1)
             .returning(move |project_id, error| {
                 assert_eq!(project_id, pid());
-                sink.lock().unwrap().push(error);
+                sink.lock().unwrap().push(error.as_ref().map(shown));
                 Ok(())
             });
         seen
@@ -1325,7 +1391,8 @@ async fn transient_errors_are_retried_with_a_backoff_that_grows_with_the_attempt
     let jitter = Duration::milliseconds(1);
     let (first, error, noted) = transient_retry(0).await;
     assert_eq!(first, now() + Duration::seconds(2) + jitter);
-    assert!(error.contains("502 Bad Gateway"), "{error}");
+    assert!(error.starts_with("github-unavailable: "), "{error}");
+    assert!(!error.contains("502"), "GitHub's internals stay in the log: {error}");
     assert_eq!(noted, vec![Some(error)]);
     let (second, _, _) = transient_retry(1).await;
     assert_eq!(second, now() + Duration::seconds(4) + jitter);
@@ -1348,7 +1415,7 @@ async fn a_run_out_of_attempts_fails_for_good_with_a_sync_failed_event() {
 
     assert!(work(fx).await);
     let failures = taken_from(&failures);
-    assert!(failures[0].contains("timeout"), "{failures:?}");
+    assert!(failures[0].starts_with("github-unavailable: "), "{failures:?}");
     assert_eq!(taken_from(&noted), vec![Some(failures[0].clone())]);
 }
 
@@ -1370,7 +1437,7 @@ async fn not_found_and_forbidden_fail_the_run_at_once_with_a_clear_error() {
     assert!(error.contains("not found on GitHub"), "{error}");
     assert_eq!(noted, vec![Some(error)]);
     let (error, noted) = fatal(|| GitHubError::Forbidden).await;
-    assert!(error.contains("token cannot access"), "{error}");
+    assert!(error.starts_with("github-permission-denied: "), "{error}");
     assert_eq!(noted, vec![Some(error)]);
 }
 
@@ -1384,6 +1451,7 @@ fn input(owner: &str, repo: &str, branch: &str, path: &str, direction: &str, pol
         path: path.to_owned(),
         direction: direction.to_owned(),
         poll_interval_seconds: poll,
+        credential: None,
     }
 }
 
@@ -1455,19 +1523,21 @@ async fn link_refused_by_github(error: fn() -> GitHubError) -> AppError {
         .withf(|repo: &RepoCoords| *repo == coords())
         .times(1)
         .returning(move |_| Err(error()));
+    fx.sync.expect_link().returning(|_| Ok(None));
     fx.sync.expect_put_link().never();
     fx.sync.expect_enqueue().never();
     fx.build().link(&caller(), pid(), good_input()).await.unwrap_err()
 }
 
 #[tokio::test]
-async fn a_repository_github_refuses_is_a_validation_error_on_repo_and_nothing_is_stored() {
-    for error in [(|| GitHubError::NotFound) as fn() -> GitHubError, || {
-        GitHubError::Forbidden
-    }] {
-        let refused = link_refused_by_github(error).await;
-        assert_eq!(field_names(&refused), ["repo"]);
-    }
+async fn a_repository_github_refuses_is_refused_and_nothing_is_stored() {
+    let refused = link_refused_by_github(|| GitHubError::NotFound).await;
+    assert_eq!(field_names(&refused), ["repo"]);
+    let refused = link_refused_by_github(|| GitHubError::Forbidden).await;
+    assert!(
+        matches!(refused, AppError::GitHub(crate::GitHubRefusal::PermissionDenied { .. })),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -1486,16 +1556,27 @@ async fn a_link_is_stored_then_a_manual_run_is_queued() {
         last_sync_at: None,
         last_error: None,
         created_at: now(),
+        generation: 0,
+        credential: Some(LinkCredential {
+            kind: CredentialKind::Server,
+            sealed: None,
+            installation_id: None,
+            hint: None,
+            set_by: Some(caller_id()),
+            set_at: now(),
+            refused_at: None,
+        }),
     };
     let mut fx = Fixture::new();
     let mut seq = Sequence::new();
     fx.caller_is(Some(Role::Owner));
+    fx.sync.expect_link().returning(|_| Ok(None));
     fx.github
         .expect_check_access()
         .withf(|repo: &RepoCoords| *repo == coords())
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(()));
+        .returning(|_| Ok(RepoAccess { push: true }));
     let stored = expected.clone();
     fx.sync
         .expect_put_link()
@@ -1670,6 +1751,8 @@ async fn a_push_queues_runs_only_for_links_whose_folder_it_touched() {
             ])
         });
     fx.expect_enqueue(pid(), RunTrigger::Webhook, 1);
+    // The queued run is the one running: it takes the push as a follow-up.
+    fx.sync.expect_request_follow_up().times(1).returning(|_| Ok(true));
 
     let changed = vec![
         "docs/a.md".to_owned(),
@@ -1947,7 +2030,11 @@ async fn a_run_renews_its_lease_so_a_long_run_stays_its_own() {
         .returning(|_, _| Ok(()));
     let service = SyncService::new(
         Arc::new(sync),
-        Arc::new(MockGitHubClient::new()),
+        Arc::new(FixedConnector {
+            client: Arc::new(MockGitHubClient::new()),
+            asked: log(),
+            apps: false,
+        }),
         Arc::new(MockBundleSource::new()),
         Arc::new(MockUnitOfWork::new()),
         ProjectService::new(
@@ -1962,3 +2049,6 @@ async fn a_run_renews_its_lease_so_a_long_run_stays_its_own() {
     );
     service.renew_lease(Uuid::from_u128(1)).await;
 }
+
+#[path = "sync_credentials_tests.rs"]
+mod credentials;

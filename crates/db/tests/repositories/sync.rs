@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{
-    BranchHead, FileState, GitHubLink, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict,
-    SyncRepository, SyncRun,
+    BranchHead, CredentialKind, FileState, GitHubLink, LinkCredential, RunOutcome, RunStatus, RunTrigger,
+    SealedSecret, Skipped, SyncConflict, SyncError, SyncRepository, SyncRun,
 };
 use toolkit_db::SeaSyncRepository;
 use toolkit_db::testing::fresh_database;
@@ -33,7 +33,13 @@ fn link(project: &Project, folder: &str) -> GitHubLink {
         last_sync_at: None,
         last_error: None,
         created_at: now(),
+        generation: 0,
+        credential: None,
     }
+}
+
+fn err(message: &str) -> SyncError {
+    SyncError::new("test-code", message)
 }
 
 fn head(commit: &str) -> BranchHead {
@@ -96,7 +102,7 @@ async fn a_link_is_stored_replaced_and_found_by_repository() {
         last_commit_sha: Some("c1".to_owned()),
         last_tree_sha: Some("t1".to_owned()),
         last_sync_at: Some(now()),
-        last_error: Some("boom".to_owned()),
+        last_error: Some(err("boom")),
         ..link(&toolkit, "/docs/ai/")
     };
     sync.put_link(&stored).await.unwrap();
@@ -154,7 +160,7 @@ async fn moving_a_link_forgets_the_file_states_and_the_head() {
     sync.put_link(&original).await.unwrap();
     let states = vec![state("a.md", "sha-a"), state("b/c.md", "sha-c")];
     let synced_at = now();
-    sync.save_state(toolkit.id, &states, Some(head("1")), synced_at)
+    sync.save_state(toolkit.id, 0, &states, Some(head("1")), synced_at)
         .await
         .unwrap();
 
@@ -197,7 +203,7 @@ async fn moving_a_link_forgets_the_file_states_and_the_head() {
     ];
     for moved in moves {
         sync.put_link(&original).await.unwrap();
-        sync.save_state(toolkit.id, &states, Some(head("1")), synced_at)
+        sync.save_state(toolkit.id, 0, &states, Some(head("1")), synced_at)
             .await
             .unwrap();
         sync.put_link(&moved).await.unwrap();
@@ -226,7 +232,7 @@ async fn deleting_a_link_removes_its_states_queued_runs_and_open_conflicts() {
     let sync = SeaSyncRepository::new(db.clone());
     for p in [&toolkit, &other] {
         sync.put_link(&link(p, "")).await.unwrap();
-        sync.save_state(p.id, &[state("a.md", "sha-a")], None, now())
+        sync.save_state(p.id, 0, &[state("a.md", "sha-a")], None, now())
             .await
             .unwrap();
         queued(&sync, p, now()).await;
@@ -268,7 +274,7 @@ async fn deleting_a_link_leaves_a_running_run_to_finish() {
     let run = running(&sync, &toolkit, now(), 60).await;
 
     assert!(sync.delete_link(toolkit.id).await.unwrap());
-    sync.fail(run.id, "unlinked", now()).await.unwrap();
+    sync.fail(run.id, &err("unlinked"), now()).await.unwrap();
     let failed = sync.run(toolkit.id, run.id).await.unwrap().unwrap();
     assert_eq!(failed.status, RunStatus::Failed);
 }
@@ -285,8 +291,8 @@ async fn links_are_due_once_their_poll_interval_has_passed() {
     for p in [&recent, &old] {
         sync.put_link(&link(p, "")).await.unwrap();
     }
-    sync.save_state(recent.id, &[], None, t0).await.unwrap();
-    sync.save_state(old.id, &[], None, t0 - secs(300)).await.unwrap();
+    sync.save_state(recent.id, 0, &[], None, t0).await.unwrap();
+    sync.save_state(old.id, 0, &[], None, t0 - secs(300)).await.unwrap();
 
     let due: HashSet<ProjectId> = sync.links_due(t0).await.unwrap().into_iter().collect();
     assert_eq!(due, HashSet::from([never.id, old.id]));
@@ -537,14 +543,14 @@ async fn finished_runs_record_their_outcome_or_error() {
     assert_eq!(sync.claim(at + secs(500), at + secs(560)).await.unwrap(), None);
 
     let run = running(&sync, &other, at, 60).await;
-    sync.fail(run.id, "token cannot access the repository", at + secs(6))
+    sync.fail(run.id, &err("token cannot access the repository"), at + secs(6))
         .await
         .unwrap();
     let failed = sync.run(other.id, run.id).await.unwrap().unwrap();
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.finished_at, Some(at + secs(6)));
     assert_eq!(
-        failed.error.as_deref(),
+        failed.error.as_ref().map(|e| e.message.as_str()),
         Some("token cannot access the repository")
     );
     assert_eq!(sync.claim(at + secs(500), at + secs(560)).await.unwrap(), None);
@@ -558,14 +564,14 @@ async fn a_run_retried_later_waits_and_counts_its_attempts() {
     let at = now();
     let run = running(&sync, &toolkit, at, 60).await;
 
-    sync.retry_later(run.id, at + secs(120), "rate limited")
+    sync.retry_later(run.id, at + secs(120), &err("rate limited"))
         .await
         .unwrap();
     let waiting = sync.run(toolkit.id, run.id).await.unwrap().unwrap();
     assert_eq!(waiting.status, RunStatus::Queued);
     assert_eq!(waiting.attempt, 1);
     assert_eq!(waiting.not_before, at + secs(120));
-    assert_eq!(waiting.error.as_deref(), Some("rate limited"));
+    assert_eq!(waiting.error.as_ref().map(|e| e.message.as_str()), Some("rate limited"));
     // Still the project's active run: a new request joins it.
     let joined = queued(&sync, &toolkit, at + secs(1)).await;
     assert_eq!(joined.id, run.id);
@@ -573,7 +579,7 @@ async fn a_run_retried_later_waits_and_counts_its_attempts() {
     assert_eq!(sync.claim(at + secs(119), at + secs(179)).await.unwrap(), None);
     let again = sync.claim(at + secs(120), at + secs(180)).await.unwrap().unwrap();
     assert_eq!((again.id, again.attempt), (run.id, 1));
-    sync.retry_later(again.id, at + secs(200), "GitHub unavailable")
+    sync.retry_later(again.id, at + secs(200), &err("GitHub unavailable"))
         .await
         .unwrap();
     assert_eq!(sync.run(toolkit.id, run.id).await.unwrap().unwrap().attempt, 2);
@@ -615,10 +621,10 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
     for p in [&toolkit, &other] {
         sync.put_link(&link(p, "")).await.unwrap();
     }
-    sync.save_state(other.id, &[state("keep.md", "k")], None, now())
+    sync.save_state(other.id, 0, &[state("keep.md", "k")], None, now())
         .await
         .unwrap();
-    sync.note_error(toolkit.id, Some("GitHub unavailable".to_owned()))
+    sync.note_error(toolkit.id, Some(err("GitHub unavailable")))
         .await
         .unwrap();
     assert_eq!(
@@ -627,8 +633,8 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
             .unwrap()
             .unwrap()
             .last_error
-            .as_deref(),
-        Some("GitHub unavailable")
+            .map(|e| e.message),
+        Some("GitHub unavailable".to_owned())
     );
 
     let t1 = now();
@@ -636,7 +642,7 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
     let many: Vec<FileState> = (0..650)
         .map(|i| state(&format!("docs/{i:04}.md"), &format!("sha-{i}")))
         .collect();
-    sync.save_state(toolkit.id, &many, Some(head("1")), t1)
+    sync.save_state(toolkit.id, 0, &many, Some(head("1")), t1)
         .await
         .unwrap();
     assert_eq!(sync.file_states(toolkit.id).await.unwrap(), many);
@@ -650,14 +656,13 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
     // Without a head (unchanged branch): the states are replaced, the head kept.
     let t2 = t1 + secs(60);
     let fewer = vec![state("a.md", "sha-a")];
-    sync.save_state(toolkit.id, &fewer, None, t2).await.unwrap();
+    sync.save_state(toolkit.id, 0, &fewer, None, t2).await.unwrap();
     assert_eq!(sync.file_states(toolkit.id).await.unwrap(), fewer);
     let found = sync.link(toolkit.id).await.unwrap().unwrap();
     assert_eq!(found.last_commit_sha.as_deref(), Some("commit-1"));
     assert_eq!(found.last_sync_at, Some(t2));
     // A head without an ETag clears the old one.
-    sync.save_state(
-        toolkit.id,
+    sync.save_state(toolkit.id, 0,
         &fewer,
         Some(BranchHead {
             etag: None,
@@ -684,7 +689,7 @@ async fn one_base_is_set_replaced_or_removed() {
     let (_, toolkit) = owner_and_project(&db).await;
     let sync = SeaSyncRepository::new(db);
     sync.put_link(&link(&toolkit, "")).await.unwrap();
-    sync.save_state(toolkit.id, &[state("a.md", "1"), state("b.md", "1")], None, now())
+    sync.save_state(toolkit.id, 0, &[state("a.md", "1"), state("b.md", "1")], None, now())
         .await
         .unwrap();
 
@@ -873,7 +878,7 @@ async fn deleting_the_project_removes_its_sync_data() {
     let (_, toolkit) = owner_and_project(&db).await;
     let sync = SeaSyncRepository::new(db.clone());
     sync.put_link(&link(&toolkit, "")).await.unwrap();
-    sync.save_state(toolkit.id, &[state("a.md", "1")], None, now())
+    sync.save_state(toolkit.id, 0, &[state("a.md", "1")], None, now())
         .await
         .unwrap();
     queued(&sync, &toolkit, now()).await;
@@ -890,4 +895,117 @@ async fn deleting_the_project_removes_its_sync_data() {
     for table in ["github_links", "sync_file_states", "sync_runs", "sync_conflicts"] {
         assert_eq!(count(&db, table).await, 0, "{table}");
     }
+}
+
+fn token_credential(set_by: toolkit_domain::UserId, at: DateTime<Utc>) -> LinkCredential {
+    LinkCredential {
+        kind: CredentialKind::Token,
+        sealed: Some(SealedSecret {
+            key_id: "0123abcd".to_owned(),
+            ciphertext: vec![0, 1, 2, 250, 255],
+        }),
+        installation_id: None,
+        hint: Some("…WXYZ".to_owned()),
+        set_by: Some(set_by),
+        set_at: at,
+        refused_at: None,
+    }
+}
+
+#[tokio::test]
+async fn a_links_credential_round_trips_and_a_refusal_stops_polling_until_a_new_one_is_set() {
+    let db = fresh_database().await;
+    let (ada, toolkit) = owner_and_project(&db).await;
+    let sync = SeaSyncRepository::new(db);
+    let t = now();
+    let credential = token_credential(ada.id, t);
+    let stored = GitHubLink {
+        credential: Some(credential.clone()),
+        ..link(&toolkit, "docs")
+    };
+    sync.put_link(&stored).await.unwrap();
+    assert_eq!(sync.link(toolkit.id).await.unwrap(), Some(stored.clone()));
+    assert_eq!(sync.links_due(t).await.unwrap(), vec![toolkit.id]);
+
+    // A refusal of an older credential changes nothing; of this one, stops the polls.
+    sync.refuse_credential(toolkit.id, Some(t - secs(60)), t)
+        .await
+        .unwrap();
+    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().credential, Some(credential.clone()));
+    sync.refuse_credential(toolkit.id, Some(credential.set_at), t)
+        .await
+        .unwrap();
+    let refused = sync.link(toolkit.id).await.unwrap().unwrap();
+    assert_eq!(refused.credential.unwrap().refused_at, Some(t));
+    assert!(sync.links_due(t + secs(3600)).await.unwrap().is_empty());
+
+    // A new credential (same place) ends the refusal.
+    let app = LinkCredential {
+        kind: CredentialKind::App,
+        sealed: None,
+        installation_id: Some(42),
+        hint: None,
+        set_by: Some(ada.id),
+        set_at: t + secs(5),
+        refused_at: None,
+    };
+    sync.put_link(&GitHubLink {
+        credential: Some(app.clone()),
+        ..stored
+    })
+    .await
+    .unwrap();
+    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().credential, Some(app));
+    assert_eq!(sync.links_due(t + secs(3600)).await.unwrap(), vec![toolkit.id]);
+}
+
+#[tokio::test]
+async fn a_relink_elsewhere_starts_a_new_generation_and_an_old_runs_state_is_not_saved() {
+    let db = fresh_database().await;
+    let (_, toolkit) = owner_and_project(&db).await;
+    let sync = SeaSyncRepository::new(db);
+    sync.put_link(&link(&toolkit, "docs")).await.unwrap();
+    let generation = sync.link(toolkit.id).await.unwrap().unwrap().generation;
+    assert!(
+        sync.save_state(toolkit.id, generation, &[state("a.md", "1")], None, now())
+            .await
+            .unwrap()
+    );
+
+    // Same place: same generation, state kept.
+    sync.put_link(&GitHubLink {
+        poll_interval_seconds: 60,
+        ..link(&toolkit, "docs")
+    })
+    .await
+    .unwrap();
+    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().generation, generation);
+    assert_eq!(sync.file_states(toolkit.id).await.unwrap(), vec![state("a.md", "1")]);
+
+    // Elsewhere: a new generation; the run that read the old one saves nothing.
+    sync.put_link(&link(&toolkit, "other")).await.unwrap();
+    let relinked = sync.link(toolkit.id).await.unwrap().unwrap();
+    assert_eq!(relinked.generation, generation + 1);
+    assert!(
+        !sync
+            .save_state(toolkit.id, generation, &[state("b.md", "2")], Some(head("old")), now())
+            .await
+            .unwrap()
+    );
+    assert!(sync.file_states(toolkit.id).await.unwrap().is_empty());
+    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().last_commit_sha, None);
+}
+
+#[tokio::test]
+async fn a_follow_up_can_be_asked_of_a_running_run_only() {
+    let db = fresh_database().await;
+    let (_, toolkit) = owner_and_project(&db).await;
+    let sync = SeaSyncRepository::new(db);
+    sync.put_link(&link(&toolkit, "")).await.unwrap();
+    let run = running(&sync, &toolkit, now(), 60).await;
+    assert!(!sync.follow_up_requested(run.id).await.unwrap());
+    assert!(sync.request_follow_up(run.id).await.unwrap());
+    sync.succeed(run.id, &RunOutcome::default(), now()).await.unwrap();
+    assert!(sync.follow_up_requested(run.id).await.unwrap());
+    assert!(!sync.request_follow_up(run.id).await.unwrap(), "finished: queue a run instead");
 }
