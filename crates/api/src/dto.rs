@@ -19,7 +19,7 @@ pub struct RegisterBody {
     #[schema(example = "ada@example.com")]
     pub email: String,
     /// 8..=128 characters.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(example = "correct horse battery staple", min_length = 8, max_length = 128)]
     pub password: String,
     #[schema(example = "Ada Lovelace")]
     pub display_name: String,
@@ -87,7 +87,8 @@ impl From<Session> for SessionDto {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateProjectBody {
     pub name: String,
-    /// `[a-z0-9-]{1,64}`; derived from `name` when absent.
+    /// Derived from `name` when absent.
+    #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     pub slug: Option<String>,
     pub description: Option<String>,
 }
@@ -106,6 +107,7 @@ where
 pub struct UpdateProjectBody {
     pub name: Option<String>,
     /// Changing the slug needs the owner role.
+    #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     pub slug: Option<String>,
     /// `null` clears the description.
     #[serde(default, deserialize_with = "present")]
@@ -179,8 +181,50 @@ impl From<Member> for MemberDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutMemberBody {
-    /// `owner`, `editor` or `viewer`.
+    #[schema(value_type = RoleName)]
     pub role: String,
+}
+
+/// A project role (schema only: bodies carry it as a string the use case parses).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Owner,
+    Editor,
+    Viewer,
+}
+
+/// An API key scope (schema only).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum ScopeName {
+    #[serde(rename = "docs:read")]
+    DocsRead,
+    #[serde(rename = "docs:write")]
+    DocsWrite,
+    #[serde(rename = "sync:run")]
+    SyncRun,
+}
+
+/// Which way GitHub sync goes (schema only).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum DirectionName {
+    Both,
+    Pull,
+    Push,
+}
+
+/// Which version of a conflicting file to keep (schema only).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum KeepName {
+    Local,
+    Remote,
+    Content,
 }
 
 /// A page of a list.
@@ -353,6 +397,7 @@ pub struct UpdateDocBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LockBody {
     /// 15..=3600; default 300 (configurable).
+    #[schema(minimum = 15, maximum = 3600)]
     pub ttl_seconds: Option<u32>,
 }
 
@@ -465,9 +510,10 @@ pub struct CreateApiKeyBody {
     #[schema(example = "laptop hook")]
     pub name: String,
     /// Any of `docs:read`, `docs:write`, `sync:run`.
-    #[schema(example = json!(["docs:read"]))]
+    #[schema(example = json!(["docs:read"]), value_type = Vec<ScopeName>)]
     pub scopes: Vec<String>,
     /// 1..=3650; no expiry when absent.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
 }
 
@@ -546,10 +592,10 @@ pub struct PutGitHubLinkBody {
     /// Folder of the repository to mirror; `""` or `/` for the root.
     #[schema(example = "toolkit")]
     pub path: String,
-    /// `both`, `pull` or `push`.
-    #[schema(example = "both")]
+    #[schema(example = "both", value_type = DirectionName)]
     pub direction: String,
     /// 30..=86400; default 300. Polling is the safety net behind webhooks.
+    #[schema(minimum = 30, maximum = 86400)]
     pub poll_interval_seconds: Option<u32>,
     /// Write-only: what the link acts with on GitHub. Omitted: the link's current credential
     /// when owner/repo/branch/path stay the same, else the server token, for repositories on
@@ -757,7 +803,8 @@ impl From<SyncConflict> for SyncConflictDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolveConflictBody {
-    /// `local`, `remote`, or `content` (then `content` is required).
+    /// `content` requires `content`.
+    #[schema(value_type = KeepName)]
     pub keep: String,
     pub content: Option<String>,
 }

@@ -182,8 +182,8 @@ pub fn if_none_match(req: &HttpRequest) -> Option<KnownVersions> {
     ))
 }
 
-/// A JSON body that may be absent: empty → `T::default()`; otherwise it must parse (unknown
-/// fields refused), with the same problems as a required body.
+/// A JSON body that may be absent: empty or `null` → `T::default()`; otherwise it must parse
+/// (unknown fields refused), with the same problems as a required body.
 ///
 /// # Errors
 /// 400 with field errors.
@@ -191,22 +191,26 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::bad_request(
-                vec![serde_field_error(&e.to_string())],
-                "the body does not match the expected shape",
-            )
-        } else {
-            ApiError::new(
-                Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON").detail(format!(
-                    "the body is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                )),
-            )
-        }
-    })
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| {
+            if e.is_data() {
+                ApiError::bad_request(
+                    vec![serde_field_error(&e.to_string())],
+                    "the body does not match the expected shape",
+                )
+            } else {
+                ApiError::new(
+                    Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON").detail(
+                        format!(
+                            "the body is not valid JSON (line {}, column {})",
+                            e.line(),
+                            e.column()
+                        ),
+                    ),
+                )
+            }
+        })
 }
 
 /// `?limit=&cursor=` of every list.
@@ -215,6 +219,7 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
     pub cursor: Option<String>,

@@ -22,6 +22,7 @@ pub struct DocListParams {
     /// Only docs whose path starts with this (e.g. `.claude/`).
     pub prefix: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
     pub cursor: Option<String>,

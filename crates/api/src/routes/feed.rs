@@ -16,9 +16,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Words to look for in paths and contents (web-search syntax on PostgreSQL).
+    /// Words to look for in paths and contents (web-search syntax on PostgreSQL); 1..=200
+    /// characters, not only spaces.
+    #[param(min_length = 1, max_length = 200, pattern = "\\S")]
     pub q: String,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
     pub cursor: Option<String>,
@@ -29,11 +32,13 @@ pub struct SearchParams {
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// Only events with `seq` greater than this (default 0).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// The previous page's `nextCursor` (the list convention; the same as `after`). Give one
     /// of `after` and `cursor`.
     pub cursor: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

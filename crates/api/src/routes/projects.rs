@@ -20,6 +20,7 @@ pub struct ProjectListParams {
     /// Case-insensitive substring of the project name.
     pub q: Option<String>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
     pub cursor: Option<String>,
