@@ -783,34 +783,50 @@ async fn a_client_that_stops_reading_is_closed_with_1013_and_its_socket_freed() 
         s.realtime.send_timeout_ms = 200;
     })
     .await;
-    let ada = app.user("ada").await;
-    let project = app.project(&ada, "Toolkit").await;
-    let mut ws = app.ws_small_receive_buffer(&ada.access_token).await;
-    ws.subscribe(&project, None).await;
+    // The kernel's loopback buffers take a few MiB before a write blocks: the changes come from
+    // 16 owners (16 projects the reader follows), so no one principal makes many requests.
+    let reader = app.user("reader").await;
+    let mut owners = Vec::new();
+    for i in 0..16 {
+        let owner = app.user(&format!("owner{i}")).await;
+        let project = app.project(&owner, &format!("Toolkit {i}")).await;
+        let response = app
+            .put_member(&owner.access_token, &project, &reader.id, "viewer")
+            .await;
+        assert!(response.status().is_success(), "{}", response.status());
+        owners.push((owner, project));
+    }
+    let mut ws = app.ws_small_receive_buffer(&reader.access_token).await;
+    for (_, project) in &owners {
+        ws.subscribe(project, None).await;
+    }
     assert_eq!(app.open_sockets().await, 1);
 
     // The client now reads nothing while events keep coming: the server's writes block once
     // the TCP buffers are full, the send times out, and the socket is dropped from the hub.
-    let mut produced = 0;
+    let mut round = 0;
     while app.open_sockets().await > 0 {
         assert!(
-            produced < 4000,
-            "the server still holds the socket of a client that stopped reading after {produced} events"
+            round < 400,
+            "the server still holds the socket of a client that stopped reading after {round} rounds of 16 events"
         );
-        let batch = (0..8).map(|i| {
-            let app = app.handle();
-            let token = ada.access_token.clone();
-            let path = format!("/api/v1/projects/{project}");
-            let body = json!({"description": long_description(produced + i)});
-            tokio::spawn(async move {
-                let response = app.send_json(Method::PATCH, &path, Some(&token), &body).await;
-                assert_eq!(response.status(), StatusCode::OK);
+        let tasks: Vec<_> = owners
+            .iter()
+            .map(|(owner, project)| {
+                let app = app.handle();
+                let token = owner.access_token.clone();
+                let path = format!("/api/v1/projects/{project}");
+                let body = json!({"description": long_description(round)});
+                tokio::spawn(async move {
+                    let response = app.send_json(Method::PATCH, &path, Some(&token), &body).await;
+                    assert_eq!(response.status(), StatusCode::OK);
+                })
             })
-        });
-        for task in batch.collect::<Vec<_>>() {
+            .collect();
+        for task in tasks {
             task.await.unwrap();
         }
-        produced += 8;
+        round += 1;
     }
 
     // Reading again, the client gets what was already on the wire, then the close: 1013.

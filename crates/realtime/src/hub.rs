@@ -48,7 +48,11 @@ impl Default for HubConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Holder {
     User(UserId),
-    Key(ApiKeyId),
+    /// A key and the one project it belongs to.
+    Key {
+        id: ApiKeyId,
+        project: ProjectId,
+    },
 }
 
 /// Why a socket was refused at the handshake.
@@ -69,6 +73,8 @@ pub enum Kick {
     ShuttingDown,
     /// Its API key was revoked (close 4003).
     KeyRevoked,
+    /// Its API key's project was deleted (close 4003).
+    KeyProjectDeleted,
 }
 
 /// What a session task receives for its socket. Dropping it unregisters the socket — on every
@@ -117,7 +123,7 @@ impl Conn {
     fn user_id(&self) -> Option<UserId> {
         match self.holder {
             Holder::User(user_id) => Some(user_id),
-            Holder::Key(_) => None,
+            Holder::Key { .. } => None,
         }
     }
 
@@ -362,6 +368,12 @@ impl Hub {
             }
             if event.event.kind == "project.deleted" {
                 revoke(&mut state, None, project_id, "project_deleted");
+                // A key lives and dies with its project: its sockets end too.
+                for conn in state.conns.values_mut() {
+                    if matches!(conn.holder, Holder::Key { project, .. } if project == project_id) {
+                        conn.kick(Kick::KeyProjectDeleted);
+                    }
+                }
             }
         }
         if let Some(user_id) = event.user_id {
@@ -389,7 +401,7 @@ impl Hub {
             && let Some(key_id) = key_of(&event.event.data_json)
         {
             for conn in state.conns.values_mut() {
-                if conn.holder == Holder::Key(key_id) {
+                if matches!(conn.holder, Holder::Key { id, .. } if id == key_id) {
                     conn.kick(Kick::KeyRevoked);
                 }
             }
@@ -449,7 +461,10 @@ mod tests {
     }
 
     fn key() -> Holder {
-        Holder::Key(ApiKeyId::from_uuid(Uuid::now_v7()))
+        Holder::Key {
+            id: ApiKeyId::from_uuid(Uuid::now_v7()),
+            project: ProjectId::from_uuid(Uuid::now_v7()),
+        }
     }
 
     fn types(conn: &mut Connection) -> Vec<String> {
@@ -595,10 +610,14 @@ mod tests {
     fn a_revoked_key_is_kicked_and_other_keys_are_not() {
         let hub = Hub::new(HubConfig::default(), 0);
         let revoked = ApiKeyId::from_uuid(Uuid::now_v7());
-        let a = hub.connect(Holder::Key(revoked)).unwrap();
-        let b = hub.connect(Holder::Key(revoked)).unwrap();
-        let other = hub.connect(key()).unwrap();
         let p = ProjectId::from_uuid(Uuid::now_v7());
+        let holder = Holder::Key {
+            id: revoked,
+            project: p,
+        };
+        let a = hub.connect(holder).unwrap();
+        let b = hub.connect(holder).unwrap();
+        let other = hub.connect(key()).unwrap();
         let mut e = event(1, p, API_KEY_REVOKED);
         e.event.project_id = None;
         e.event.data_json = format!(r#"{{"keyId":"{revoked}","projectId":"{p}"}}"#);
@@ -625,5 +644,25 @@ mod tests {
             hub.begin_subscribe(conn.id, p, None),
             SubscribeStart::Live { current_seq: 3 }
         );
+    }
+
+    #[test]
+    fn deleting_a_project_ends_its_keys_sockets() {
+        let hub = Hub::new(HubConfig::default(), 0);
+        let p = ProjectId::from_uuid(Uuid::now_v7());
+        let of_p = hub
+            .connect(Holder::Key {
+                id: ApiKeyId::from_uuid(Uuid::now_v7()),
+                project: p,
+            })
+            .unwrap();
+        let elsewhere = hub.connect(key()).unwrap();
+        let person = hub
+            .connect(Holder::User(UserId::from_uuid(Uuid::now_v7())))
+            .unwrap();
+        hub.dispatch(&event(1, p, "project.deleted"));
+        assert_eq!(hub.kick_reason(of_p.id), Some(Kick::KeyProjectDeleted));
+        assert_eq!(hub.kick_reason(elsewhere.id), None);
+        assert_eq!(hub.kick_reason(person.id), None);
     }
 }

@@ -49,7 +49,10 @@ impl SessionAuth {
     pub fn holder(&self) -> Holder {
         match self {
             SessionAuth::User { user_id, .. } => Holder::User(*user_id),
-            SessionAuth::Key(key) => Holder::Key(key.key.id),
+            SessionAuth::Key(key) => Holder::Key {
+                id: key.key.id,
+                project: key.project_id,
+            },
         }
     }
 }
@@ -250,6 +253,7 @@ async fn serve(
                 return match deps.hub.kick_reason(conn.id) {
                     Some(Kick::TooSlow) => close(CloseCode::Again, "too slow; resume with afterSeq"),
                     Some(Kick::KeyRevoked) => close(CloseCode::Other(CLOSE_KEY_ENDED), "api key revoked"),
+                    Some(Kick::KeyProjectDeleted) => close(CloseCode::Other(CLOSE_KEY_ENDED), "the api key's project was deleted"),
                     _ => close(CloseCode::Away, "server shutting down; reconnect"),
                 };
             }

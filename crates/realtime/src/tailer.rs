@@ -92,9 +92,10 @@ mod tests {
         let project = ProjectId::from_uuid(Uuid::now_v7());
         let hub = Hub::new(HubConfig::default(), 5);
         let mut conn = hub
-            .connect(crate::hub::Holder::Key(toolkit_domain::ApiKeyId::from_uuid(
-                Uuid::now_v7(),
-            )))
+            .connect(crate::hub::Holder::Key {
+                id: toolkit_domain::ApiKeyId::from_uuid(Uuid::now_v7()),
+                project,
+            })
             .unwrap();
         hub.begin_subscribe(conn.id, project, None);
         let mut feed = MockEventFeed::new();

@@ -254,7 +254,12 @@ pub async fn run(binary: &Path, clients: usize, idle: Option<usize>) -> anyhow::
         bail!("{} (the soft limit is {limit})", too_few_files(most));
     }
     let http = api::client()?;
-    let server = Server::start(binary, &http).await?;
+    // Every client uses the one bench account: lift the per-principal (and total) socket caps.
+    let caps = [
+        ("TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL", clients.to_string()),
+        ("TOOLKIT__REALTIME__MAX_CONNECTIONS", (clients + 16).to_string()),
+    ];
+    let server = Server::start_with_env(binary, &http, &caps).await?;
     server.report_startup()?;
     let api = Api::register(http, &server.base).await?;
     let project = api.project().await?;
