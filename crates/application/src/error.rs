@@ -84,6 +84,9 @@ pub enum AppError {
     /// Content over the configured limit (413).
     #[error("content larger than {max_bytes} bytes")]
     PayloadTooLarge { max_bytes: usize },
+    /// A service the use case needs (GitHub) does not answer now; worth retrying (503).
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -33,6 +33,7 @@ fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
         AuthErrors, NotFound, JsonBodyErrors,
         (status = 200, description = "Linked; a first run is queued", body = GitHubLinkStateDto),
         (status = 422, description = "Invalid fields, or GitHub refused (no such repo/branch, token cannot read)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "GitHub does not answer (`upstream-unavailable`); try again later", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_link(
     state: web::Data<AppState>,

@@ -208,6 +208,7 @@ impl SyncService {
                     "GitHub is rate limiting the server's token; try again later",
                 ));
             }
+            Err(GitHubError::Transient(_)) => return Err(AppError::Unavailable("GitHub")),
             Err(other) => {
                 return Err(AppError::Unexpected(anyhow::anyhow!(
                     "checking the repository: {other}"
