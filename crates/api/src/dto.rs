@@ -110,7 +110,9 @@ where
         _ => None,
     };
     whole.map(Some).ok_or_else(|| {
-        serde::de::Error::custom(format!("invalid value: {number}, expected a whole number 0..=4294967295"))
+        serde::de::Error::custom(format!(
+            "invalid value: {number}, expected a whole number 0..=4294967295"
+        ))
     })
 }
 
@@ -152,7 +154,11 @@ where
 /// A partial update. Deserialized from a JSON object only: serde would also take a struct
 /// from an array (`[null, null]`), which for a body of optional fields is a silent no-op.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, try_from = "ProjectPatchObject")]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "ProjectPatchObject"
+)]
 pub struct UpdateProjectBody {
     pub name: Option<String>,
     /// Changing the slug needs the owner role.
