@@ -93,6 +93,55 @@ pub struct CreateProjectBody {
     pub description: Option<String>,
 }
 
+/// An optional count in a body: JSON has one number type, so `300.0` is the integer 300 as
+/// much as `300` is (JSON Schema agrees); a fraction or a negative number is refused (400).
+fn whole_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => u32::try_from(n).ok(),
+        // `as` is exact here: the value is whole and within u32 (checked first).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Some(f as u32),
+        _ => None,
+    };
+    whole.map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "invalid value: {number}, expected a whole number 0..=4294967295"
+        ))
+    })
+}
+
+/// The JSON object an [`UpdateProjectBody`] is read from.
+#[derive(Deserialize)]
+pub struct ProjectPatchObject(serde_json::Map<String, serde_json::Value>);
+
+impl TryFrom<ProjectPatchObject> for UpdateProjectBody {
+    type Error = String;
+
+    fn try_from(object: ProjectPatchObject) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Fields {
+            name: Option<String>,
+            slug: Option<String>,
+            #[serde(default, deserialize_with = "present")]
+            description: Option<Option<String>>,
+        }
+        let fields: Fields =
+            serde_json::from_value(serde_json::Value::Object(object.0)).map_err(|e| e.to_string())?;
+        Ok(Self {
+            name: fields.name,
+            slug: fields.slug,
+            description: fields.description,
+        })
+    }
+}
+
 /// `null` and absent differ: `"description": null` clears it, no `description` keeps it.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -102,8 +151,14 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// A partial update. Deserialized from a JSON object only: serde would also take a struct
+/// from an array (`[null, null]`), which for a body of optional fields is a silent no-op.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    deny_unknown_fields,
+    try_from = "ProjectPatchObject"
+)]
 pub struct UpdateProjectBody {
     pub name: Option<String>,
     /// Changing the slug needs the owner role.
@@ -398,6 +453,7 @@ pub struct UpdateDocBody {
 pub struct LockBody {
     /// 15..=3600; default 300 (configurable).
     #[schema(minimum = 15, maximum = 3600)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub ttl_seconds: Option<u32>,
 }
 
@@ -514,6 +570,7 @@ pub struct CreateApiKeyBody {
     pub scopes: Vec<String>,
     /// 1..=3650; no expiry when absent.
     #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub expires_in_days: Option<u32>,
 }
 
@@ -596,6 +653,7 @@ pub struct PutGitHubLinkBody {
     pub direction: String,
     /// 30..=86400; default 300. Polling is the safety net behind webhooks.
     #[schema(minimum = 30, maximum = 86400)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub poll_interval_seconds: Option<u32>,
     /// Write-only: what the link acts with on GitHub. Omitted: the link's current credential
     /// when owner/repo/branch/path stay the same, else the server token, for repositories on

@@ -222,6 +222,7 @@ pub struct ListParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
+    #[param(pattern = "^([0-9a-f]{32})?$")]
     pub cursor: Option<String>,
 }
 

@@ -285,6 +285,12 @@ impl From<AppError> for ApiError {
             }
             AppError::PayloadTooLarge { max_bytes } => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
                 .detail(format!("the content exceeds the limit of {max_bytes} bytes")),
+            AppError::Unavailable(what) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream-unavailable",
+                "Service unavailable",
+            )
+            .detail(format!("{what} does not answer right now; try again later")),
             AppError::GitHub(refusal) => github_refusal(refusal),
             AppError::Unexpected(error) => match error.downcast_ref::<toolkit_auth::HasherBusy>() {
                 // A full password-hashing gate is load, not a fault: the client may retry.
@@ -340,6 +346,14 @@ mod tests {
         let body = serde_json::to_string(error.problem()).unwrap();
         assert_eq!(error.problem().status, 500);
         assert!(!body.contains("secret_table"));
+    }
+
+    #[test]
+    fn an_unavailable_upstream_is_a_503_not_a_500() {
+        let error = ApiError::from(AppError::Unavailable("GitHub"));
+        assert_eq!(error.problem().status, 503);
+        assert!(error.problem().problem_type.ends_with("/upstream-unavailable"));
+        assert!(error.problem().detail.as_deref().unwrap().contains("GitHub"));
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub enum AppError {
     /// GitHub refuses (or would need) the link's credential (422).
     #[error("GitHub credential refused: {0:?}")]
     GitHub(GitHubRefusal),
+    /// A service the use case needs (GitHub) does not answer now; worth retrying (503).
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -24,6 +24,7 @@ pub struct SearchParams {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
+    #[param(pattern = "^(o[0-9]{1,4}|o10000)?$")]
     pub cursor: Option<String>,
 }
 
@@ -36,6 +37,7 @@ pub struct EventParams {
     pub after: Option<i64>,
     /// The previous page's `nextCursor` (the list convention; the same as `after`). Give one
     /// of `after` and `cursor`.
+    #[param(pattern = "^[0-9]{0,18}$")]
     pub cursor: Option<String>,
     /// 1..=200, default 50.
     #[param(minimum = 1, maximum = 200)]

@@ -36,6 +36,7 @@ fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
         AuthErrors, NotFound, JsonBodyErrors,
         (status = 200, description = "Linked; a first run is queued", body = GitHubLinkStateDto),
         (status = 422, description = "Invalid fields (blank, oversized or malformed token; no GitHub App configured), GitHub refused (no such repo/branch for this credential), `github-credentials-required` (no credential and the repository is not allowlisted), `github-credentials-invalid` (GitHub does not accept the token), or `github-permission-denied` (no push permission for direction push/both; `missing` says what)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "GitHub does not answer (`upstream-unavailable`); try again later", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn put_link(
     state: web::Data<AppState>,

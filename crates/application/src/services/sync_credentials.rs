@@ -157,6 +157,7 @@ pub fn link_refusal(error: GitHubError) -> AppError {
             "repo",
             "GitHub is rate limiting this credential; try again later",
         ),
+        GitHubError::Transient(_) => AppError::Unavailable("GitHub"),
         other => AppError::Unexpected(anyhow::anyhow!("checking the repository: {other}")),
     }
 }
