@@ -22,4 +22,5 @@ mod realtime;
 mod realtime_multi;
 mod revisions;
 mod search;
+mod search_safety;
 mod trash;

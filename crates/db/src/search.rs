@@ -1,5 +1,6 @@
 //! [`SearchIndex`]: full-text search over the path and content of a project's live docs —
-//! a weighted `tsvector` on PostgreSQL, FTS5 on SQLite. Any user text is safe input.
+//! a weighted `tsvector` over a bounded prefix on PostgreSQL, FTS5 on SQLite. Any user text is
+//! safe input, and every snippet is safe HTML: the doc's text escaped, only `<mark>` added.
 
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement};
@@ -180,12 +181,56 @@ pub(crate) fn fts5_query(text: &str) -> Option<String> {
     Some(quoted.join(" OR "))
 }
 
-fn hit(row: &QueryResult) -> Result<SearchHit, sea_orm::DbErr> {
+/// How many characters of a doc PostgreSQL indexes (the generated `tsvector` is built over
+/// `left(content, N)`, see migration `m20261201_000007`); snippets come from the same prefix.
+pub const SEARCH_PREFIX_CHARS: u32 = 100_000;
+
+/// The highlight delimiters of one query: random per query, so no doc can contain them, and
+/// the snippet can be HTML-escaped as a whole before they become `<mark>` tags.
+struct Markers {
+    start: String,
+    stop: String,
+}
+
+impl Markers {
+    fn new() -> Self {
+        let nonce = Uuid::new_v4().simple().to_string();
+        Self {
+            start: format!("hlstart{nonce}x"),
+            stop: format!("hlstop{nonce}x"),
+        }
+    }
+
+    /// The snippet as safe HTML: the doc's text escaped, only the server's `<mark>` tags live.
+    fn render(&self, raw: &str) -> String {
+        let escaped = escape_html(raw);
+        escaped.replace(&self.start, "<mark>").replace(&self.stop, "</mark>")
+    }
+}
+
+/// Escapes the five characters that matter in HTML text and attribute values.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn hit(row: &QueryResult, markers: &Markers) -> Result<SearchHit, sea_orm::DbErr> {
     let id: Uuid = row.try_get("", "id")?;
+    let snippet: String = row.try_get("", "snippet")?;
     Ok(SearchHit {
         doc_id: DocId::from_uuid(id),
         path: row.try_get("", "path")?,
-        snippet: row.try_get("", "snippet")?,
+        snippet: markers.render(&snippet),
         score: row.try_get("", "score")?,
     })
 }
@@ -199,22 +244,28 @@ impl SearchIndex for SeaSearchIndex {
         limit_rows: u64,
     ) -> anyhow::Result<Vec<SearchHit>> {
         let backend = self.db.get_database_backend();
+        let markers = Markers::new();
         let stmt = if backend == DbBackend::Postgres {
             // `websearch_to_tsquery` accepts any text; stop words or punctuation only give an
             // empty query, which matches nothing. The 'simple' query finds unstemmed path
-            // words; path words weigh 'A', content words 'B'.
+            // words; path words weigh 'A', content words 'B'. The headline is taken from the
+            // indexed prefix only: the rest of the doc cannot match anyway.
+            let options = format!(
+                "StartSel={}, StopSel={}, MaxFragments=1, MaxWords=20, MinWords=5",
+                markers.start, markers.stop
+            );
             Statement::from_sql_and_values(
                 backend,
+                format!(
                 "SELECT d.id, d.path, \
-                 ts_headline('english', d.content, q.query, \
-                 'StartSel=<mark>, StopSel=</mark>, MaxFragments=1, MaxWords=20, MinWords=5') AS snippet, \
+                 ts_headline('english', left(d.content, {SEARCH_PREFIX_CHARS}), q.query, $4) AS snippet, \
                  CAST(ts_rank(d.search_vector, q.query) AS DOUBLE PRECISION) AS score \
                  FROM (SELECT websearch_to_tsquery('english', $2) || websearch_to_tsquery('simple', $2) \
                  AS query) q \
                  JOIN docs d ON d.search_vector @@ q.query \
                  WHERE d.project_id = $1 AND d.deleted_at IS NULL \
-                 ORDER BY score DESC, d.id LIMIT $3",
-                [project_id.as_uuid().into(), query.into(), limit(limit_rows)],
+                 ORDER BY score DESC, d.id LIMIT $3"),
+                [project_id.as_uuid().into(), query.into(), limit(limit_rows), options.into()],
             )
         } else {
             let Some(expression) = fts5_query(query) else {
@@ -223,12 +274,18 @@ impl SearchIndex for SeaSearchIndex {
             // bm25: lower is better, so the score is its negation. Path words weigh 10×.
             Statement::from_sql_and_values(
                 backend,
-                "SELECT d.id, d.path, snippet(docs_fts, 1, '<mark>', '</mark>', '…', 12) AS snippet, \
+                "SELECT d.id, d.path, snippet(docs_fts, 1, $4, $5, '…', 12) AS snippet, \
                  -bm25(docs_fts, 10.0, 1.0) AS score \
                  FROM docs_fts JOIN docs d ON d.id = docs_fts.doc_id \
                  WHERE docs_fts MATCH $2 AND docs_fts.project_id = $1 AND d.deleted_at IS NULL \
                  ORDER BY score DESC, d.id LIMIT $3",
-                [project_id.as_uuid().into(), expression.into(), limit(limit_rows)],
+                [
+                    project_id.as_uuid().into(),
+                    expression.into(),
+                    limit(limit_rows),
+                    markers.start.as_str().into(),
+                    markers.stop.as_str().into(),
+                ],
             )
         };
         let rows = self
@@ -237,7 +294,7 @@ impl SearchIndex for SeaSearchIndex {
             .await
             .map_err(unexpected("searching docs"))?;
         rows.iter()
-            .map(hit)
+            .map(|row| hit(row, &markers))
             .collect::<Result<_, _>>()
             .map_err(unexpected("reading search hits"))
     }
@@ -245,7 +302,21 @@ impl SearchIndex for SeaSearchIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::fts5_query;
+    use super::{Markers, fts5_query};
+
+    #[test]
+    fn snippets_escape_the_doc_and_keep_only_the_servers_marks() {
+        let m = Markers::new();
+        let raw = format!(
+            "<script>alert(1)</script> & <mark>x</mark> {}word{} \"'",
+            m.start, m.stop
+        );
+        assert_eq!(
+            m.render(&raw),
+            "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;mark&gt;x&lt;/mark&gt; <mark>word</mark> &quot;&#39;"
+        );
+        assert_ne!(Markers::new().start, m.start);
+    }
 
     #[test]
     fn user_text_becomes_quoted_words() {
