@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use toolkit_application::announce::{AnnouncingHousekeeping, AnnouncingUnitOfWork};
 use toolkit_application::ports::{EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
 use toolkit_application::services::{
-    ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
+    ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService, ProjectQuota,
     ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
 };
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
@@ -266,6 +266,10 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Backgroun
         DocPolicy {
             max_content_bytes: settings.docs.max_content_bytes,
             default_lock_ttl,
+            quota: ProjectQuota {
+                max_docs: settings.docs.max_docs_per_project,
+                max_bytes: settings.docs.max_project_bytes,
+            },
         },
     );
     let housekeeping = HousekeepingService::new(

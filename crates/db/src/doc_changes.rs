@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, Statement, Value};
-use toolkit_application::Conflict;
 use toolkit_application::events::{actor_of, doc_event, lock_event, unlock_event};
 use toolkit_application::ports::{
-    CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease,
+    CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease, QuotaCheck,
 };
+use toolkit_application::{Conflict, Quota, QuotaExceeded};
 use toolkit_domain::{Author, Doc, DocId, EventKind, Lock, ProjectId, UserId};
 
 use crate::entities::docs::{DOC_COLUMNS_WITH_CONTENT, LOCK_COLUMNS, active_lock, author_json, doc_from_row};
@@ -464,4 +464,39 @@ pub(crate) async fn release_lock(txn: &DatabaseTransaction, release: LockRelease
         unlock_event(release.project_id, release.doc_id, actor, "released", release.at),
     )
     .await
+}
+
+/// Refuses when the project's live docs, as changed so far in this transaction, are over a
+/// quota. Runs after the doc change it guards, which took the project row lock first
+/// ([`bump_generation`]; SQLite writes are `BEGIN IMMEDIATE`), so every concurrent writer of
+/// the project waits and then sees this one's result: no two can take the last slot. Reads
+/// the partial index `(project_id, size) WHERE deleted_at IS NULL` only.
+pub(crate) async fn check_quota(txn: &DatabaseTransaction, check: QuotaCheck) -> Result<(), CommitError> {
+    let stmt = statement(
+        txn,
+        "SELECT COUNT(*) AS docs, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM docs \
+         WHERE project_id = $1 AND deleted_at IS NULL",
+        vec![check.project_id.as_uuid().into()],
+    );
+    let row = txn
+        .query_one_raw(stmt)
+        .await
+        .map_err(unexpected("measuring a project for its quota"))?
+        .ok_or_else(|| CommitError::Unexpected(anyhow::anyhow!("COUNT returned no row")))?;
+    let docs: i64 = row.try_get("", "docs").map_err(unexpected("reading the doc count"))?;
+    let bytes: i64 = row.try_get("", "bytes").map_err(unexpected("reading the content bytes"))?;
+    let over = |used: i64, max: Option<u64>| max.filter(|&max| u64::try_from(used).unwrap_or(0) > max);
+    if let Some(limit) = over(docs, check.max_docs) {
+        return Err(CommitError::QuotaExceeded(QuotaExceeded {
+            quota: Quota::Docs,
+            limit,
+        }));
+    }
+    if let Some(limit) = over(bytes, check.max_bytes) {
+        return Err(CommitError::QuotaExceeded(QuotaExceeded {
+            quota: Quota::Bytes,
+            limit,
+        }));
+    }
+    Ok(())
 }

@@ -59,6 +59,7 @@ async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied)
         Change::RestoreDoc(restore) => applied.doc = Some(doc_changes::restore_doc(txn, restore).await?),
         Change::AcquireLock(acquire) => applied.lock = Some(doc_changes::acquire_lock(txn, acquire).await?),
         Change::ReleaseLock(release) => doc_changes::release_lock(txn, release).await?,
+        Change::CheckQuota(check) => doc_changes::check_quota(txn, check).await?,
         Change::InsertUser { user, password_hash } => insert_user(txn, user, password_hash).await?,
         Change::InsertProject(project) => insert_project(txn, project).await?,
         Change::UpdateProject(project) => update_project(txn, project).await?,

@@ -15,7 +15,7 @@ use super::{Caller, Runtime};
 use crate::error::Validator;
 use crate::ports::{
     Change, CommitError, DocDelete, DocInsert, DocRepository, DocRestore, DocUpdate, LockAcquire,
-    LockRelease, ProjectRepository, SearchHit, SearchIndex, StoredEvent, UnitOfWork,
+    LockRelease, ProjectRepository, QuotaCheck, SearchHit, SearchIndex, StoredEvent, UnitOfWork,
 };
 use crate::{AppError, Page, PageRequest};
 
@@ -24,6 +24,35 @@ use crate::{AppError, Page, PageRequest};
 pub struct DocPolicy {
     pub max_content_bytes: usize,
     pub default_lock_ttl: LockTtl,
+    pub quota: ProjectQuota,
+}
+
+/// Per-project quotas: live docs and their total content bytes. Checked by the database in
+/// the write transaction (see [`QuotaCheck`]), so racing writers cannot both pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectQuota {
+    pub max_docs: u64,
+    pub max_bytes: u64,
+}
+
+impl ProjectQuota {
+    /// The check after a write that adds a live doc (create, restore from the trash).
+    fn for_new_doc(self, project_id: ProjectId) -> Change {
+        Change::CheckQuota(QuotaCheck {
+            project_id,
+            max_docs: Some(self.max_docs),
+            max_bytes: Some(self.max_bytes),
+        })
+    }
+
+    /// The check after a content change: the doc count does not change, so only bytes.
+    fn for_new_content(self, project_id: ProjectId) -> Change {
+        Change::CheckQuota(QuotaCheck {
+            project_id,
+            max_docs: None,
+            max_bytes: Some(self.max_bytes),
+        })
+    }
 }
 
 /// Input of a create.
@@ -141,15 +170,18 @@ impl DocService {
         let content = self.content(input.content)?;
         let applied = self
             .uow
-            .commit(vec![Change::InsertDoc(DocInsert {
-                id: DocId::from_uuid(self.rt.ids.new_id()),
-                project_id,
-                path,
-                content,
-                message,
-                author: principal.author(),
-                at: self.rt.clock.now(),
-            })])
+            .commit(vec![
+                Change::InsertDoc(DocInsert {
+                    id: DocId::from_uuid(self.rt.ids.new_id()),
+                    project_id,
+                    path,
+                    content,
+                    message,
+                    author: principal.author(),
+                    at: self.rt.clock.now(),
+                }),
+                self.policy.quota.for_new_doc(project_id),
+            ])
             .await?;
         doc_from(applied.doc)
     }
@@ -239,18 +271,21 @@ impl DocService {
         let content = self.content(edit.content)?;
         let applied = self
             .uow
-            .commit(vec![Change::UpdateDoc(DocUpdate {
-                project_id,
-                doc_id,
-                expected_version,
-                writer: writer_of(principal),
-                path,
-                content,
-                message,
-                author: principal.author(),
-                at: self.rt.clock.now(),
-                kind: EventKind::DocUpdated,
-            })])
+            .commit(vec![
+                Change::UpdateDoc(DocUpdate {
+                    project_id,
+                    doc_id,
+                    expected_version,
+                    writer: writer_of(principal),
+                    path,
+                    content,
+                    message,
+                    author: principal.author(),
+                    at: self.rt.clock.now(),
+                    kind: EventKind::DocUpdated,
+                }),
+                self.policy.quota.for_new_content(project_id),
+            ])
             .await?;
         doc_from(applied.doc)
     }
@@ -424,18 +459,21 @@ impl DocService {
         let content = self.content(text)?;
         let applied = self
             .uow
-            .commit(vec![Change::UpdateDoc(DocUpdate {
-                project_id,
-                doc_id,
-                expected_version,
-                writer: writer_of(principal),
-                path: None,
-                content,
-                message: Some(format!("restored version {version}")),
-                author: principal.author(),
-                at: self.rt.clock.now(),
-                kind: EventKind::DocRestored,
-            })])
+            .commit(vec![
+                Change::UpdateDoc(DocUpdate {
+                    project_id,
+                    doc_id,
+                    expected_version,
+                    writer: writer_of(principal),
+                    path: None,
+                    content,
+                    message: Some(format!("restored version {version}")),
+                    author: principal.author(),
+                    at: self.rt.clock.now(),
+                    kind: EventKind::DocRestored,
+                }),
+                self.policy.quota.for_new_content(project_id),
+            ])
             .await?;
         doc_from(applied.doc)
     }
@@ -467,12 +505,15 @@ impl DocService {
         authorize(self.projects.as_ref(), principal, project_id, Need::Write).await?;
         let applied = self
             .uow
-            .commit(vec![Change::RestoreDoc(DocRestore {
-                project_id,
-                doc_id,
-                author: principal.author(),
-                at: self.rt.clock.now(),
-            })])
+            .commit(vec![
+                Change::RestoreDoc(DocRestore {
+                    project_id,
+                    doc_id,
+                    author: principal.author(),
+                    at: self.rt.clock.now(),
+                }),
+                self.policy.quota.for_new_doc(project_id),
+            ])
             .await?;
         doc_from(applied.doc)
     }

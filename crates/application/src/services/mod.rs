@@ -14,7 +14,7 @@ pub use access::{KeyCaller, Need, Principal};
 pub use api_keys::{ApiKeyService, CreatedKey, KeyAuthentication};
 pub use auth::{AuthPolicy, AuthService, Caller, Session};
 pub use bundle::{Bundle, BundleFormat, BundleRead, BundleService};
-pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc};
+pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc, ProjectQuota};
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
 pub use sync::{LinkInput, Resolution, SyncPolicy, SyncService};
