@@ -278,6 +278,7 @@ async fn build_state(settings: &Settings) -> anyhow::Result<(AppState, Backgroun
         Retention {
             trash: chrono::Duration::days(i64::from(settings.retention.trash_days)),
             events: chrono::Duration::days(i64::from(settings.retention.events_days)),
+            projects: chrono::Duration::days(i64::from(settings.retention.project_trash_days())),
         },
     );
     let projects = ProjectService::new(

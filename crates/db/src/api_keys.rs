@@ -80,7 +80,11 @@ impl ApiKeyRepository for SeaApiKeyRepository {
 
     async fn find_by_hash(&self, secret_hash: &str) -> anyhow::Result<Option<ApiKey>> {
         let stmt = self.statement(
-            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1"),
+            // A key of a project in the trash is unknown: refused at once, back on restore.
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1 \
+                 AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)"
+            ),
             [secret_hash.into()],
         );
         let row = self

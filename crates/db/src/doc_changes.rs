@@ -41,7 +41,8 @@ fn writable(at: usize, writer: usize) -> String {
 
 /// Bumps the project's content generation. Also takes the project row lock first (on
 /// PostgreSQL), so the doc changes of one project queue in one order and never deadlock with a
-/// project deletion.
+/// project deletion. A project in the trash takes no doc change (whoever writes: editor, key,
+/// sync): `NotFound`.
 async fn bump_generation(
     txn: &DatabaseTransaction,
     project_id: ProjectId,
@@ -49,7 +50,7 @@ async fn bump_generation(
 ) -> Result<(), CommitError> {
     let stmt = statement(
         txn,
-        "UPDATE projects SET content_generation = content_generation + 1 WHERE id = $1",
+        "UPDATE projects SET content_generation = content_generation + 1 WHERE id = $1 AND deleted_at IS NULL",
         vec![project_id.as_uuid().into()],
     );
     let result = txn

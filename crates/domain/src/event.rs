@@ -29,6 +29,8 @@ pub enum EventKind {
     SyncConflict,
     ProjectUpdated,
     ProjectDeleted,
+    /// A project came back from the trash.
+    ProjectRestored,
     MembershipAdded,
     MembershipRemoved,
 }
@@ -49,6 +51,7 @@ impl EventKind {
             EventKind::SyncConflict => "sync.conflict",
             EventKind::ProjectUpdated => "project.updated",
             EventKind::ProjectDeleted => "project.deleted",
+            EventKind::ProjectRestored => "project.restored",
             EventKind::MembershipAdded => "membership.added",
             EventKind::MembershipRemoved => "membership.removed",
         }

@@ -36,7 +36,7 @@ pub use security::{AccessClaims, IssuedAccessToken, PasswordHasher, TokenIssuer}
 pub use security::{MockPasswordHasher, MockTokenIssuer};
 pub use store::{
     MemberRepository, NewRefreshToken, ProjectRepository, RefreshTokenRepository, RefreshUse,
-    StoredCredentials, UserRepository,
+    StoredCredentials, TrashedProject, UserRepository,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use store::{

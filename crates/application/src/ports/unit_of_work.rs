@@ -22,8 +22,14 @@ pub enum Change {
     /// Overwrites name, slug, description and `updated_at`. Missing project → `NotFound`;
     /// slug clash → `Conflict(SlugTaken)`.
     UpdateProject(Project),
-    /// Deletes the project and, by cascade, everything in it. Missing → `NotFound`.
+    /// Deletes the project and, by cascade, everything in it, for good. Missing → `NotFound`.
     DeleteProject(ProjectId),
+    /// Moves a live project to the trash (`deleted_at = at`): it disappears for members, its
+    /// keys stop working, its docs cannot be written. Missing or already trashed → `NotFound`.
+    TrashProject { project_id: ProjectId, at: DateTime<Utc> },
+    /// Brings a project back from the trash with everything in it. Not in the trash →
+    /// `NotFound`.
+    RestoreProject(ProjectId),
     /// Adds or changes a membership. The adapter MUST lock the project row first and refuse
     /// with `Conflict(LastOwner)` if the project would be left without an owner.
     PutMember(Membership),

@@ -1577,12 +1577,23 @@ async fn housekeeping_run_once_passes_now_and_now_minus_each_retention() {
         .withf(|cutoff| *cutoff == now() - Duration::days(7))
         .times(1)
         .returning(|_| Ok(4));
+    store
+        .expect_purge_projects()
+        .withf(|cutoff| *cutoff == now() - Duration::days(14))
+        .times(1)
+        .returning(|_| Ok(5));
+    store
+        .expect_purge_refresh_tokens()
+        .withf(|at| *at == now())
+        .times(1)
+        .returning(|_| Ok(6));
     let svc = HousekeepingService::new(
         Arc::new(store),
         runtime(),
         Retention {
             trash: Duration::days(30),
             events: Duration::days(7),
+            projects: Duration::days(14),
         },
     );
 
@@ -1594,6 +1605,8 @@ async fn housekeeping_run_once_passes_now_and_now_minus_each_retention() {
             locks_cleared: 2,
             docs_purged: 3,
             events_purged: 4,
+            projects_purged: 5,
+            refresh_tokens_purged: 6,
         }
     );
 }
@@ -1610,6 +1623,7 @@ async fn housekeeping_run_once_reports_a_failing_port_as_unexpected() {
         Retention {
             trash: Duration::days(30),
             events: Duration::days(7),
+            projects: Duration::days(30),
         },
     );
 
