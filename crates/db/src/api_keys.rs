@@ -1,5 +1,7 @@
 //! [`ApiKeyRepository`] and [`BundleSource`]: key lookups by hash (one indexed query), use
-//! tracking by conditional UPDATE, and the bundle read behind the project's content generation.
+//! tracking by conditional UPDATE, and the bundle read behind the project's content generation
+//! (whole, for sync; or planned without content and read page by page from the revisions, for
+//! a streamed download).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,7 +9,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, QueryResult, Statement, TransactionOptions, TransactionTrait, Value,
 };
 use toolkit_application::PageRequest;
-use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleSource};
+use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource};
 use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, PathPrefix, ProjectId, Scopes};
 use uuid::Uuid;
 
@@ -187,42 +189,9 @@ impl BundleSource for SeaBundleSource {
         project_id: ProjectId,
         prefix: Option<PathPrefix>,
     ) -> anyhow::Result<(i64, Vec<BundleDoc>)> {
-        // One read-only transaction: the generation and the docs come from the same snapshot on
-        // PostgreSQL (REPEATABLE READ) and SQLite (one read transaction), so the ETag describes
-        // exactly these docs.
-        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        let options = TransactionOptions {
-            isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
-            ..TransactionOptions::default()
-        };
-        let txn = self
-            .db
-            .begin_with_options(options)
-            .await
-            .map_err(unexpected("starting a bundle read"))?;
-        let generation = generation_of(&txn, project_id).await?.unwrap_or(0);
-        let mut sql = String::from(
-            "SELECT id, path, content, sha256, version FROM docs WHERE project_id = $1 AND deleted_at IS NULL",
-        );
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        if let Some(prefix) = prefix.filter(|p| !p.as_str().is_empty()) {
-            // An exact, character-wise prefix test on both backends, as the doc list does: no
-            // LIKE wildcards, and no case folding (SQLite's LIKE ignores ASCII case).
-            sql.push_str(" AND substr(path, 1, length($2)) = $2");
-            values.push(prefix.as_str().into());
-        }
-        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
-        sql.push_str(if postgres {
-            " ORDER BY path COLLATE \"C\""
-        } else {
-            " ORDER BY path"
-        });
-        let stmt = Statement::from_sql_and_values(txn.get_database_backend(), &sql, values);
-        let rows = txn
-            .query_all_raw(stmt)
-            .await
-            .map_err(unexpected("reading the bundle"))?;
-        txn.commit().await.map_err(unexpected("ending a bundle read"))?;
+        let (generation, rows) = self
+            .snapshot(project_id, prefix, "id, path, content, sha256, version")
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(BundleDoc {
@@ -246,5 +215,137 @@ impl BundleSource for SeaBundleSource {
             })
             .collect::<anyhow::Result<Vec<_>>>()
             .map(|docs| (generation, docs))
+    }
+
+    async fn bundle_entries(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<(i64, Vec<BundleEntry>)> {
+        let (generation, rows) = self
+            .snapshot(project_id, prefix, "id, path, sha256, version, size")
+            .await?;
+        let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle entry");
+        rows.iter()
+            .map(|row| {
+                Ok(BundleEntry {
+                    doc_id: toolkit_domain::DocId::from_uuid(row.try_get::<Uuid>("", "id").map_err(read)?),
+                    path: row.try_get("", "path").map_err(read)?,
+                    sha256: row.try_get("", "sha256").map_err(read)?,
+                    version: row.try_get("", "version").map_err(read)?,
+                    size: row.try_get("", "size").map_err(read)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(|entries| (generation, entries))
+    }
+
+    async fn bundle_contents(&self, entries: Vec<BundleEntry>) -> anyhow::Result<Vec<BundleDoc>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each (doc, version) has exactly one revision with that version's content; the
+        // primary key `(doc_id, version)` finds each.
+        let mut values: Vec<Value> = Vec::with_capacity(entries.len() * 2);
+        let mut conditions = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            values.push(entry.doc_id.as_uuid().into());
+            values.push(entry.version.into());
+            conditions.push(format!(
+                "(doc_id = ${} AND version = ${})",
+                values.len() - 1,
+                values.len()
+            ));
+        }
+        let sql = format!(
+            "SELECT doc_id, version, content FROM doc_revisions WHERE {}",
+            conditions.join(" OR ")
+        );
+        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
+        let rows = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading bundle contents"))?;
+        let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle content");
+        let mut contents: std::collections::HashMap<(Uuid, i64), String> = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    (
+                        row.try_get::<Uuid>("", "doc_id").map_err(read)?,
+                        row.try_get::<i64>("", "version").map_err(read)?,
+                    ),
+                    row.try_get::<String>("", "content").map_err(read)?,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let content = contents
+                    .remove(&(entry.doc_id.as_uuid(), entry.version))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "revision {} of doc {} is missing",
+                            entry.version,
+                            entry.doc_id.as_uuid()
+                        )
+                    })?;
+                Ok(BundleDoc {
+                    doc_id: entry.doc_id,
+                    path: entry.path,
+                    content,
+                    sha256: entry.sha256,
+                    version: entry.version,
+                })
+            })
+            .collect()
+    }
+}
+
+impl SeaBundleSource {
+    /// The project's live docs (`columns` of them; optionally under a prefix) in byte order of
+    /// their paths, and the generation, in one read-only transaction: both come from the same
+    /// snapshot on PostgreSQL (REPEATABLE READ) and SQLite (one read transaction), so the ETag
+    /// describes exactly these docs.
+    async fn snapshot(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+        columns: &str,
+    ) -> anyhow::Result<(i64, Vec<QueryResult>)> {
+        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let options = TransactionOptions {
+            isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
+            ..TransactionOptions::default()
+        };
+        let txn = self
+            .db
+            .begin_with_options(options)
+            .await
+            .map_err(unexpected("starting a bundle read"))?;
+        let generation = generation_of(&txn, project_id).await?.unwrap_or(0);
+        let mut sql = format!("SELECT {columns} FROM docs WHERE project_id = $1 AND deleted_at IS NULL");
+        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
+        if let Some(prefix) = prefix.filter(|p| !p.as_str().is_empty()) {
+            // An exact, character-wise prefix test on both backends, as the doc list does: no
+            // LIKE wildcards, and no case folding (SQLite's LIKE ignores ASCII case).
+            sql.push_str(" AND substr(path, 1, length($2)) = $2");
+            values.push(prefix.as_str().into());
+        }
+        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
+        sql.push_str(if postgres {
+            " ORDER BY path COLLATE \"C\""
+        } else {
+            " ORDER BY path"
+        });
+        let stmt = Statement::from_sql_and_values(txn.get_database_backend(), &sql, values);
+        let rows = txn
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading the bundle"))?;
+        txn.commit().await.map_err(unexpected("ending a bundle read"))?;
+        Ok((generation, rows))
     }
 }

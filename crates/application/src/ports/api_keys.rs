@@ -48,6 +48,17 @@ pub struct BundleDoc {
     pub version: i64,
 }
 
+/// One file of a bundle without its content: what a streamed bundle is planned from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleEntry {
+    pub doc_id: DocId,
+    pub path: String,
+    pub sha256: String,
+    pub version: i64,
+    /// Content bytes, to size the pages the content is read in.
+    pub size: i64,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait BundleSource: Send + Sync + 'static {
@@ -62,4 +73,17 @@ pub trait BundleSource: Send + Sync + 'static {
         project_id: ProjectId,
         prefix: Option<PathPrefix>,
     ) -> anyhow::Result<(i64, Vec<BundleDoc>)>;
+
+    /// The live docs (optionally under a prefix) WITHOUT content, ordered by path, and the
+    /// generation they were read at (one consistent snapshot): the plan of a streamed bundle.
+    async fn bundle_entries(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<(i64, Vec<BundleEntry>)>;
+
+    /// The content of exactly these doc versions, in the same order, read from their
+    /// revisions (immutable), so a bundle streamed page by page stays the snapshot its
+    /// entries were read from even while docs change.
+    async fn bundle_contents(&self, entries: Vec<BundleEntry>) -> anyhow::Result<Vec<BundleDoc>>;
 }

@@ -13,7 +13,7 @@ mod security;
 mod store;
 mod unit_of_work;
 
-pub use api_keys::{ApiKeyRepository, BundleDoc, BundleSource};
+pub use api_keys::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource};
 #[cfg(any(test, feature = "mocks"))]
 pub use api_keys::{MockApiKeyRepository, MockBundleSource};
 pub use clock::{Clock, IdGenerator};

@@ -13,7 +13,7 @@ pub mod tickets;
 pub use access::{KeyCaller, Need, Principal};
 pub use api_keys::{ApiKeyService, CreatedKey, KeyAuthentication};
 pub use auth::{AuthPolicy, AuthService, Caller, Session};
-pub use bundle::{Bundle, BundleFormat, BundleRead, BundleService};
+pub use bundle::{Bundle, BundleFormat, BundlePages, BundleRead, BundleService};
 pub use docs::{DocEdit, DocPolicy, DocRead, DocService, KnownVersions, NewDoc, ProjectQuota};
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
