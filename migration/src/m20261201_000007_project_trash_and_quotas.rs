@@ -48,7 +48,8 @@ fn pg_search_vector(prefix_chars: Option<u32>) -> String {
 async fn pg_rebuild_search(manager: &SchemaManager<'_>, prefix_chars: Option<u32>) -> Result<(), DbErr> {
     let db = manager.get_connection();
     // Dropping the column drops its GIN index too.
-    db.execute_unprepared("ALTER TABLE docs DROP COLUMN search_vector").await?;
+    db.execute_unprepared("ALTER TABLE docs DROP COLUMN search_vector")
+        .await?;
     db.execute_unprepared(&pg_search_vector(prefix_chars)).await?;
     db.execute_unprepared("CREATE INDEX idx_docs_search ON docs USING GIN (search_vector)")
         .await?;

@@ -273,11 +273,24 @@ async fn a_bundle_of_many_docs_is_streamed_whole_in_both_formats() {
     let token = &ada.access_token;
     let count = 150;
     for i in 0..count {
-        let doc = add_doc(&app, token, &project, &format!("docs/{i:03}.md"), &format!("v1 of {i}")).await;
+        let doc = add_doc(
+            &app,
+            token,
+            &project,
+            &format!("docs/{i:03}.md"),
+            &format!("v1 of {i}"),
+        )
+        .await;
         if i % 10 == 0 {
             let id = doc["id"].as_str().unwrap();
             let response = app
-                .put_doc(token, &project, id, Some("\"1\""), &json!({"content": format!("v2 of {i}")}))
+                .put_doc(
+                    token,
+                    &project,
+                    id,
+                    Some("\"1\""),
+                    &json!({"content": format!("v2 of {i}")}),
+                )
                 .await;
             assert_eq!(response.status(), StatusCode::OK);
         }

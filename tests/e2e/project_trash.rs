@@ -58,25 +58,45 @@ async fn a_deleted_project_is_gone_for_members_and_keys_at_once_and_restored_who
     let ed = app.user("ed").await;
     let id = app.project(&ada, "Toolkit").await;
     app.put_member(&ada.access_token, &id, &ed.id, "editor").await;
-    let doc = app
-        .create_doc(&ada.access_token, &id, "CLAUDE.md", "first")
-        .await;
+    let doc = app.create_doc(&ada.access_token, &id, "CLAUDE.md", "first").await;
     let doc_id = doc["id"].as_str().unwrap().to_owned();
     let put = app
-        .put_doc(&ada.access_token, &id, &doc_id, Some(&quoted(1)), &json!({"content": "second"}))
+        .put_doc(
+            &ada.access_token,
+            &id,
+            &doc_id,
+            Some(&quoted(1)),
+            &json!({"content": "second"}),
+        )
         .await;
     assert_eq!(put.status(), StatusCode::OK);
     let key = create_key(&app, &ada, &id).await;
     assert_eq!(bundle_with_key(&app, &id, &key).await, StatusCode::OK);
+    let mut ws = app.ws(&ed.access_token).await;
+    ws.subscribe(&id, None).await;
 
     assert_eq!(
         app.delete(&project_path(&id), &ada.access_token).await.status(),
         StatusCode::NO_CONTENT
     );
 
+    // The subscription ends at once (the `project.deleted` event).
+    let ended = ws.recv_type("unsubscribed").await;
+    assert_eq!(ended["projectId"], id.as_str());
+    assert_eq!(ended["reason"], "project_deleted");
+    ws.close().await;
+
     // Invisible for every member, the owner included; the key is refused; nothing writes.
-    problem(app.get(&project_path(&id), &ada.access_token).await, StatusCode::NOT_FOUND).await;
-    problem(app.get(&project_path(&id), &ed.access_token).await, StatusCode::NOT_FOUND).await;
+    problem(
+        app.get(&project_path(&id), &ada.access_token).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(
+        app.get(&project_path(&id), &ed.access_token).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     problem(
         app.get(&TestApp::docs_path(&id), &ed.access_token).await,
         StatusCode::NOT_FOUND,
@@ -87,10 +107,18 @@ async fn a_deleted_project_is_gone_for_members_and_keys_at_once_and_restored_who
         .post_doc(&ed.access_token, &id, &json!({"path": "x.md", "content": "x"}))
         .await;
     problem(write, StatusCode::NOT_FOUND).await;
-    let listed = json_of(app.get("/api/v1/projects", &ada.access_token).await, StatusCode::OK).await;
+    let listed = json_of(
+        app.get("/api/v1/projects", &ada.access_token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(items(&listed).is_empty());
     // A second delete finds nothing to delete.
-    problem(app.delete(&project_path(&id), &ada.access_token).await, StatusCode::NOT_FOUND).await;
+    problem(
+        app.delete(&project_path(&id), &ada.access_token).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 
     // The owner finds it in the trash; an editor does not, and may not restore it.
     assert_eq!(trash_ids(&app, &ada).await, [id.clone()]);
@@ -102,7 +130,8 @@ async fn a_deleted_project_is_gone_for_members_and_keys_at_once_and_restored_who
     .await;
     let stranger = app.user("eve").await;
     problem(
-        app.post_empty(&stranger.access_token, &restore_path(&id), None).await,
+        app.post_empty(&stranger.access_token, &restore_path(&id), None)
+            .await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -155,19 +184,6 @@ async fn a_trashed_projects_slug_stays_reserved_until_it_is_purged() {
         .create_project(&ada.access_token, &json!({"name": "Toolkit", "slug": "toolkit"}))
         .await;
     problem(again, StatusCode::CONFLICT).await;
-}
-
-#[tokio::test]
-async fn a_deleted_projects_socket_subscription_ends() {
-    let app = spawn_app().await;
-    let ada = app.user("ada").await;
-    let id = app.project(&ada, "Toolkit").await;
-    let mut ws = app.ws(&ada.access_token).await;
-    ws.subscribe(&id, None).await;
-    app.delete(&project_path(&id), &ada.access_token).await;
-    let message = ws.recv_type("unsubscribed").await;
-    assert_eq!(message["projectId"], id.as_str());
-    ws.close().await;
 }
 
 #[tokio::test]

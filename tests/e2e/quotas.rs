@@ -21,7 +21,8 @@ async fn creates_beyond_the_doc_quota_are_refused_and_a_delete_frees_a_slot() {
     app.create_doc(token, &project, "a.md", "a").await;
     let b = app.create_doc(token, &project, "b.md", "b").await;
     let refused = problem(
-        app.post_doc(token, &project, &json!({"path": "c.md", "content": "c"})).await,
+        app.post_doc(token, &project, &json!({"path": "c.md", "content": "c"}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -36,7 +37,11 @@ async fn creates_beyond_the_doc_quota_are_refused_and_a_delete_frees_a_slot() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     app.create_doc(token, &project, "c.md", "c").await;
     let restore = app
-        .post_empty(token, &format!("/api/v1/projects/{project}/trash/{b_id}/restore"), None)
+        .post_empty(
+            token,
+            &format!("/api/v1/projects/{project}/trash/{b_id}/restore"),
+            None,
+        )
         .await;
     let refused = problem(restore, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(problem_slug(&refused), "quota-exceeded");
@@ -50,8 +55,12 @@ async fn writes_beyond_the_byte_quota_are_refused_on_create_and_update() {
     let token = &ada.access_token;
     let doc = app.create_doc(token, &project, "a.md", &"a".repeat(60)).await;
     let refused = problem(
-        app.post_doc(token, &project, &json!({"path": "b.md", "content": "b".repeat(41)}))
-            .await,
+        app.post_doc(
+            token,
+            &project,
+            &json!({"path": "b.md", "content": "b".repeat(41)}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -61,14 +70,30 @@ async fn writes_beyond_the_byte_quota_are_refused_on_create_and_update() {
 
     let id = doc["id"].as_str().unwrap();
     let grow = app
-        .put_doc(token, &project, id, Some(&quoted(1)), &json!({"content": "a".repeat(61)}))
+        .put_doc(
+            token,
+            &project,
+            id,
+            Some(&quoted(1)),
+            &json!({"content": "a".repeat(61)}),
+        )
         .await;
     let refused = problem(grow, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(refused["quota"], "bytes");
     let shrink = app
-        .put_doc(token, &project, id, Some(&quoted(1)), &json!({"content": "a".repeat(10)}))
+        .put_doc(
+            token,
+            &project,
+            id,
+            Some(&quoted(1)),
+            &json!({"content": "a".repeat(10)}),
+        )
         .await;
-    assert_eq!(shrink.status(), StatusCode::OK, "the refused update left version 1");
+    assert_eq!(
+        shrink.status(),
+        StatusCode::OK,
+        "the refused update left version 1"
+    );
 }
 
 #[tokio::test]

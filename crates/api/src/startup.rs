@@ -14,8 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 use toolkit_application::announce::{AnnouncingHousekeeping, AnnouncingUnitOfWork};
 use toolkit_application::ports::{EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
 use toolkit_application::services::{
-    ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService, ProjectQuota,
-    ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
+    ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
+    ProjectQuota, ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
 };
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;

@@ -484,8 +484,12 @@ pub(crate) async fn check_quota(txn: &DatabaseTransaction, check: QuotaCheck) ->
         .await
         .map_err(unexpected("measuring a project for its quota"))?
         .ok_or_else(|| CommitError::Unexpected(anyhow::anyhow!("COUNT returned no row")))?;
-    let docs: i64 = row.try_get("", "docs").map_err(unexpected("reading the doc count"))?;
-    let bytes: i64 = row.try_get("", "bytes").map_err(unexpected("reading the content bytes"))?;
+    let docs: i64 = row
+        .try_get("", "docs")
+        .map_err(unexpected("reading the doc count"))?;
+    let bytes: i64 = row
+        .try_get("", "bytes")
+        .map_err(unexpected("reading the content bytes"))?;
     let over = |used: i64, max: Option<u64>| max.filter(|&max| u64::try_from(used).unwrap_or(0) > max);
     if let Some(limit) = over(docs, check.max_docs) {
         return Err(CommitError::QuotaExceeded(QuotaExceeded {

@@ -2,9 +2,9 @@
 //! the trash (`deleted_at` set) are invisible here except to the two trash reads.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, FromQueryResult, Statement, Value};
 use toolkit_application::PageRequest;
-use chrono::{DateTime, Utc};
 use toolkit_application::ports::{ProjectRepository, TrashedProject};
 use toolkit_domain::{Project, ProjectId, Role, UserId};
 

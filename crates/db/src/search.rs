@@ -202,11 +202,25 @@ impl Markers {
     }
 
     /// The snippet as safe HTML: the doc's text escaped, only the server's `<mark>` tags live.
-    fn render(&self, raw: &str) -> String {
-        let escaped = escape_html(raw);
-        escaped.replace(&self.start, "<mark>").replace(&self.stop, "</mark>")
+    /// `escaped`: the database already escaped the text (PostgreSQL, see [`PG_ESCAPED`]).
+    fn render(&self, snippet: &str, escaped: bool) -> String {
+        let escaped = if escaped {
+            snippet.to_owned()
+        } else {
+            escape_html(snippet)
+        };
+        escaped
+            .replace(&self.start, "<mark>")
+            .replace(&self.stop, "</mark>")
     }
 }
+
+/// The indexed prefix of `d.content`, HTML-escaped in SQL exactly as [`escape_html`] does.
+/// PostgreSQL's headline parser drops anything that looks like a tag (`<script>` would vanish
+/// rather than show), so the text is escaped before `ts_headline` sees it; entities stay intact
+/// (they are single tokens) and the highlight markers are added to the escaped text.
+const PG_ESCAPED: &str = "replace(replace(replace(replace(replace(left(d.content, 100000), \
+     '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&quot;'), '''', '&#39;')";
 
 /// Escapes the five characters that matter in HTML text and attribute values.
 pub(crate) fn escape_html(text: &str) -> String {
@@ -224,13 +238,13 @@ pub(crate) fn escape_html(text: &str) -> String {
     out
 }
 
-fn hit(row: &QueryResult, markers: &Markers) -> Result<SearchHit, sea_orm::DbErr> {
+fn hit(row: &QueryResult, markers: &Markers, escaped: bool) -> Result<SearchHit, sea_orm::DbErr> {
     let id: Uuid = row.try_get("", "id")?;
     let snippet: String = row.try_get("", "snippet")?;
     Ok(SearchHit {
         doc_id: DocId::from_uuid(id),
         path: row.try_get("", "path")?,
-        snippet: markers.render(&snippet),
+        snippet: markers.render(&snippet, escaped),
         score: row.try_get("", "score")?,
     })
 }
@@ -257,15 +271,21 @@ impl SearchIndex for SeaSearchIndex {
             Statement::from_sql_and_values(
                 backend,
                 format!(
-                "SELECT d.id, d.path, \
-                 ts_headline('english', left(d.content, {SEARCH_PREFIX_CHARS}), q.query, $4) AS snippet, \
+                    "SELECT d.id, d.path, \
+                 ts_headline('english', {PG_ESCAPED}, q.query, $4) AS snippet, \
                  CAST(ts_rank(d.search_vector, q.query) AS DOUBLE PRECISION) AS score \
                  FROM (SELECT websearch_to_tsquery('english', $2) || websearch_to_tsquery('simple', $2) \
                  AS query) q \
                  JOIN docs d ON d.search_vector @@ q.query \
                  WHERE d.project_id = $1 AND d.deleted_at IS NULL \
-                 ORDER BY score DESC, d.id LIMIT $3"),
-                [project_id.as_uuid().into(), query.into(), limit(limit_rows), options.into()],
+                 ORDER BY score DESC, d.id LIMIT $3"
+                ),
+                [
+                    project_id.as_uuid().into(),
+                    query.into(),
+                    limit(limit_rows),
+                    options.into(),
+                ],
             )
         } else {
             let Some(expression) = fts5_query(query) else {
@@ -294,7 +314,7 @@ impl SearchIndex for SeaSearchIndex {
             .await
             .map_err(unexpected("searching docs"))?;
         rows.iter()
-            .map(|row| hit(row, &markers))
+            .map(|row| hit(row, &markers, backend == DbBackend::Postgres))
             .collect::<Result<_, _>>()
             .map_err(unexpected("reading search hits"))
     }
@@ -302,7 +322,7 @@ impl SearchIndex for SeaSearchIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::{Markers, fts5_query};
+    use super::{Markers, PG_ESCAPED, SEARCH_PREFIX_CHARS, fts5_query};
 
     #[test]
     fn snippets_escape_the_doc_and_keep_only_the_servers_marks() {
@@ -312,10 +332,13 @@ mod tests {
             m.start, m.stop
         );
         assert_eq!(
-            m.render(&raw),
+            m.render(&raw, false),
             "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;mark&gt;x&lt;/mark&gt; <mark>word</mark> &quot;&#39;"
         );
         assert_ne!(Markers::new().start, m.start);
+        let pre_escaped = format!("&lt;b&gt; {}x{}", m.start, m.stop);
+        assert_eq!(m.render(&pre_escaped, true), "&lt;b&gt; <mark>x</mark>");
+        assert!(PG_ESCAPED.contains(&format!("left(d.content, {SEARCH_PREFIX_CHARS})")));
     }
 
     #[test]

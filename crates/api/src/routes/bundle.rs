@@ -111,7 +111,9 @@ fn tarball_stream(pages: BundlePages, manifest: String) -> impl Stream<Item = Re
             Ok(Some(docs)) => {
                 let written = web::block(move || writer.docs(&docs).map(|bytes| (writer, bytes))).await;
                 match written {
-                    Ok(Ok((writer, bytes))) => Some((Ok(Bytes::from(bytes)), (Some(writer), pages, manifest))),
+                    Ok(Ok((writer, bytes))) => {
+                        Some((Ok(Bytes::from(bytes)), (Some(writer), pages, manifest)))
+                    }
                     Ok(Err(e)) => Some((Err(stream_error(e)), (None, pages, manifest))),
                     Err(e) => Some((Err(stream_error(e)), (None, pages, manifest))),
                 }

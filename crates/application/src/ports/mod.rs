@@ -46,6 +46,5 @@ pub use store::{
 pub use unit_of_work::MockUnitOfWork;
 pub use unit_of_work::{
     Applied, Change, CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease,
-    QuotaCheck,
-    UnitOfWork,
+    QuotaCheck, UnitOfWork,
 };

@@ -26,7 +26,10 @@ pub enum Change {
     DeleteProject(ProjectId),
     /// Moves a live project to the trash (`deleted_at = at`): it disappears for members, its
     /// keys stop working, its docs cannot be written. Missing or already trashed → `NotFound`.
-    TrashProject { project_id: ProjectId, at: DateTime<Utc> },
+    TrashProject {
+        project_id: ProjectId,
+        at: DateTime<Utc>,
+    },
     /// Brings a project back from the trash with everything in it. Not in the trash →
     /// `NotFound`.
     RestoreProject(ProjectId),

@@ -849,7 +849,10 @@ async fn update_by_a_person_commits_a_doc_update_with_the_expected_version_and_t
     let mut fx = Fixture::member(Role::Editor);
     let updated = doc(5, Some("new text"));
     fx.expect_commit(
-        vec![expected_update(4, Some(caller_id()), ada(), None), quota_for_new_content()],
+        vec![
+            expected_update(4, Some(caller_id()), ada(), None),
+            quota_for_new_content(),
+        ],
         with_doc(updated.clone()),
     );
 
@@ -867,7 +870,10 @@ async fn update_by_a_key_commits_a_doc_update_without_a_writer() {
     let mut fx = Fixture::new();
     fx.expect_no_membership_query();
     fx.expect_commit(
-        vec![expected_update(4, None, Author::ApiKey(key_ref()), None), quota_for_new_content()],
+        vec![
+            expected_update(4, None, Author::ApiKey(key_ref()), None),
+            quota_for_new_content(),
+        ],
         with_doc(doc(5, Some("new text"))),
     );
 
@@ -889,12 +895,10 @@ async fn update_by_a_key_commits_a_doc_update_without_a_writer() {
 async fn update_with_a_new_path_renames_to_the_parsed_path() {
     let mut fx = Fixture::member(Role::Owner);
     fx.expect_commit(
-        vec![expected_update(
-            2,
-            Some(caller_id()),
-            ada(),
-            Some(".claude/agents/tester.md"),
-        ), quota_for_new_content()],
+        vec![
+            expected_update(2, Some(caller_id()), ada(), Some(".claude/agents/tester.md")),
+            quota_for_new_content(),
+        ],
         with_doc(doc(3, Some("new text"))),
     );
 
@@ -1673,7 +1677,17 @@ async fn an_update_over_the_byte_quota_is_quota_exceeded_and_checks_bytes_only()
     fx.uow
         .expect_commit()
         .withf(|changes: &Vec<Change>| {
-            matches!(changes.as_slice(), [Change::UpdateDoc(_), Change::CheckQuota(QuotaCheck { max_docs: None, max_bytes: Some(1000), .. })])
+            matches!(
+                changes.as_slice(),
+                [
+                    Change::UpdateDoc(_),
+                    Change::CheckQuota(QuotaCheck {
+                        max_docs: None,
+                        max_bytes: Some(1000),
+                        ..
+                    })
+                ]
+            )
         })
         .times(1)
         .returning(|_| {
@@ -1689,7 +1703,16 @@ async fn an_update_over_the_byte_quota_is_quota_exceeded_and_checks_bytes_only()
         .await
         .unwrap_err();
 
-    assert!(matches!(error, AppError::QuotaExceeded(QuotaExceeded { quota: Quota::Bytes, .. })), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            AppError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Bytes,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

@@ -216,9 +216,12 @@ async fn bundle_contents_are_the_planned_versions_even_after_a_change() {
     assert_eq!(paths, ["a.md", "b.md"]);
     assert_eq!(entries[1].size, 3);
 
-    commit(&db, vec![Change::UpdateDoc(update(&b, 1, "changed", &ada, now()))])
-        .await
-        .unwrap();
+    commit(
+        &db,
+        vec![Change::UpdateDoc(update(&b, 1, "changed", &ada, now()))],
+    )
+    .await
+    .unwrap();
     let docs: Vec<BundleDoc> = bundles.bundle_contents(entries.clone()).await.unwrap();
     let contents: Vec<(&str, &str)> = docs
         .iter()

@@ -595,7 +595,13 @@ async fn a_quota_check_refuses_the_whole_commit_when_the_project_is_over() {
     )
     .await;
     assert!(
-        matches!(over_docs, Err(CommitError::QuotaExceeded(QuotaExceeded { quota: Quota::Docs, limit: 1 }))),
+        matches!(
+            over_docs,
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Docs,
+                limit: 1
+            }))
+        ),
         "{over_docs:?}"
     );
     let over_bytes = commit(
@@ -607,10 +613,20 @@ async fn a_quota_check_refuses_the_whole_commit_when_the_project_is_over() {
     )
     .await;
     assert!(
-        matches!(over_bytes, Err(CommitError::QuotaExceeded(QuotaExceeded { quota: Quota::Bytes, limit: 10 }))),
+        matches!(
+            over_bytes,
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Bytes,
+                limit: 10
+            }))
+        ),
         "{over_bytes:?}"
     );
-    assert_eq!(crate::support::count(&db, "docs").await, 1, "the refused inserts were rolled back");
+    assert_eq!(
+        crate::support::count(&db, "docs").await,
+        1,
+        "the refused inserts were rolled back"
+    );
 
     commit(
         &db,
@@ -621,7 +637,11 @@ async fn a_quota_check_refuses_the_whole_commit_when_the_project_is_over() {
     )
     .await
     .unwrap();
-    assert_eq!(crate::support::count(&db, "docs").await, 2, "exactly at the quota is fine");
+    assert_eq!(
+        crate::support::count(&db, "docs").await,
+        2,
+        "exactly at the quota is fine"
+    );
 }
 
 #[tokio::test]
@@ -633,7 +653,13 @@ async fn creates_racing_for_the_last_slot_let_exactly_one_win() {
     let mut tasks = Vec::new();
     for i in 0..6 {
         let uow = uow.clone();
-        let change = Change::InsertDoc(insert(&project, &format!("race-{i}.md"), "x", &author(&ada), now()));
+        let change = Change::InsertDoc(insert(
+            &project,
+            &format!("race-{i}.md"),
+            "x",
+            &author(&ada),
+            now(),
+        ));
         let check = quota(&project, Some(2), None);
         tasks.push(tokio::spawn(async move { uow.commit(vec![change, check]).await }));
     }

@@ -45,9 +45,12 @@ async fn a_trashed_project_is_hidden_locked_and_restorable() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let ed = user(&db, "ed@example.com").await;
-    commit(&db, vec![Change::PutMember(membership(&toolkit, &ed, Role::Editor))])
-        .await
-        .unwrap();
+    commit(
+        &db,
+        vec![Change::PutMember(membership(&toolkit, &ed, Role::Editor))],
+    )
+    .await
+    .unwrap();
     doc(&db, &toolkit, "a.md", "a", &ada).await;
     let keys = SeaApiKeyRepository::new(db.clone());
     keys.insert(&key(&toolkit), "hash-1").await.unwrap();
@@ -55,21 +58,42 @@ async fn a_trashed_project_is_hidden_locked_and_restorable() {
 
     commit(&db, vec![trash(&toolkit)]).await.unwrap();
 
-    assert!(projects.find_for_member(toolkit.id, ada.id).await.unwrap().is_none());
+    assert!(
+        projects
+            .find_for_member(toolkit.id, ada.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let listed = projects
         .list_for_member(ada.id, None, PageRequest::default())
         .await
         .unwrap();
     assert!(listed.is_empty());
-    assert!(keys.find_by_hash("hash-1").await.unwrap().is_none(), "its key is unknown");
+    assert!(
+        keys.find_by_hash("hash-1").await.unwrap().is_none(),
+        "its key is unknown"
+    );
     let write = commit(
         &db,
-        vec![Change::InsertDoc(insert(&toolkit, "b.md", "b", &author(&ada), now()))],
+        vec![Change::InsertDoc(insert(
+            &toolkit,
+            "b.md",
+            "b",
+            &author(&ada),
+            now(),
+        ))],
     )
     .await;
-    assert!(matches!(write, Err(CommitError::NotFound("project"))), "{write:?}");
+    assert!(
+        matches!(write, Err(CommitError::NotFound("project"))),
+        "{write:?}"
+    );
     let again = commit(&db, vec![trash(&toolkit)]).await;
-    assert!(matches!(again, Err(CommitError::NotFound("project"))), "{again:?}");
+    assert!(
+        matches!(again, Err(CommitError::NotFound("project"))),
+        "{again:?}"
+    );
 
     let (found, role) = projects
         .find_trashed_for_member(toolkit.id, ed.id)
@@ -91,13 +115,30 @@ async fn a_trashed_project_is_hidden_locked_and_restorable() {
         "only owners list it"
     );
 
-    commit(&db, vec![Change::RestoreProject(toolkit.id)]).await.unwrap();
-    assert!(projects.find_for_member(toolkit.id, ada.id).await.unwrap().is_some());
-    assert!(projects.find_trashed_for_member(toolkit.id, ada.id).await.unwrap().is_none());
+    commit(&db, vec![Change::RestoreProject(toolkit.id)])
+        .await
+        .unwrap();
+    assert!(
+        projects
+            .find_for_member(toolkit.id, ada.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        projects
+            .find_trashed_for_member(toolkit.id, ada.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(keys.find_by_hash("hash-1").await.unwrap().is_some());
     assert_eq!(count(&db, "docs").await, 1);
     let twice = commit(&db, vec![Change::RestoreProject(toolkit.id)]).await;
-    assert!(matches!(twice, Err(CommitError::NotFound("project"))), "{twice:?}");
+    assert!(
+        matches!(twice, Err(CommitError::NotFound("project"))),
+        "{twice:?}"
+    );
 }
 
 #[tokio::test]
@@ -132,12 +173,12 @@ async fn the_sweeper_purges_projects_trashed_before_the_cutoff_with_everything_i
     let sweeper = SeaHousekeeping::new(db.clone());
     assert_eq!(sweeper.purge_projects(t0 - secs(10)).await.unwrap(), 1);
     assert_eq!(count(&db, "projects").await, 2);
-    assert_eq!(count(&db, "docs").await, 2, "the purged project's docs went with it");
     assert_eq!(
-        count(&db, "doc_revisions").await,
+        count(&db, "docs").await,
         2,
-        "and their revisions"
+        "the purged project's docs went with it"
     );
+    assert_eq!(count(&db, "doc_revisions").await, 2, "and their revisions");
     assert_eq!(sweeper.purge_projects(t0 - secs(10)).await.unwrap(), 0);
 }
 
@@ -157,8 +198,18 @@ async fn the_sweeper_purges_expired_refresh_tokens_only() {
     let db = fresh_database().await;
     let ada = user(&db, "ada@example.com").await;
     let tokens = SeaRefreshTokenRepository::new(db.clone());
-    assert!(tokens.insert(&token(&ada, "expired", -Duration::days(1))).await.unwrap());
-    assert!(tokens.insert(&token(&ada, "live", Duration::days(1))).await.unwrap());
+    assert!(
+        tokens
+            .insert(&token(&ada, "expired", -Duration::days(1)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        tokens
+            .insert(&token(&ada, "live", Duration::days(1)))
+            .await
+            .unwrap()
+    );
 
     let sweeper = SeaHousekeeping::new(db.clone());
     assert_eq!(sweeper.purge_refresh_tokens(now()).await.unwrap(), 1);
