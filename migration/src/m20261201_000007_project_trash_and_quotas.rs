@@ -16,7 +16,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 pub struct Migration;
 
 /// How many characters of a doc PostgreSQL search indexes (SQLite's FTS5 has no such limit
-/// and indexes all of it). Keep in sync with `toolkit_db::search::SEARCH_PREFIX_CHARS`.
+/// and indexes all of it). Keep in sync with `PG_ESCAPED` in `toolkit_db::search`.
 pub const SEARCH_PREFIX_CHARS: u32 = 100_000;
 
 const COMMON_UP: [&str; 4] = [

@@ -121,7 +121,7 @@ async fn a_deleted_project_is_gone_for_members_and_keys_at_once_and_restored_who
     .await;
 
     // The owner finds it in the trash; an editor does not, and may not restore it.
-    assert_eq!(trash_ids(&app, &ada).await, [id.clone()]);
+    assert_eq!(trash_ids(&app, &ada).await, vec![id.clone()]);
     assert!(trash_ids(&app, &ed).await.is_empty());
     problem(
         app.post_empty(&ed.access_token, &restore_path(&id), None).await,

@@ -181,10 +181,6 @@ pub(crate) fn fts5_query(text: &str) -> Option<String> {
     Some(quoted.join(" OR "))
 }
 
-/// How many characters of a doc PostgreSQL indexes (the generated `tsvector` is built over
-/// `left(content, N)`, see migration `m20261201_000007`); snippets come from the same prefix.
-pub const SEARCH_PREFIX_CHARS: u32 = 100_000;
-
 /// The highlight delimiters of one query: random per query, so no doc can contain them, and
 /// the snippet can be HTML-escaped as a whole before they become `<mark>` tags.
 struct Markers {
@@ -215,7 +211,8 @@ impl Markers {
     }
 }
 
-/// The indexed prefix of `d.content`, HTML-escaped in SQL exactly as [`escape_html`] does.
+/// The indexed prefix of `d.content` (the generated `tsvector` covers `left(content, 100000)`,
+/// migration `m20261201_000007`), HTML-escaped in SQL exactly as [`escape_html`] does.
 /// PostgreSQL's headline parser drops anything that looks like a tag (`<script>` would vanish
 /// rather than show), so the text is escaped before `ts_headline` sees it; entities stay intact
 /// (they are single tokens) and the highlight markers are added to the escaped text.
@@ -322,7 +319,7 @@ impl SearchIndex for SeaSearchIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::{Markers, PG_ESCAPED, SEARCH_PREFIX_CHARS, fts5_query};
+    use super::{Markers, PG_ESCAPED, fts5_query};
 
     #[test]
     fn snippets_escape_the_doc_and_keep_only_the_servers_marks() {
@@ -338,7 +335,7 @@ mod tests {
         assert_ne!(Markers::new().start, m.start);
         let pre_escaped = format!("&lt;b&gt; {}x{}", m.start, m.stop);
         assert_eq!(m.render(&pre_escaped, true), "&lt;b&gt; <mark>x</mark>");
-        assert!(PG_ESCAPED.contains(&format!("left(d.content, {SEARCH_PREFIX_CHARS})")));
+        assert!(PG_ESCAPED.contains("left(d.content, 100000)"));
     }
 
     #[test]
