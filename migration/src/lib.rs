@@ -10,6 +10,7 @@ mod m20261125_000003_api_keys;
 mod m20261125_000004_ws_tickets;
 mod m20261125_000005_github_sync;
 mod m20261201_000006_github_credentials;
+mod m20261201_000007_project_trash_and_quotas;
 
 use sea_orm_migration::{MigrationTrait, async_trait};
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_ws_tickets::Migration),
             Box::new(m20261125_000005_github_sync::Migration),
             Box::new(m20261201_000006_github_credentials::Migration),
+            Box::new(m20261201_000007_project_trash_and_quotas::Migration),
         ]
     }
 }

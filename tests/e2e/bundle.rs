@@ -309,3 +309,86 @@ async fn bundle_access_follows_the_key_rules() {
         .unwrap();
     problem(anonymous, StatusCode::UNAUTHORIZED).await;
 }
+
+/// Many docs (several pages of content), some at version 2: the streamed JSON and tarball hold
+/// each once, in path order, at its current content, and the tarball's manifest lists them all.
+#[tokio::test]
+async fn a_bundle_of_many_docs_is_streamed_whole_in_both_formats() {
+    let app = spawn_app().await;
+    let ada = app.user("ada").await;
+    let project = app.project(&ada, "Toolkit").await;
+    let token = &ada.access_token;
+    let count = 150;
+    for i in 0..count {
+        let doc = add_doc(
+            &app,
+            token,
+            &project,
+            &format!("docs/{i:03}.md"),
+            &format!("v1 of {i}"),
+        )
+        .await;
+        if i % 10 == 0 {
+            let id = doc["id"].as_str().unwrap();
+            let response = app
+                .put_doc(
+                    token,
+                    &project,
+                    id,
+                    Some("\"1\""),
+                    &json!({"content": format!("v2 of {i}")}),
+                )
+                .await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    }
+    let expected: Vec<(String, String)> = (0..count)
+        .map(|i| {
+            let version = if i % 10 == 0 { 2 } else { 1 };
+            (format!("docs/{i:03}.md"), format!("v{version} of {i}"))
+        })
+        .collect();
+    let key = read_key(&app, token, &project).await;
+
+    let response = bundle(&app, &project, &key).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "streamed (chunked), not buffered whole"
+    );
+    let body: Value = response.json().await.unwrap();
+    let docs: Vec<(String, String)> = body["docs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().to_owned(),
+                d["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(docs, expected);
+
+    let response = bundle(&app, &project, &key)
+        .header("accept", "application/gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("content-length").is_none());
+    let bytes = response.bytes().await.unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let mut files = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut text = String::new();
+        entry.read_to_string(&mut text).unwrap();
+        files.push((entry.path().unwrap().display().to_string(), text));
+    }
+    let (manifest_path, manifest) = files.pop().unwrap();
+    assert_eq!(manifest_path, ".toolkit-sync/manifest");
+    assert_eq!(files, expected);
+    assert_eq!(manifest.lines().count(), count);
+    assert!(manifest.lines().all(|l| l.len() > 66 && l.contains("  docs/")));
+}

@@ -156,6 +156,10 @@ pub struct RealtimeSettings {
 pub struct DocsSettings {
     /// Largest doc content in bytes (413 above it).
     pub max_content_bytes: usize,
+    /// Most live docs per project (422 `quota-exceeded` above it).
+    pub max_docs_per_project: u64,
+    /// Most content bytes over a project's live docs (422 `quota-exceeded` above it).
+    pub max_project_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +177,15 @@ pub struct RetentionSettings {
     pub trash_days: u32,
     /// Days events stay in the outbox (the events feed and WebSocket resume reach this far).
     pub events_days: u32,
+    /// Days a deleted project stays in the trash (restorable by its owners) before the sweeper
+    /// purges it with its docs and revisions. Unset: `trash_days`.
+    pub project_trash_days: Option<u32>,
+}
+
+impl RetentionSettings {
+    pub fn project_trash_days(&self) -> u32 {
+        self.project_trash_days.unwrap_or(self.trash_days)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -348,6 +361,8 @@ fn builder_with_defaults(
         .set_default("log.level", "info,sqlx=warn,sea_orm=warn")?
         .set_default("http.max_body_bytes", 1_048_576 + 65_536)?
         .set_default("docs.max_content_bytes", 1_048_576)?
+        .set_default("docs.max_docs_per_project", 10_000)?
+        .set_default("docs.max_project_bytes", 268_435_456)?
         .set_default("locks.default_ttl_seconds", 300)?
         .set_default("locks.sweep_interval_seconds", 30)?
         .set_default("retention.trash_days", 30)?

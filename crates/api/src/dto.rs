@@ -210,6 +210,35 @@ impl From<ProjectView> for ProjectDto {
     }
 }
 
+/// A project in the trash (listed for its owners, who may restore it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrashedProjectDto {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When it was deleted; it is purged `retention.project_trash_days` later.
+    pub deleted_at: DateTime<Utc>,
+}
+
+impl From<toolkit_application::ports::TrashedProject> for TrashedProjectDto {
+    fn from(trashed: toolkit_application::ports::TrashedProject) -> Self {
+        let p = trashed.project;
+        Self {
+            id: p.id.as_uuid(),
+            slug: p.slug.as_str().to_owned(),
+            name: p.name.as_str().to_owned(),
+            description: p.description.map(|d| d.as_str().to_owned()),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            deleted_at: trashed.deleted_at,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberDto {

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use toolkit_application::{AppError, Conflict, FieldError, Forbidden, GitHubRefusal};
+use toolkit_application::{AppError, Conflict, FieldError, Forbidden, GitHubRefusal, Quota};
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -285,6 +285,20 @@ impl From<AppError> for ApiError {
             }
             AppError::PayloadTooLarge { max_bytes } => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
                 .detail(format!("the content exceeds the limit of {max_bytes} bytes")),
+            AppError::QuotaExceeded(exceeded) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "quota-exceeded",
+                "Project quota exceeded",
+            )
+            .detail(match exceeded.quota {
+                Quota::Docs => format!("the project may hold at most {} live docs", exceeded.limit),
+                Quota::Bytes => format!(
+                    "the project's live docs may hold at most {} bytes of content",
+                    exceeded.limit
+                ),
+            })
+            .extension("quota", serde_json::json!(exceeded.quota.as_str()))
+            .extension("limit", serde_json::json!(exceeded.limit)),
             AppError::Unavailable(what) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upstream-unavailable",

@@ -15,7 +15,7 @@ use toolkit_application::announce::{AnnouncingHousekeeping, AnnouncingUnitOfWork
 use toolkit_application::ports::{Clock, EventFeed, EventPublisher, Housekeeping, TokenIssuer, UnitOfWork};
 use toolkit_application::services::{
     ApiKeyService, AuthPolicy, AuthService, BundleService, DocPolicy, DocService, HousekeepingService,
-    ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
+    ProjectQuota, ProjectService, Retention, Runtime, SyncPolicy, SyncService, TicketService,
 };
 use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;
@@ -287,6 +287,10 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
         DocPolicy {
             max_content_bytes: settings.docs.max_content_bytes,
             default_lock_ttl,
+            quota: ProjectQuota {
+                max_docs: settings.docs.max_docs_per_project,
+                max_bytes: settings.docs.max_project_bytes,
+            },
         },
     );
     let housekeeping = HousekeepingService::new(
@@ -295,6 +299,7 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
         Retention {
             trash: chrono::Duration::days(i64::from(settings.retention.trash_days)),
             events: chrono::Duration::days(i64::from(settings.retention.events_days)),
+            projects: chrono::Duration::days(i64::from(settings.retention.project_trash_days())),
         },
     );
     let projects = ProjectService::new(

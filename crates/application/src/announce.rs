@@ -67,6 +67,14 @@ impl Housekeeping for AnnouncingHousekeeping {
     async fn purge_events(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64> {
         self.inner.purge_events(cutoff).await
     }
+
+    async fn purge_projects(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64> {
+        self.inner.purge_projects(cutoff).await
+    }
+
+    async fn purge_refresh_tokens(&self, now: DateTime<Utc>) -> anyhow::Result<u64> {
+        self.inner.purge_refresh_tokens(now).await
+    }
 }
 
 #[cfg(test)]

@@ -67,6 +67,31 @@ pub enum GitHubRefusal {
     PermissionDenied { missing: String },
 }
 
+/// Which per-project quota a write would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// Live docs per project.
+    Docs,
+    /// Total content bytes of the project's live docs.
+    Bytes,
+}
+
+impl Quota {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Quota::Docs => "docs",
+            Quota::Bytes => "bytes",
+        }
+    }
+}
+
+/// A write refused because the project would be over a quota (422 `quota-exceeded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    pub quota: Quota,
+    pub limit: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("validation failed")]
@@ -101,6 +126,9 @@ pub enum AppError {
     /// A service the use case needs (GitHub) does not answer now; worth retrying (503).
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
+    /// The project would be over its doc count or content bytes quota (422).
+    #[error("project quota exceeded: {0:?}")]
+    QuotaExceeded(QuotaExceeded),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -1,6 +1,7 @@
 //! [`ApiKeyRepository`] and [`BundleSource`]: key lookups by hash (one indexed query), use
 //! tracking by conditional UPDATE, and the bundle read with its content tag (a digest of the
-//! live docs' ids and versions).
+//! live docs' ids and versions), whole for sync, or planned without content and read page by
+//! page from the revisions for a streamed download.
 
 use std::fmt::Write as _;
 
@@ -8,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
 use toolkit_application::PageRequest;
-use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleSource};
+use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource};
 use toolkit_domain::doc::sha256_hex;
 use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, PathPrefix, ProjectId, Scopes};
 use uuid::Uuid;
@@ -82,7 +83,11 @@ impl ApiKeyRepository for SeaApiKeyRepository {
 
     async fn find_by_hash(&self, secret_hash: &str) -> anyhow::Result<Option<ApiKey>> {
         let stmt = self.statement(
-            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1"),
+            // A key of a project in the trash is unknown: refused at once, back on restore.
+            &format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1 \
+                 AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)"
+            ),
             [secret_hash.into()],
         );
         let row = self
@@ -279,5 +284,110 @@ impl BundleSource for SeaBundleSource {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let tag = content_tag(docs.iter().map(|d| (d.doc_id.as_uuid(), d.version)).collect());
         Ok((tag, docs))
+    }
+
+    async fn bundle_entries(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<(String, Vec<BundleEntry>)> {
+        // One statement, so one snapshot: the tag describes exactly these entries.
+        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
+        let filter = prefix_filter(prefix, &mut values);
+        let mut sql = format!(
+            "SELECT d.id, d.path, d.sha256, d.version, d.size FROM docs d \
+             WHERE d.project_id = $1 AND d.deleted_at IS NULL{filter}"
+        );
+        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
+        sql.push_str(if postgres {
+            " ORDER BY d.path COLLATE \"C\""
+        } else {
+            " ORDER BY d.path"
+        });
+        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
+        let rows = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading the bundle"))?;
+        let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle entry");
+        let entries = rows
+            .iter()
+            .map(|row| {
+                Ok(BundleEntry {
+                    doc_id: toolkit_domain::DocId::from_uuid(row.try_get::<Uuid>("", "id").map_err(read)?),
+                    path: row.try_get("", "path").map_err(read)?,
+                    sha256: row.try_get("", "sha256").map_err(read)?,
+                    version: row.try_get("", "version").map_err(read)?,
+                    size: row.try_get("", "size").map_err(read)?,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let tag = content_tag(entries.iter().map(|e| (e.doc_id.as_uuid(), e.version)).collect());
+        Ok((tag, entries))
+    }
+
+    async fn bundle_contents(&self, entries: Vec<BundleEntry>) -> anyhow::Result<Vec<BundleDoc>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each (doc, version) has exactly one revision with that version's content; the
+        // primary key `(doc_id, version)` finds each.
+        let mut values: Vec<Value> = Vec::with_capacity(entries.len() * 2);
+        let mut conditions = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            values.push(entry.doc_id.as_uuid().into());
+            values.push(entry.version.into());
+            conditions.push(format!(
+                "(doc_id = ${} AND version = ${})",
+                values.len() - 1,
+                values.len()
+            ));
+        }
+        let sql = format!(
+            "SELECT doc_id, version, content FROM doc_revisions WHERE {}",
+            conditions.join(" OR ")
+        );
+        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
+        let rows = self
+            .db
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading bundle contents"))?;
+        let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle content");
+        let mut contents: std::collections::HashMap<(Uuid, i64), String> = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    (
+                        row.try_get::<Uuid>("", "doc_id").map_err(read)?,
+                        row.try_get::<i64>("", "version").map_err(read)?,
+                    ),
+                    row.try_get::<String>("", "content").map_err(read)?,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                let content = contents
+                    .remove(&(entry.doc_id.as_uuid(), entry.version))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "revision {} of doc {} is missing",
+                            entry.version,
+                            entry.doc_id.as_uuid()
+                        )
+                    })?;
+                Ok(BundleDoc {
+                    doc_id: entry.doc_id,
+                    path: entry.path,
+                    content,
+                    sha256: entry.sha256,
+                    version: entry.version,
+                })
+            })
+            .collect()
     }
 }

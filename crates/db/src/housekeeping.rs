@@ -1,5 +1,5 @@
 //! [`Housekeeping`]: what the sweeper does — clear and announce expired locks, purge the trash
-//! and old events.
+//! (docs and projects), old events and expired refresh tokens.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -93,6 +93,26 @@ impl Housekeeping for SeaHousekeeping {
             "DELETE FROM events WHERE created_at < $1",
             cutoff,
             "purging events",
+        )
+        .await
+    }
+
+    async fn purge_projects(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64> {
+        // Docs, revisions, members, keys and sync state go by `ON DELETE CASCADE`; events stay
+        // (they outlive their project and age out on their own).
+        self.delete(
+            "DELETE FROM projects WHERE deleted_at IS NOT NULL AND deleted_at < $1",
+            cutoff,
+            "purging trashed projects",
+        )
+        .await
+    }
+
+    async fn purge_refresh_tokens(&self, now: DateTime<Utc>) -> anyhow::Result<u64> {
+        self.delete(
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            now,
+            "purging expired refresh tokens",
         )
         .await
     }

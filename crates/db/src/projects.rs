@@ -1,9 +1,11 @@
-//! [`ProjectRepository`]: a member's view of projects, each read one indexed join.
+//! [`ProjectRepository`]: a member's view of projects, each read one indexed join. Projects in
+//! the trash (`deleted_at` set) are invisible here except to the two trash reads.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, QueryResult, Statement, Value};
 use toolkit_application::PageRequest;
-use toolkit_application::ports::{ProjectListing, ProjectRepository};
+use toolkit_application::ports::{ProjectListing, ProjectRepository, TrashedProject};
 use toolkit_domain::{Project, ProjectId, Role, UserId};
 
 use crate::entities::projects::{PROJECT_WITH_ROLE_COLUMNS, ProjectWithRole};
@@ -73,7 +75,7 @@ impl ProjectRepository for SeaProjectRepository {
             format!(
                 "SELECT {PROJECT_WITH_ROLE_COLUMNS} FROM projects p \
                  JOIN memberships m ON m.project_id = p.id \
-                 WHERE p.id = $1 AND m.user_id = $2"
+                 WHERE p.id = $1 AND m.user_id = $2 AND p.deleted_at IS NULL"
             ),
             [project_id.as_uuid().into(), user_id.as_uuid().into()],
         );
@@ -94,7 +96,7 @@ impl ProjectRepository for SeaProjectRepository {
             "SELECT {PROJECT_WITH_ROLE_COLUMNS}, {} FROM memberships m \
              JOIN projects p ON p.id = m.project_id \
              LEFT JOIN github_links g ON g.project_id = p.id \
-             WHERE m.user_id = $1",
+             WHERE m.user_id = $1 AND p.deleted_at IS NULL",
             listed_link_columns()
         );
         let mut values: Vec<Value> = vec![user_id.as_uuid().into()];
@@ -119,6 +121,87 @@ impl ProjectRepository for SeaProjectRepository {
             .await
             .map_err(unexpected("listing a member's projects"))?;
         rows.iter().map(listing).collect()
+    }
+
+    async fn find_trashed_for_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> anyhow::Result<Option<(TrashedProject, Role)>> {
+        let stmt = Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            format!(
+                "SELECT {PROJECT_WITH_ROLE_COLUMNS}, p.deleted_at FROM projects p \
+                 JOIN memberships m ON m.project_id = p.id \
+                 WHERE p.id = $1 AND m.user_id = $2 AND p.deleted_at IS NOT NULL"
+            ),
+            [project_id.as_uuid().into(), user_id.as_uuid().into()],
+        );
+        let row = TrashedRow::find_by_statement(stmt)
+            .one(&self.db)
+            .await
+            .map_err(unexpected("finding a trashed project for a member"))?;
+        row.map(TrashedRow::into_parts).transpose()
+    }
+
+    async fn list_trashed_for_owner(
+        &self,
+        user_id: UserId,
+        page: PageRequest,
+    ) -> anyhow::Result<Vec<TrashedProject>> {
+        let after = page.after.unwrap_or(uuid::Uuid::nil());
+        let limit = i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX);
+        let stmt = Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            format!(
+                "SELECT {PROJECT_WITH_ROLE_COLUMNS}, p.deleted_at FROM memberships m \
+                 JOIN projects p ON p.id = m.project_id \
+                 WHERE m.user_id = $1 AND m.role = 'owner' AND p.deleted_at IS NOT NULL AND p.id > $2 \
+                 ORDER BY p.id LIMIT $3"
+            ),
+            [user_id.as_uuid().into(), after.into(), limit.into()],
+        );
+        let rows = TrashedRow::find_by_statement(stmt)
+            .all(&self.db)
+            .await
+            .map_err(unexpected("listing a user's trashed projects"))?;
+        rows.into_iter()
+            .map(|row| row.into_parts().map(|(trashed, _)| trashed))
+            .collect()
+    }
+}
+
+/// A project in the trash joined with the caller's role.
+#[derive(Debug, FromQueryResult)]
+struct TrashedRow {
+    id: uuid::Uuid,
+    slug: String,
+    name: String,
+    description: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    role: String,
+    deleted_at: DateTime<Utc>,
+}
+
+impl TrashedRow {
+    fn into_parts(self) -> anyhow::Result<(TrashedProject, Role)> {
+        let (project, role) = <(Project, Role)>::try_from(ProjectWithRole {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            description: self.description,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            role: self.role,
+        })?;
+        Ok((
+            TrashedProject {
+                project,
+                deleted_at: self.deleted_at,
+            },
+            role,
+        ))
     }
 }
 

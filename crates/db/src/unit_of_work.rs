@@ -59,10 +59,13 @@ async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied)
         Change::RestoreDoc(restore) => applied.doc = Some(doc_changes::restore_doc(txn, restore).await?),
         Change::AcquireLock(acquire) => applied.lock = Some(doc_changes::acquire_lock(txn, acquire).await?),
         Change::ReleaseLock(release) => doc_changes::release_lock(txn, release).await?,
+        Change::CheckQuota(check) => doc_changes::check_quota(txn, check).await?,
         Change::InsertUser { user, password_hash } => insert_user(txn, user, password_hash).await?,
         Change::InsertProject(project) => insert_project(txn, project).await?,
         Change::UpdateProject(project) => update_project(txn, project).await?,
         Change::DeleteProject(project_id) => delete_project(txn, project_id).await?,
+        Change::TrashProject { project_id, at } => trash_project(txn, project_id, Some(at)).await?,
+        Change::RestoreProject(project_id) => trash_project(txn, project_id, None).await?,
         Change::PutMember(membership) => put_member(txn, membership).await?,
         Change::RemoveMember { project_id, user_id } => remove_member(txn, project_id, user_id).await?,
         Change::AppendEvent(event) => append_event(txn, event).await?,
@@ -125,7 +128,8 @@ async fn insert_project(txn: &DatabaseTransaction, project: Project) -> Result<(
 async fn update_project(txn: &DatabaseTransaction, project: Project) -> Result<(), CommitError> {
     let stmt = statement(
         txn,
-        "UPDATE projects SET slug = $1, name = $2, description = $3, updated_at = $4 WHERE id = $5",
+        "UPDATE projects SET slug = $1, name = $2, description = $3, updated_at = $4 \
+         WHERE id = $5 AND deleted_at IS NULL",
         [
             project.slug.as_str().into(),
             project.name.as_str().into(),
@@ -162,13 +166,36 @@ async fn delete_project(txn: &DatabaseTransaction, project_id: ProjectId) -> Res
     Ok(())
 }
 
+/// `Some(at)`: moves a live project to the trash; `None`: brings a trashed one back. One
+/// conditional UPDATE; no row → `NotFound` (missing, or not in the state it must leave).
+async fn trash_project(
+    txn: &DatabaseTransaction,
+    project_id: ProjectId,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), CommitError> {
+    let sql = if at.is_some() {
+        "UPDATE projects SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+    } else {
+        "UPDATE projects SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NOT NULL"
+    };
+    let stmt = statement(txn, sql, [project_id.as_uuid().into(), at.into()]);
+    let result = txn
+        .execute_raw(stmt)
+        .await
+        .map_err(unexpected("moving a project to or from the trash"))?;
+    if result.rows_affected() == 0 {
+        return Err(CommitError::NotFound("project"));
+    }
+    Ok(())
+}
+
 /// Locks the project row for the rest of the transaction with a no-op self-update, so
 /// membership changes of one project are serialised across connections and instances
 /// (PostgreSQL row lock; on SQLite the transaction already holds the writer lock).
 async fn lock_project(txn: &DatabaseTransaction, project_id: ProjectId) -> Result<(), CommitError> {
     let stmt = statement(
         txn,
-        "UPDATE projects SET updated_at = updated_at WHERE id = $1",
+        "UPDATE projects SET updated_at = updated_at WHERE id = $1 AND deleted_at IS NULL",
         [project_id.as_uuid().into()],
     );
     let result = txn

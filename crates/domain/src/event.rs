@@ -29,6 +29,8 @@ pub enum EventKind {
     SyncConflict,
     ProjectUpdated,
     ProjectDeleted,
+    /// A project came back from the trash.
+    ProjectRestored,
     MembershipAdded,
     MembershipRemoved,
     /// Internal: ends the key's open sockets on every instance; never sent to clients.
@@ -51,6 +53,7 @@ impl EventKind {
             EventKind::SyncConflict => "sync.conflict",
             EventKind::ProjectUpdated => "project.updated",
             EventKind::ProjectDeleted => "project.deleted",
+            EventKind::ProjectRestored => "project.restored",
             EventKind::MembershipAdded => "membership.added",
             EventKind::MembershipRemoved => "membership.removed",
             EventKind::ApiKeyRevoked => "api_key.revoked",

@@ -48,9 +48,12 @@ pub fn table() -> Vec<RouteDef> {
         def(M::GET, "/api/v1/me", web::get().to(auth::me)),
         def(M::POST, "/api/v1/projects", web::post().to(projects::create)),
         def(M::GET, "/api/v1/projects", web::get().to(projects::list)),
+        // Before `/projects/{projectId}`: actix matches in registration order.
+        def(M::GET, "/api/v1/projects/trash", web::get().to(projects::list_trash)),
         def(M::GET, "/api/v1/projects/{projectId}", web::get().to(projects::get)),
         def(M::PATCH, "/api/v1/projects/{projectId}", web::patch().to(projects::update)),
         def(M::DELETE, "/api/v1/projects/{projectId}", web::delete().to(projects::delete)),
+        def(M::POST, "/api/v1/projects/{projectId}/restore", web::post().to(projects::restore)),
         def(M::GET, "/api/v1/projects/{projectId}/members", web::get().to(members::list)),
         def(M::PUT, "/api/v1/projects/{projectId}/members/{userId}", web::put().to(members::put)),
         def(M::DELETE, "/api/v1/projects/{projectId}/members/{userId}", web::delete().to(members::remove)),

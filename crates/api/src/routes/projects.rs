@@ -1,4 +1,4 @@
-//! Projects: create, list, get, update, delete.
+//! Projects: create, list, get, update, delete (to the trash), the trash and restore.
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
@@ -7,7 +7,7 @@ use toolkit_application::services::{NewProjectInput, ProjectPatch, ProjectView};
 use toolkit_domain::ProjectId;
 use utoipa::IntoParams;
 
-use crate::dto::{CreateProjectBody, PageDto, ProjectDto, UpdateProjectBody};
+use crate::dto::{CreateProjectBody, PageDto, ProjectDto, TrashedProjectDto, UpdateProjectBody};
 use crate::extractors::{Authenticated, ListParams, path_id};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{AuthErrors, JsonBodyErrors, NotFound, QueryErrors};
@@ -123,12 +123,14 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(ProjectDto::from(view).with_github(link)))
 }
 
-/// Deletes a project with its docs, keys and members (owner).
+/// Moves a project to the trash (owner): at once it is 404 for members, its API keys get 401,
+/// its subscriptions end (`project.deleted`). Its owners can restore it with docs and revisions
+/// until it is purged after `retention.project_trash_days`; its slug stays taken until then.
 #[utoipa::path(delete, path = "/api/v1/projects/{projectId}", tag = "projects", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
         AuthErrors, NotFound,
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Moved to the trash"),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -138,4 +140,56 @@ pub async fn delete(
     let project_id: ProjectId = path_id(&path, "project")?;
     state.projects.delete(&caller.0, project_id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrashListParams {
+    /// 1..=200, default 50.
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+/// The projects in the trash that the caller owns, ordered by id.
+#[utoipa::path(get, path = "/api/v1/projects/trash", tag = "projects", security(("bearer" = [])), params(TrashListParams),
+    responses(
+        (status = 200, description = "A page of trashed projects", body = PageDto<TrashedProjectDto>),
+        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_trash(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<TrashListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let page = ListParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
+    let page = state.projects.list_trash(&caller.0, page).await?;
+    Ok(HttpResponse::Ok().json(PageDto::from_page(page, TrashedProjectDto::from)))
+}
+
+/// Brings a project back from the trash with its docs, revisions, members and keys (owner).
+#[utoipa::path(post, path = "/api/v1/projects/{projectId}/restore", tag = "projects", security(("bearer" = [])),
+    params(("projectId" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "Restored", body = ProjectDto),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A member, but not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not in the trash (never deleted, already restored or purged), or not a member", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn restore(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id: ProjectId = path_id(&path, "project")?;
+    let view = state.projects.restore(&caller.0, project_id).await?;
+    let link = state.sync.link_of(project_id).await?;
+    Ok(HttpResponse::Ok().json(ProjectDto::from(view).with_github(link)))
 }

@@ -39,6 +39,17 @@ pub struct BundleDoc {
     pub version: i64,
 }
 
+/// One file of a bundle without its content: what a streamed bundle is planned from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleEntry {
+    pub doc_id: DocId,
+    pub path: String,
+    pub sha256: String,
+    pub version: i64,
+    /// Content bytes, to size the pages the content is read in.
+    pub size: i64,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait BundleSource: Send + Sync + 'static {
@@ -60,4 +71,17 @@ pub trait BundleSource: Send + Sync + 'static {
         project_id: ProjectId,
         prefix: Option<PathPrefix>,
     ) -> anyhow::Result<(String, Vec<BundleDoc>)>;
+
+    /// The live docs (optionally under a prefix) WITHOUT content, ordered by path, and the
+    /// [`content_tag`](Self::content_tag) of exactly these docs (one statement, one snapshot): the plan of a streamed bundle.
+    async fn bundle_entries(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+    ) -> anyhow::Result<(String, Vec<BundleEntry>)>;
+
+    /// The content of exactly these doc versions, in the same order, read from their
+    /// revisions (immutable), so a bundle streamed page by page stays the snapshot its
+    /// entries were read from even while docs change.
+    async fn bundle_contents(&self, entries: Vec<BundleEntry>) -> anyhow::Result<Vec<BundleDoc>>;
 }

@@ -137,4 +137,11 @@ pub trait Housekeeping: Send + Sync + 'static {
 
     /// Deletes events older than `cutoff`.
     async fn purge_events(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64>;
+
+    /// Deletes projects (with everything in them) that have been in the trash since before
+    /// `cutoff`.
+    async fn purge_projects(&self, cutoff: DateTime<Utc>) -> anyhow::Result<u64>;
+
+    /// Deletes refresh tokens that expired before `now` (useless: refused anyway).
+    async fn purge_refresh_tokens(&self, now: DateTime<Utc>) -> anyhow::Result<u64>;
 }

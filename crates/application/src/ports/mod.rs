@@ -14,7 +14,7 @@ mod security;
 mod store;
 mod unit_of_work;
 
-pub use api_keys::{ApiKeyRepository, BundleDoc, BundleSource};
+pub use api_keys::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource};
 #[cfg(any(test, feature = "mocks"))]
 pub use api_keys::{MockApiKeyRepository, MockBundleSource};
 pub use clock::{Clock, IdGenerator};
@@ -42,7 +42,7 @@ pub use security::{AccessClaims, IssuedAccessToken, PasswordHasher, TokenIssuer}
 pub use security::{MockPasswordHasher, MockTokenIssuer};
 pub use store::{
     MemberRepository, NewRefreshToken, ProjectListing, ProjectRepository, RefreshTokenRepository, RefreshUse,
-    StoredCredentials, UserRepository,
+    StoredCredentials, TrashedProject, UserRepository,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use store::{
@@ -52,5 +52,5 @@ pub use store::{
 pub use unit_of_work::MockUnitOfWork;
 pub use unit_of_work::{
     Applied, Change, CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease,
-    UnitOfWork,
+    QuotaCheck, UnitOfWork,
 };

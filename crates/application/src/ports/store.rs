@@ -73,25 +73,48 @@ pub trait RefreshTokenRepository: Send + Sync + 'static {
     async fn revoke_family_of(&self, token_hash: &str, now: DateTime<Utc>) -> anyhow::Result<()>;
 }
 
+/// A project in the trash: deleted, restorable by its owners until the sweeper purges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrashedProject {
+    pub project: Project,
+    pub deleted_at: DateTime<Utc>,
+}
+
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ProjectRepository: Send + Sync + 'static {
-    /// The project and the user's role in it, in one indexed query; `None` when either the
-    /// project does not exist or the user is not a member (callers answer 404 for both).
+    /// The project and the user's role in it, in one indexed query; `None` when the project
+    /// does not exist, is in the trash, or the user is not a member (callers answer 404).
     async fn find_for_member(
         &self,
         project_id: ProjectId,
         user_id: UserId,
     ) -> anyhow::Result<Option<(Project, Role)>>;
 
-    /// The user's projects ordered by id, optionally filtered by a case-insensitive substring
-    /// of the name, each with its GitHub link: one query (a join), not one more per project.
+    /// The user's projects (not in the trash) ordered by id, optionally filtered by a
+    /// case-insensitive substring of the name, each with its GitHub link: one query (a join),
+    /// not one more per project.
     async fn list_for_member(
         &self,
         user_id: UserId,
         name_filter: Option<String>,
         page: PageRequest,
     ) -> anyhow::Result<Vec<ProjectListing>>;
+
+    /// A project in the trash with the user's role in it; `None` when it is not in the trash
+    /// or the user is not a member.
+    async fn find_trashed_for_member(
+        &self,
+        project_id: ProjectId,
+        user_id: UserId,
+    ) -> anyhow::Result<Option<(TrashedProject, Role)>>;
+
+    /// The projects in the trash that the user owns, ordered by id.
+    async fn list_trashed_for_owner(
+        &self,
+        user_id: UserId,
+        page: PageRequest,
+    ) -> anyhow::Result<Vec<TrashedProject>>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]

@@ -9,7 +9,7 @@ use toolkit_domain::{
     Project, ProjectId, User, UserId,
 };
 
-use crate::Conflict;
+use crate::{Conflict, QuotaExceeded};
 
 /// One write. Every list that changes a project also carries its [`Change::AppendEvent`]s, so
 /// an event exists exactly when its change does.
@@ -22,8 +22,17 @@ pub enum Change {
     /// Overwrites name, slug, description and `updated_at`. Missing project → `NotFound`;
     /// slug clash → `Conflict(SlugTaken)`.
     UpdateProject(Project),
-    /// Deletes the project and, by cascade, everything in it. Missing → `NotFound`.
+    /// Deletes the project and, by cascade, everything in it, for good. Missing → `NotFound`.
     DeleteProject(ProjectId),
+    /// Moves a live project to the trash (`deleted_at = at`): it disappears for members, its
+    /// keys stop working, its docs cannot be written. Missing or already trashed → `NotFound`.
+    TrashProject {
+        project_id: ProjectId,
+        at: DateTime<Utc>,
+    },
+    /// Brings a project back from the trash with everything in it. Not in the trash →
+    /// `NotFound`.
+    RestoreProject(ProjectId),
     /// Adds or changes a membership. The adapter MUST lock the project row first and refuse
     /// with `Conflict(LastOwner)` if the project would be left without an owner.
     PutMember(Membership),
@@ -51,6 +60,22 @@ pub enum Change {
     AcquireLock(LockAcquire),
     /// Releases a lock. See [`LockRelease`].
     ReleaseLock(LockRelease),
+    /// Refuses the whole commit with [`CommitError::QuotaExceeded`] when the project, as
+    /// changed so far, is over a quota. See [`QuotaCheck`].
+    CheckQuota(QuotaCheck),
+}
+
+/// A per-project quota check inside the write transaction, after the doc change it guards:
+/// the doc change has already taken the project row lock (every doc change bumps the
+/// project's content generation first), so concurrent writers of the project queue behind it
+/// and two creates racing for the last slot cannot both pass. Counts live docs only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaCheck {
+    pub project_id: ProjectId,
+    /// `Some(max)`: at most `max` live docs (creates and restores).
+    pub max_docs: Option<u64>,
+    /// `Some(max)`: at most `max` content bytes over all live docs.
+    pub max_bytes: Option<u64>,
 }
 
 /// Every doc change below also, in the same transaction: writes a revision (version, path,
@@ -161,6 +186,9 @@ pub enum CommitError {
     /// Someone else holds an active lock on the doc.
     #[error("locked by someone else")]
     Locked(Lock),
+    /// A [`QuotaCheck`] failed.
+    #[error("quota exceeded: {0:?}")]
+    QuotaExceeded(QuotaExceeded),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -172,6 +200,7 @@ impl From<CommitError> for crate::AppError {
             CommitError::NotFound(what) => crate::AppError::NotFound(what),
             CommitError::Stale { current_version } => crate::AppError::PreconditionFailed { current_version },
             CommitError::Locked(lock) => crate::AppError::Locked(lock),
+            CommitError::QuotaExceeded(exceeded) => crate::AppError::QuotaExceeded(exceeded),
             CommitError::Unexpected(error) => crate::AppError::Unexpected(error),
         }
     }

@@ -15,7 +15,7 @@ use super::{Caller, Runtime};
 use crate::error::Validator;
 use crate::ports::{
     Change, CommitError, DocDelete, DocInsert, DocRepository, DocRestore, DocUpdate, LockAcquire,
-    LockRelease, ProjectRepository, SearchHit, SearchIndex, StoredEvent, UnitOfWork,
+    LockRelease, ProjectRepository, QuotaCheck, SearchHit, SearchIndex, StoredEvent, UnitOfWork,
 };
 use crate::{AppError, Page, PageRequest};
 
@@ -24,6 +24,35 @@ use crate::{AppError, Page, PageRequest};
 pub struct DocPolicy {
     pub max_content_bytes: usize,
     pub default_lock_ttl: LockTtl,
+    pub quota: ProjectQuota,
+}
+
+/// Per-project quotas: live docs and their total content bytes. Checked by the database in
+/// the write transaction (see [`QuotaCheck`]), so racing writers cannot both pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectQuota {
+    pub max_docs: u64,
+    pub max_bytes: u64,
+}
+
+impl ProjectQuota {
+    /// The check after a write that adds a live doc (create, restore from the trash).
+    fn for_new_doc(self, project_id: ProjectId) -> Change {
+        Change::CheckQuota(QuotaCheck {
+            project_id,
+            max_docs: Some(self.max_docs),
+            max_bytes: Some(self.max_bytes),
+        })
+    }
+
+    /// The check after a content change: the doc count does not change, so only bytes.
+    fn for_new_content(self, project_id: ProjectId) -> Change {
+        Change::CheckQuota(QuotaCheck {
+            project_id,
+            max_docs: None,
+            max_bytes: Some(self.max_bytes),
+        })
+    }
 }
 
 /// Input of a create.
@@ -158,15 +187,18 @@ impl DocService {
         let content = self.content(input.content)?;
         let applied = self
             .uow
-            .commit(vec![Change::InsertDoc(DocInsert {
-                id: DocId::from_uuid(self.rt.ids.new_id()),
-                project_id,
-                path,
-                content,
-                message,
-                author: principal.author(),
-                at: self.rt.clock.now(),
-            })])
+            .commit(vec![
+                Change::InsertDoc(DocInsert {
+                    id: DocId::from_uuid(self.rt.ids.new_id()),
+                    project_id,
+                    path,
+                    content,
+                    message,
+                    author: principal.author(),
+                    at: self.rt.clock.now(),
+                }),
+                self.policy.quota.for_new_doc(project_id),
+            ])
             .await?;
         doc_from(applied.doc)
     }
@@ -257,6 +289,7 @@ impl DocService {
         let at = self.rt.clock.now();
         let applied = self
             .commit_update(project_id, doc_id, if_match, |expected_version| {
+                vec![
                 Change::UpdateDoc(DocUpdate {
                     project_id,
                     doc_id,
@@ -268,7 +301,9 @@ impl DocService {
                     author: principal.author(),
                     at,
                     kind: EventKind::DocUpdated,
-                })
+                }),
+                self.policy.quota.for_new_content(project_id),
+            ]
             })
             .await?;
         doc_from(applied.doc)
@@ -283,10 +318,10 @@ impl DocService {
         project_id: ProjectId,
         doc_id: DocId,
         if_match: IfMatch,
-        build: impl Fn(i64) -> Change,
+        build: impl Fn(i64) -> Vec<Change>,
     ) -> Result<crate::ports::Applied, AppError> {
         let mut expected = match if_match {
-            IfMatch::Version(version) => return Ok(self.uow.commit(vec![build(version)]).await?),
+            IfMatch::Version(version) => return Ok(self.uow.commit(build(version)).await?),
             IfMatch::Any => {
                 self.docs
                     .get(project_id, doc_id, false, self.rt.clock.now())
@@ -296,12 +331,12 @@ impl DocService {
             }
         };
         for _ in 1..ANY_VERSION_ATTEMPTS {
-            match self.uow.commit(vec![build(expected)]).await {
+            match self.uow.commit(build(expected)).await {
                 Err(CommitError::Stale { current_version }) => expected = current_version,
                 result => return Ok(result?),
             }
         }
-        Ok(self.uow.commit(vec![build(expected)]).await?)
+        Ok(self.uow.commit(build(expected)).await?)
     }
 
     /// Moves a doc to the trash (its path is free at once; revisions are kept).
@@ -479,6 +514,7 @@ impl DocService {
         let at = self.rt.clock.now();
         let applied = self
             .commit_update(project_id, doc_id, if_match, |expected_version| {
+                vec![
                 Change::UpdateDoc(DocUpdate {
                     project_id,
                     doc_id,
@@ -490,7 +526,9 @@ impl DocService {
                     author: principal.author(),
                     at,
                     kind: EventKind::DocRestored,
-                })
+                }),
+                self.policy.quota.for_new_content(project_id),
+            ]
             })
             .await?;
         doc_from(applied.doc)
@@ -523,12 +561,15 @@ impl DocService {
         authorize(self.projects.as_ref(), principal, project_id, Need::Write).await?;
         let applied = self
             .uow
-            .commit(vec![Change::RestoreDoc(DocRestore {
-                project_id,
-                doc_id,
-                author: principal.author(),
-                at: self.rt.clock.now(),
-            })])
+            .commit(vec![
+                Change::RestoreDoc(DocRestore {
+                    project_id,
+                    doc_id,
+                    author: principal.author(),
+                    at: self.rt.clock.now(),
+                }),
+                self.policy.quota.for_new_doc(project_id),
+            ])
             .await?;
         doc_from(applied.doc)
     }

@@ -13,14 +13,14 @@ use uuid::Uuid;
 use super::test_support::*;
 use super::{
     DocEdit, DocPolicy, DocRead, DocService, HousekeepingService, IfMatch, KeyCaller, KnownVersions, NewDoc,
-    Principal, Retention, SweepReport,
+    Principal, ProjectQuota, Retention, SweepReport,
 };
 use crate::ports::{
     Applied, Change, CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease,
-    MockDocRepository, MockHousekeeping, MockProjectRepository, MockSearchIndex, MockUnitOfWork, SearchHit,
-    StoredEvent,
+    MockDocRepository, MockHousekeeping, MockProjectRepository, MockSearchIndex, MockUnitOfWork, QuotaCheck,
+    SearchHit, StoredEvent,
 };
-use crate::{AppError, Conflict, Forbidden, PageRequest};
+use crate::{AppError, Conflict, Forbidden, PageRequest, Quota, QuotaExceeded};
 
 const MAX_BYTES: usize = 64;
 
@@ -141,11 +141,35 @@ fn page(limit: u32) -> PageRequest {
     PageRequest { after: None, limit }
 }
 
+const QUOTA: ProjectQuota = ProjectQuota {
+    max_docs: 3,
+    max_bytes: 1000,
+};
+
 fn policy() -> DocPolicy {
     DocPolicy {
         max_content_bytes: MAX_BYTES,
         default_lock_ttl: LockTtl::parse(300).unwrap(),
+        quota: QUOTA,
     }
+}
+
+/// The quota check a create or a restore from the trash ends with: docs and bytes.
+fn quota_for_new_doc() -> Change {
+    Change::CheckQuota(QuotaCheck {
+        project_id: pid(),
+        max_docs: Some(QUOTA.max_docs),
+        max_bytes: Some(QUOTA.max_bytes),
+    })
+}
+
+/// The quota check an update ends with: bytes only (the doc count does not change).
+fn quota_for_new_content() -> Change {
+    Change::CheckQuota(QuotaCheck {
+        project_id: pid(),
+        max_docs: None,
+        max_bytes: Some(QUOTA.max_bytes),
+    })
 }
 
 struct Fixture {
@@ -448,15 +472,18 @@ async fn a_key_with_docs_write_may_create_and_the_doc_is_authored_by_the_key() {
     fx.expect_no_membership_query();
     let created = doc(1, Some("hello"));
     fx.expect_commit(
-        vec![Change::InsertDoc(DocInsert {
-            id: DocId::from_uuid(id(1)),
-            project_id: pid(),
-            path: path(".claude/commands/review.md"),
-            content: content("hello"),
-            message: None,
-            author: Author::ApiKey(key_ref()),
-            at: now(),
-        })],
+        vec![
+            Change::InsertDoc(DocInsert {
+                id: DocId::from_uuid(id(1)),
+                project_id: pid(),
+                path: path(".claude/commands/review.md"),
+                content: content("hello"),
+                message: None,
+                author: Author::ApiKey(key_ref()),
+                at: now(),
+            }),
+            quota_for_new_doc(),
+        ],
         with_doc(created.clone()),
     );
 
@@ -481,15 +508,18 @@ async fn create_by_an_editor_commits_a_doc_insert_with_a_new_id_the_clock_and_th
     let mut fx = Fixture::member(Role::Editor);
     let created = doc(1, Some("# Rules"));
     fx.expect_commit(
-        vec![Change::InsertDoc(DocInsert {
-            id: DocId::from_uuid(id(1)),
-            project_id: pid(),
-            path: path("CLAUDE.md"),
-            content: content("# Rules"),
-            message: Some("first".to_owned()),
-            author: ada(),
-            at: now(),
-        })],
+        vec![
+            Change::InsertDoc(DocInsert {
+                id: DocId::from_uuid(id(1)),
+                project_id: pid(),
+                path: path("CLAUDE.md"),
+                content: content("# Rules"),
+                message: Some("first".to_owned()),
+                author: ada(),
+                at: now(),
+            }),
+            quota_for_new_doc(),
+        ],
         with_doc(created.clone()),
     );
     let input = NewDoc {
@@ -559,7 +589,7 @@ async fn create_with_content_of_exactly_the_limit_is_accepted() {
     fx.uow
         .expect_commit()
         .withf(|changes: &Vec<Change>| {
-            matches!(changes.as_slice(), [Change::InsertDoc(insert)] if insert.content.size() == 64)
+            matches!(changes.as_slice(), [Change::InsertDoc(insert), Change::CheckQuota(_)] if insert.content.size() == 64)
         })
         .times(1)
         .returning(|_| Ok(with_doc(doc(1, None))));
@@ -813,7 +843,10 @@ async fn update_by_a_person_commits_a_doc_update_with_the_expected_version_and_t
     let mut fx = Fixture::member(Role::Editor);
     let updated = doc(5, Some("new text"));
     fx.expect_commit(
-        vec![expected_update(4, Some(caller_id()), ada(), None)],
+        vec![
+            expected_update(4, Some(caller_id()), ada(), None),
+            quota_for_new_content(),
+        ],
         with_doc(updated.clone()),
     );
 
@@ -837,7 +870,10 @@ async fn update_by_a_key_commits_a_doc_update_without_a_writer() {
     let mut fx = Fixture::new();
     fx.expect_no_membership_query();
     fx.expect_commit(
-        vec![expected_update(4, None, Author::ApiKey(key_ref()), None)],
+        vec![
+            expected_update(4, None, Author::ApiKey(key_ref()), None),
+            quota_for_new_content(),
+        ],
         with_doc(doc(5, Some("new text"))),
     );
 
@@ -859,12 +895,10 @@ async fn update_by_a_key_commits_a_doc_update_without_a_writer() {
 async fn update_with_a_new_path_renames_to_the_parsed_path() {
     let mut fx = Fixture::member(Role::Owner);
     fx.expect_commit(
-        vec![expected_update(
-            2,
-            Some(caller_id()),
-            ada(),
-            Some(".claude/agents/tester.md"),
-        )],
+        vec![
+            expected_update(2, Some(caller_id()), ada(), Some(".claude/agents/tester.md")),
+            quota_for_new_content(),
+        ],
         with_doc(doc(3, Some("new text"))),
     );
 
@@ -1321,18 +1355,21 @@ async fn restore_revision_commits_its_content_as_a_doc_update_of_kind_doc_restor
         .returning(|_, _, _| Ok(Some(revision(2, Some("old text")))));
     let restored = doc(6, Some("old text"));
     fx.expect_commit(
-        vec![Change::UpdateDoc(DocUpdate {
-            project_id: pid(),
-            doc_id: did(),
-            expected_version: 5,
-            writer: Some(caller_id()),
-            path: None,
-            content: content("old text"),
-            message: Some("restored version 2".to_owned()),
-            author: ada(),
-            at: now(),
-            kind: EventKind::DocRestored,
-        })],
+        vec![
+            Change::UpdateDoc(DocUpdate {
+                project_id: pid(),
+                doc_id: did(),
+                expected_version: 5,
+                writer: Some(caller_id()),
+                path: None,
+                content: content("old text"),
+                message: Some("restored version 2".to_owned()),
+                author: ada(),
+                at: now(),
+                kind: EventKind::DocRestored,
+            }),
+            quota_for_new_content(),
+        ],
         with_doc(restored.clone()),
     );
 
@@ -1427,12 +1464,15 @@ async fn restore_from_trash_commits_a_doc_restore() {
     let mut fx = Fixture::member(Role::Editor);
     let restored = doc(5, Some("hello"));
     fx.expect_commit(
-        vec![Change::RestoreDoc(DocRestore {
-            project_id: pid(),
-            doc_id: did(),
-            author: ada(),
-            at: now(),
-        })],
+        vec![
+            Change::RestoreDoc(DocRestore {
+                project_id: pid(),
+                doc_id: did(),
+                author: ada(),
+                at: now(),
+            }),
+            quota_for_new_doc(),
+        ],
         with_doc(restored.clone()),
     );
 
@@ -1586,12 +1626,23 @@ async fn housekeeping_run_once_passes_now_and_now_minus_each_retention() {
         .withf(|cutoff| *cutoff == now() - Duration::days(7))
         .times(1)
         .returning(|_| Ok(4));
+    store
+        .expect_purge_projects()
+        .withf(|cutoff| *cutoff == now() - Duration::days(14))
+        .times(1)
+        .returning(|_| Ok(5));
+    store
+        .expect_purge_refresh_tokens()
+        .withf(|at| *at == now())
+        .times(1)
+        .returning(|_| Ok(6));
     let svc = HousekeepingService::new(
         Arc::new(store),
         runtime(),
         Retention {
             trash: Duration::days(30),
             events: Duration::days(7),
+            projects: Duration::days(14),
         },
     );
 
@@ -1603,6 +1654,8 @@ async fn housekeeping_run_once_passes_now_and_now_minus_each_retention() {
             locks_cleared: 2,
             docs_purged: 3,
             events_purged: 4,
+            projects_purged: 5,
+            refresh_tokens_purged: 6,
         }
     );
 }
@@ -1619,10 +1672,104 @@ async fn housekeeping_run_once_reports_a_failing_port_as_unexpected() {
         Retention {
             trash: Duration::days(30),
             events: Duration::days(7),
+            projects: Duration::days(30),
         },
     );
 
     let error = svc.run_once().await.unwrap_err();
 
     assert!(matches!(error, AppError::Unexpected(_)), "{error:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// quotas
+
+#[tokio::test]
+async fn a_create_over_the_project_quota_is_quota_exceeded() {
+    let mut fx = Fixture::member(Role::Editor);
+    fx.uow
+        .expect_commit()
+        .withf(|changes: &Vec<Change>| changes.last() == Some(&quota_for_new_doc()))
+        .times(1)
+        .returning(|_| {
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Docs,
+                limit: 3,
+            }))
+        });
+
+    let error = fx
+        .build()
+        .create(&user(), pid(), new_doc("CLAUDE.md", "x"))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            AppError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Docs,
+                limit: 3
+            })
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_update_over_the_byte_quota_is_quota_exceeded_and_checks_bytes_only() {
+    let mut fx = Fixture::member(Role::Editor);
+    fx.uow
+        .expect_commit()
+        .withf(|changes: &Vec<Change>| {
+            matches!(
+                changes.as_slice(),
+                [
+                    Change::UpdateDoc(_),
+                    Change::CheckQuota(QuotaCheck {
+                        max_docs: None,
+                        max_bytes: Some(1000),
+                        ..
+                    })
+                ]
+            )
+        })
+        .times(1)
+        .returning(|_| {
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Bytes,
+                limit: 1000,
+            }))
+        });
+
+    let error = fx
+        .build()
+        .update(&user(), pid(), did(), Some(IfMatch::Version(1)), edit("more", None))
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(
+            error,
+            AppError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Bytes,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_delete_checks_no_quota() {
+    let mut fx = Fixture::member(Role::Editor);
+    fx.uow
+        .expect_commit()
+        .withf(|changes: &Vec<Change>| matches!(changes.as_slice(), [Change::DeleteDoc(_)]))
+        .times(1)
+        .returning(|_| Ok(Applied::default()));
+
+    let result = fx.build().delete(&user(), pid(), did(), None).await;
+
+    assert!(result.is_ok(), "{result:?}");
 }

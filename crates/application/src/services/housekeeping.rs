@@ -1,4 +1,5 @@
-//! The periodic chores: expired locks are cleared and announced, old trash and events purged.
+//! The periodic chores: expired locks are cleared and announced; old trash (docs and
+//! projects), events and expired refresh tokens purged.
 
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ use crate::ports::Housekeeping;
 pub struct Retention {
     pub trash: Duration,
     pub events: Duration,
+    /// How long a deleted project stays restorable.
+    pub projects: Duration,
 }
 
 /// What one round did.
@@ -21,6 +24,8 @@ pub struct SweepReport {
     pub locks_cleared: u64,
     pub docs_purged: u64,
     pub events_purged: u64,
+    pub projects_purged: u64,
+    pub refresh_tokens_purged: u64,
 }
 
 #[derive(Clone)]
@@ -45,6 +50,8 @@ impl HousekeepingService {
             locks_cleared: self.store.sweep_expired_locks(now).await?,
             docs_purged: self.store.purge_trash(now - self.retention.trash).await?,
             events_purged: self.store.purge_events(now - self.retention.events).await?,
+            projects_purged: self.store.purge_projects(now - self.retention.projects).await?,
+            refresh_tokens_purged: self.store.purge_refresh_tokens(now).await?,
         })
     }
 }

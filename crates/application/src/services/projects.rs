@@ -10,7 +10,9 @@ use toolkit_domain::{
 
 use super::{Caller, Runtime};
 use crate::error::Validator;
-use crate::ports::{Change, MemberRepository, ProjectListing, ProjectRepository, UnitOfWork, UserRepository};
+use crate::ports::{
+    Change, MemberRepository, ProjectListing, ProjectRepository, TrashedProject, UnitOfWork, UserRepository,
+};
 use crate::{AppError, Forbidden, Page, PageRequest};
 
 /// A project as one caller sees it: with their role.
@@ -249,7 +251,9 @@ impl ProjectService {
         Ok(ProjectView { project, role })
     }
 
-    /// Owners only; everything in the project goes with it.
+    /// Owners only: moves the project to the trash. At once it is 404 for every member, its
+    /// API keys are refused, and the `project.deleted` event ends every subscription; its
+    /// owners can restore it with everything in it until the sweeper purges it.
     ///
     /// # Errors
     /// `NotFound`, `Forbidden`.
@@ -258,7 +262,10 @@ impl ProjectService {
         self.authorize(caller, project_id, Role::Owner).await?;
         self.uow
             .commit(vec![
-                Change::DeleteProject(project_id),
+                Change::TrashProject {
+                    project_id,
+                    at: self.rt.clock.now(),
+                },
                 event(
                     EventKind::ProjectDeleted,
                     Some(project_id),
@@ -270,6 +277,58 @@ impl ProjectService {
             ])
             .await?;
         Ok(())
+    }
+
+    /// Owners only: brings a project back from the trash, with its docs, revisions, members
+    /// and keys (revoked keys stay revoked).
+    ///
+    /// # Errors
+    /// `NotFound` when it is not in the trash or the caller is not a member; `Forbidden`
+    /// below owner.
+    #[tracing::instrument(skip_all, fields(%project_id))]
+    pub async fn restore(&self, caller: &Caller, project_id: ProjectId) -> Result<ProjectView, AppError> {
+        let (trashed, role) = self
+            .projects
+            .find_trashed_for_member(project_id, caller.user_id)
+            .await?
+            .ok_or(AppError::NotFound("project"))?;
+        if !role.allows(Role::Owner) {
+            return Err(AppError::Forbidden(Forbidden::InsufficientRole {
+                required: Role::Owner,
+            }));
+        }
+        self.uow
+            .commit(vec![
+                Change::RestoreProject(project_id),
+                event(
+                    EventKind::ProjectRestored,
+                    Some(project_id),
+                    None,
+                    caller,
+                    serde_json::json!({}),
+                    &self.rt,
+                ),
+            ])
+            .await?;
+        Ok(ProjectView {
+            project: trashed.project,
+            role,
+        })
+    }
+
+    /// The projects in the trash that the caller owns (the only ones they may restore).
+    ///
+    /// # Errors
+    /// Only unexpected ones.
+    pub async fn list_trash(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> Result<Page<TrashedProject>, AppError> {
+        let rows = self.projects.list_trashed_for_owner(caller.user_id, page).await?;
+        Ok(Page::from_rows(rows, page, |t: &TrashedProject| {
+            t.project.id.as_uuid()
+        }))
     }
 
     /// # Errors

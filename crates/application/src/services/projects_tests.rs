@@ -15,7 +15,7 @@ use super::test_support::*;
 use super::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
 use crate::ports::{
     Change, CommitError, MockMemberRepository, MockProjectRepository, MockUnitOfWork, MockUserRepository,
-    ProjectListing,
+    ProjectListing, TrashedProject,
 };
 use crate::{AppError, Conflict, Forbidden, PageRequest};
 
@@ -595,15 +595,119 @@ async fn delete_by_a_non_member_is_not_found() {
 }
 
 #[tokio::test]
-async fn delete_by_an_owner_commits_the_deletion_and_a_project_deleted_event() {
+async fn delete_by_an_owner_moves_the_project_to_the_trash_with_a_project_deleted_event() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Owner));
     fx.expect_commit(vec![
-        Change::DeleteProject(pid()),
+        Change::TrashProject {
+            project_id: pid(),
+            at: now(),
+        },
         event(EventKind::ProjectDeleted, Some(pid()), None, json!({})),
     ]);
 
     fx.build().delete(&caller(), pid()).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// trash and restore
+
+fn trashed() -> TrashedProject {
+    TrashedProject {
+        project: existing_project(),
+        deleted_at: earlier(),
+    }
+}
+
+impl Fixture {
+    /// The caller's role in the trashed project (`None`: not a member, or not in the trash).
+    fn caller_in_trash_is(&mut self, role: Option<Role>) {
+        self.projects
+            .expect_find_trashed_for_member()
+            .withf(|project_id: &ProjectId, user_id: &UserId| *project_id == pid() && *user_id == caller_id())
+            .times(1)
+            .returning(move |_, _| Ok(role.map(|role| (trashed(), role))));
+    }
+}
+
+#[tokio::test]
+async fn restore_by_an_owner_commits_the_restore_and_a_project_restored_event() {
+    let mut fx = Fixture::new();
+    fx.caller_in_trash_is(Some(Role::Owner));
+    fx.expect_commit(vec![
+        Change::RestoreProject(pid()),
+        event(EventKind::ProjectRestored, Some(pid()), None, json!({})),
+    ]);
+
+    let view = fx.build().restore(&caller(), pid()).await.unwrap();
+
+    assert_eq!(
+        view,
+        ProjectView {
+            project: existing_project(),
+            role: Role::Owner
+        }
+    );
+}
+
+#[tokio::test]
+async fn restore_by_an_editor_is_forbidden_and_commits_nothing() {
+    let mut fx = Fixture::new();
+    fx.caller_in_trash_is(Some(Role::Editor));
+    fx.expect_no_commit();
+
+    let result = fx.build().restore(&caller(), pid()).await;
+
+    assert!(is_forbidden_below(&result, Role::Owner), "{result:?}");
+}
+
+#[tokio::test]
+async fn restore_of_a_project_not_in_the_trash_or_of_a_stranger_is_not_found() {
+    let mut fx = Fixture::new();
+    fx.caller_in_trash_is(None);
+    fx.expect_no_commit();
+
+    let result = fx.build().restore(&caller(), pid()).await;
+
+    assert!(matches!(result, Err(AppError::NotFound("project"))), "{result:?}");
+}
+
+#[tokio::test]
+async fn restore_that_loses_a_race_is_not_found() {
+    let mut fx = Fixture::new();
+    fx.caller_in_trash_is(Some(Role::Owner));
+    fx.expect_commit_refused(|| CommitError::NotFound("project"));
+
+    let result = fx.build().restore(&caller(), pid()).await;
+
+    assert!(matches!(result, Err(AppError::NotFound("project"))), "{result:?}");
+}
+
+#[tokio::test]
+async fn the_trash_lists_the_callers_owned_projects_and_pages_by_id() {
+    let mut fx = Fixture::new();
+    let page = PageRequest {
+        after: None,
+        limit: 1,
+    };
+    fx.projects
+        .expect_list_trashed_for_owner()
+        .withf(move |user_id: &UserId, p: &PageRequest| *user_id == caller_id() && *p == page)
+        .times(1)
+        .returning(|_, _| {
+            Ok(vec![
+                trashed(),
+                TrashedProject {
+                    project: project_with_id(ProjectId::from_uuid(Uuid::from_u128(0x9000_0002))),
+                    deleted_at: earlier(),
+                },
+            ])
+        });
+
+    let listed = fx.build().list_trash(&caller(), page).await.unwrap();
+
+    assert_eq!(listed.items, vec![trashed()]);
+    assert_eq!(listed.next, Some(pid().as_uuid()));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1296,6 +1296,7 @@ fn skip_reason(error: CommitError) -> String {
         CommitError::Stale { .. } => "changed in the editor during the run; next run".into(),
         CommitError::Conflict(_) => "path taken by another doc".into(),
         CommitError::NotFound(what) => format!("{what} not found"),
+        CommitError::QuotaExceeded(q) => format!("over the project's {} quota", q.quota.as_str()),
         CommitError::Unexpected(error) => format!("could not write: {error}"),
     }
 }

@@ -228,3 +228,38 @@ async fn the_prefix_is_literal_and_case_sensitive() {
     assert_eq!(under(Some("a")).await.len(), 2);
     assert_eq!(under(Some("")).await.len(), 6);
 }
+
+/// A streamed bundle is planned from entries and read from revisions: the content of a doc
+/// changed after the plan is still the planned version's, so the stream stays one snapshot.
+#[tokio::test]
+async fn bundle_contents_are_the_planned_versions_even_after_a_change() {
+    let db = fresh_database().await;
+    let (ada, project) = owner_and_project(&db).await;
+    let bundles = SeaBundleSource::new(db.clone());
+    let b = doc(&db, &project, "b.md", "bee", &ada).await;
+    doc(&db, &project, "a.md", "ay", &ada).await;
+
+    let (tag, entries) = bundles.bundle_entries(project.id, None).await.unwrap();
+    assert_eq!(
+        Some(tag),
+        bundles.content_tag(project.id, None).await.unwrap(),
+        "the plan's tag is the project's current content tag"
+    );
+    let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["a.md", "b.md"]);
+    assert_eq!(entries[1].size, 3);
+
+    commit(
+        &db,
+        vec![Change::UpdateDoc(update(&b, 1, "changed", &ada, now()))],
+    )
+    .await
+    .unwrap();
+    let docs: Vec<BundleDoc> = bundles.bundle_contents(entries.clone()).await.unwrap();
+    let contents: Vec<(&str, &str)> = docs
+        .iter()
+        .map(|d| (d.path.as_str(), d.content.as_str()))
+        .collect();
+    assert_eq!(contents, [("a.md", "ay"), ("b.md", "bee")]);
+    assert!(bundles.bundle_contents(Vec::new()).await.unwrap().is_empty());
+}

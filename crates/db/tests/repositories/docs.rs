@@ -553,3 +553,111 @@ async fn deleting_a_project_takes_its_docs_revisions_and_index_entries_along() {
         assert_eq!(crate::support::count(&db, "docs_fts").await, 0);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// per-project quotas, checked in the write transaction
+
+fn quota(project: &toolkit_domain::Project, max_docs: Option<u64>, max_bytes: Option<u64>) -> Change {
+    Change::CheckQuota(toolkit_application::ports::QuotaCheck {
+        project_id: project.id,
+        max_docs,
+        max_bytes,
+    })
+}
+
+#[tokio::test]
+async fn a_quota_check_refuses_the_whole_commit_when_the_project_is_over() {
+    use toolkit_application::{Quota, QuotaExceeded};
+    let db = fresh_database().await;
+    let (ada, project) = owner_and_project(&db).await;
+    doc(&db, &project, "a.md", "12345", &ada).await;
+
+    let over_docs = commit(
+        &db,
+        vec![
+            Change::InsertDoc(insert(&project, "b.md", "x", &author(&ada), now())),
+            quota(&project, Some(1), None),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(
+            over_docs,
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Docs,
+                limit: 1
+            }))
+        ),
+        "{over_docs:?}"
+    );
+    let over_bytes = commit(
+        &db,
+        vec![
+            Change::InsertDoc(insert(&project, "b.md", "123456", &author(&ada), now())),
+            quota(&project, Some(10), Some(10)),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(
+            over_bytes,
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Bytes,
+                limit: 10
+            }))
+        ),
+        "{over_bytes:?}"
+    );
+    assert_eq!(
+        crate::support::count(&db, "docs").await,
+        1,
+        "the refused inserts were rolled back"
+    );
+
+    commit(
+        &db,
+        vec![
+            Change::InsertDoc(insert(&project, "b.md", "12345", &author(&ada), now())),
+            quota(&project, Some(2), Some(10)),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        crate::support::count(&db, "docs").await,
+        2,
+        "exactly at the quota is fine"
+    );
+}
+
+#[tokio::test]
+async fn creates_racing_for_the_last_slot_let_exactly_one_win() {
+    let db = crate::support::fresh_database_wide().await;
+    let (ada, project) = owner_and_project(&db).await;
+    doc(&db, &project, "a.md", "a", &ada).await;
+    let uow = Arc::new(SeaUnitOfWork::new(db.clone()));
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let uow = uow.clone();
+        let change = Change::InsertDoc(insert(
+            &project,
+            &format!("race-{i}.md"),
+            "x",
+            &author(&ada),
+            now(),
+        ));
+        let check = quota(&project, Some(2), None);
+        tasks.push(tokio::spawn(async move { uow.commit(vec![change, check]).await }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    let quota_refusals = results
+        .iter()
+        .filter(|r| matches!(r, Err(CommitError::QuotaExceeded(_))))
+        .count();
+    assert_eq!((won, quota_refusals), (1, 5), "{results:?}");
+    assert_eq!(crate::support::count(&db, "docs").await, 2);
+}

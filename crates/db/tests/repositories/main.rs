@@ -11,6 +11,7 @@ mod housekeeping;
 mod locks;
 mod members;
 mod migrations;
+mod project_trash;
 mod projects;
 mod refresh_tokens;
 mod search;
