@@ -64,7 +64,7 @@ export function renderDocs(el: HTMLElement, project: Project): () => void {
   void attempt(loadTree);
 
   const stopLive = onLive((event) => {
-    if (event.projectId === projectId && /^doc\.(created|deleted|restored|updated)$/.test(event.type)) void loadTree();
+    if (event.projectId === projectId && /^doc\.(created|deleted|restored|updated|locked|unlocked)$/.test(event.type)) void loadTree();
     editor?.onEvent(event);
   });
   const stopResync = onResync((id) => {

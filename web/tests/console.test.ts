@@ -147,4 +147,44 @@ describe("the web console", () => {
     expect(await page.content()).not.toContain(key);
     expect(cspViolations).toEqual([]);
   });
+
+  it("finds docs by search, diffs and restores a revision, and brings a doc back from the trash", async () => {
+    const { page } = await signUp("Rita");
+    await page.getByLabel("New project name").fill("History project");
+    await page.getByRole("button", { name: "Create project" }).click();
+    await page.getByLabel("New doc path").fill(".claude/commands/review.md");
+    await page.getByRole("button", { name: "Create doc" }).click();
+    await expect.poll(() => page.locator(".editor-area h3").textContent()).toBe(".claude/commands/review.md");
+    await page.locator("#doc-content").fill("Review every pull request.\n");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => explanation(page)).toBe("Saved as version 2.");
+    await page.locator("#doc-content").fill("Review every pull request twice.\n");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => explanation(page)).toBe("Saved as version 3.");
+
+    // The tree shows folders; search finds the doc by its content.
+    expect(await page.locator(".tree .folder").first().textContent()).toBe(".claude/");
+    await page.getByLabel("Search docs").fill("twice");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    await expect.poll(() => page.locator(".results li button").first().textContent()).toBe(".claude/commands/review.md");
+
+    // Revisions: compare version 2 with the editor, then restore it as version 4.
+    await page.getByRole("button", { name: "Revisions" }).click();
+    await page.getByRole("button", { name: "Compare v2 with the editor" }).click();
+    await expect.poll(() => page.locator(".diff .diff-removed").first().textContent()).toBe("- Review every pull request.\n");
+    expect(await page.locator(".diff .diff-added").first().textContent()).toBe("+ Review every pull request twice.\n");
+    await page.screenshot({ path: `${screenshots}/5-revision-diff.png`, fullPage: true });
+    await page.getByRole("button", { name: "Restore version 2" }).click();
+    await expect.poll(() => explanation(page)).toBe("Restored version 2 as version 4.");
+    expect(await editorText(page)).toBe("Review every pull request.\n");
+
+    // Trash: delete, find it in the trash, restore it.
+    await page.getByRole("button", { name: "Move to trash" }).click();
+    await expect.poll(() => page.locator(".editor-area").textContent()).toMatch(/was moved to the trash/);
+    await page.getByRole("button", { name: "Trash", exact: true }).click();
+    await page.getByRole("button", { name: "Restore .claude/commands/review.md" }).click();
+    await expect.poll(() => page.locator("#notice").textContent()).toBe("Restored .claude/commands/review.md as version 6.");
+    await expect.poll(() => page.getByText("The trash is empty.").count()).toBe(1);
+    expect(cspViolations).toEqual([]);
+  });
 });
