@@ -10,6 +10,7 @@ mod bundle;
 mod concurrency;
 mod docs;
 mod events;
+mod github_credentials;
 mod github_sync;
 mod health;
 mod hook;

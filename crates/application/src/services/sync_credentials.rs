@@ -153,10 +153,9 @@ pub fn link_refusal(error: GitHubError) -> AppError {
         GitHubError::Forbidden => AppError::GitHub(GitHubRefusal::PermissionDenied {
             missing: "read access to the repository (Contents: read, Metadata: read)".into(),
         }),
-        GitHubError::RateLimited { .. } => field(
-            "repo",
-            "GitHub is rate limiting this credential; try again later",
-        ),
+        GitHubError::RateLimited { .. } => {
+            field("repo", "GitHub is rate limiting this credential; try again later")
+        }
         other => AppError::Unexpected(anyhow::anyhow!("checking the repository: {other}")),
     }
 }
@@ -166,14 +165,12 @@ pub fn run_failure(error: &GitHubError) -> SyncError {
     match error {
         GitHubError::RateLimited { .. } => SyncError::new(codes::RATE_LIMITED, "GitHub rate limit"),
         GitHubError::Transient(_) => SyncError::new(codes::UNAVAILABLE, "GitHub is unavailable"),
-        GitHubError::NotFastForward => SyncError::new(
-            codes::BRANCH_MOVING,
-            "the branch kept moving during the push",
-        ),
-        GitHubError::NotFound => SyncError::new(
-            codes::NOT_FOUND,
-            "repository, branch or file not found on GitHub",
-        ),
+        GitHubError::NotFastForward => {
+            SyncError::new(codes::BRANCH_MOVING, "the branch kept moving during the push")
+        }
+        GitHubError::NotFound => {
+            SyncError::new(codes::NOT_FOUND, "repository, branch or file not found on GitHub")
+        }
         GitHubError::Unauthorized => SyncError::new(
             codes::CREDENTIALS_INVALID,
             "GitHub no longer accepts this link's credential; the project owner must set a new one",
@@ -225,8 +222,14 @@ mod tests {
 
     #[test]
     fn refused_credentials_have_stable_codes() {
-        assert_eq!(run_failure(&GitHubError::Unauthorized).code, codes::CREDENTIALS_INVALID);
-        assert_eq!(run_failure(&GitHubError::Forbidden).code, codes::PERMISSION_DENIED);
+        assert_eq!(
+            run_failure(&GitHubError::Unauthorized).code,
+            codes::CREDENTIALS_INVALID
+        );
+        assert_eq!(
+            run_failure(&GitHubError::Forbidden).code,
+            codes::PERMISSION_DENIED
+        );
         let internal = run_failure(&GitHubError::Unexpected(anyhow::anyhow!("SQL secret detail")));
         assert!(!internal.message.contains("SQL"));
     }
