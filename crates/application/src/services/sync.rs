@@ -678,13 +678,14 @@ impl SyncService {
             }
             Err(RunError::Later(at, error)) if run.attempt + 1 < self.policy.max_attempts => {
                 tracing::info!(run_id = %run.id, code = %error.code, retry_at = %at, "sync run will be retried");
+                // The link shows the error before the run does: whoever sees the run sees it.
+                self.sync.note_error(run.project_id, Some(error.clone())).await?;
                 self.sync.retry_later(run.id, at, &error).await?;
-                self.sync.note_error(run.project_id, Some(error)).await?;
                 return Ok(true);
             }
             Err(RunError::Later(_, error) | RunError::Fatal(error)) => {
                 tracing::warn!(run_id = %run.id, code = %error.code, "sync run failed");
-                self.sync.fail(run.id, &error, now).await?;
+                // The link shows the error (and the refusal) before the run shows its end.
                 self.sync.note_error(run.project_id, Some(error.clone())).await?;
                 if error.code == codes::CREDENTIALS_INVALID || error.code == codes::PERMISSION_DENIED {
                     // GitHub refused this credential: not scheduled again until replaced.
@@ -694,6 +695,7 @@ impl SyncService {
                         .map(|c| c.set_at);
                     self.sync.refuse_credential(run.project_id, set_at, now).await?;
                 }
+                self.sync.fail(run.id, &error, now).await?;
                 self.event(
                     run.project_id,
                     EventKind::SyncFailed,
