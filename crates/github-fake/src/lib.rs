@@ -274,13 +274,13 @@ impl RepoState {
     }
 
     /// The access of the request's token; `Err` is the answer when it has none.
-    fn access(&self, request: &Request) -> Result<Access, ResponseTemplate> {
+    fn access(&self, request: &Request) -> Result<Access, Box<ResponseTemplate>> {
         let Some(tokens) = &self.tokens else {
             return Ok(Access::Write);
         };
         match token_of(request).and_then(|t| tokens.get(&t).copied()) {
-            None | Some(Access::Revoked) => Err(bad_credentials()),
-            Some(Access::Nothing) => Err(not_found()),
+            None | Some(Access::Revoked) => Err(Box::new(bad_credentials())),
+            Some(Access::Nothing) => Err(Box::new(not_found())),
             Some(access) => Ok(access),
         }
     }
@@ -297,7 +297,7 @@ impl RepoState {
         }
         let access = match self.access(request) {
             Ok(access) => access,
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         };
         if access == Access::Read && request.method.as_str() != "GET" {
             return not_accessible();
@@ -740,6 +740,29 @@ impl FakeGitHub {
     }
 }
 
+/// An RFC 3339 time an hour from now (UTC), without a date library.
+fn chrono_like_in_an_hour() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, sec) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{sec:02}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -788,25 +811,3 @@ mod tests {
     }
 }
 
-/// An RFC 3339 time an hour from now (UTC), without a date library.
-fn chrono_like_in_an_hour() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        + 3600;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (h, m, sec) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if mo <= 2 { y + 1 } else { y };
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{sec:02}Z")
-}
