@@ -6,11 +6,11 @@
 //! Columns are added one per statement (SQLite's `ALTER TABLE` adds one column at a time); all
 //! are nullable or defaulted, so existing links keep working (as `server` links).
 
-use sea_orm_migration::sea_orm;
 use sea_orm_migration::prelude::{
     Alias, ColumnDef, DbErr, DeriveIden, DeriveMigrationName, MigrationTrait, SchemaManager, Table,
     async_trait,
 };
+use sea_orm_migration::sea_orm;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -45,16 +45,31 @@ fn link_columns() -> Vec<ColumnDef> {
             .default(0)
             .to_owned(),
         // `token`, `app` or `server`; NULL on links made before credentials (= `server`).
-        ColumnDef::new(GithubLinks::CredentialKind).string_len(16).null().to_owned(),
-        ColumnDef::new(GithubLinks::CredentialKeyId).string_len(64).null().to_owned(),
+        ColumnDef::new(GithubLinks::CredentialKind)
+            .string_len(16)
+            .null()
+            .to_owned(),
+        ColumnDef::new(GithubLinks::CredentialKeyId)
+            .string_len(64)
+            .null()
+            .to_owned(),
         // base64 of nonce || ciphertext || tag; never the token itself.
-        ColumnDef::new(GithubLinks::CredentialCiphertext).text().null().to_owned(),
-        ColumnDef::new(GithubLinks::CredentialHint).string_len(16).null().to_owned(),
+        ColumnDef::new(GithubLinks::CredentialCiphertext)
+            .text()
+            .null()
+            .to_owned(),
+        ColumnDef::new(GithubLinks::CredentialHint)
+            .string_len(16)
+            .null()
+            .to_owned(),
         ColumnDef::new(GithubLinks::CredentialInstallationId)
             .big_integer()
             .null()
             .to_owned(),
-        ColumnDef::new(GithubLinks::CredentialSetBy).uuid().null().to_owned(),
+        ColumnDef::new(GithubLinks::CredentialSetBy)
+            .uuid()
+            .null()
+            .to_owned(),
         ColumnDef::new(GithubLinks::CredentialSetAt)
             .timestamp_with_time_zone()
             .null()
@@ -63,13 +78,19 @@ fn link_columns() -> Vec<ColumnDef> {
             .timestamp_with_time_zone()
             .null()
             .to_owned(),
-        ColumnDef::new(GithubLinks::LastErrorCode).string_len(64).null().to_owned(),
+        ColumnDef::new(GithubLinks::LastErrorCode)
+            .string_len(64)
+            .null()
+            .to_owned(),
     ]
 }
 
 fn run_columns() -> Vec<ColumnDef> {
     vec![
-        ColumnDef::new(SyncRuns::ErrorCode).string_len(64).null().to_owned(),
+        ColumnDef::new(SyncRuns::ErrorCode)
+            .string_len(64)
+            .null()
+            .to_owned(),
         // A webhook arrived while this run was running: queue another when it ends.
         ColumnDef::new(SyncRuns::FollowUp)
             .boolean()
@@ -94,7 +115,12 @@ impl MigrationTrait for Migration {
         }
         for mut column in run_columns() {
             manager
-                .alter_table(Table::alter().table(SyncRuns::Table).add_column(&mut column).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(SyncRuns::Table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())
@@ -104,7 +130,12 @@ impl MigrationTrait for Migration {
         for column in link_columns() {
             let name = Alias::new(column.get_column_name());
             manager
-                .alter_table(Table::alter().table(GithubLinks::Table).drop_column(name).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(GithubLinks::Table)
+                        .drop_column(name)
+                        .to_owned(),
+                )
                 .await?;
         }
         for column in run_columns() {

@@ -45,6 +45,8 @@ fn configure(settings: &mut Settings, api_url: &str) {
     settings.github.token = Some("test-token".to_owned().into());
     settings.github.webhook_secret = Some(WEBHOOK_SECRET.to_owned().into());
     settings.github.worker_interval_ms = 50;
+    // These tests sync with the server token: the operator allowlists the repository.
+    settings.github.allowed_repos = format!("{OWNER}/{REPO}");
 }
 
 async fn spawn_against(fake: &FakeGitHub) -> TestApp {
@@ -281,6 +283,8 @@ async fn linking_is_checked_with_github_shown_and_removable() {
         ("branch", "nope"),
     ] {
         let mut body = link_body();
+        // With a credential of its own (off the allowlist, the server token is not even tried).
+        body["credential"] = json!({"kind": "token", "token": "github_pat_11ANYTOKEN_checked"});
         body[field] = json!(value);
         let refused = problem(
             put_link(&app, token, &project, &body).await,
@@ -958,7 +962,7 @@ async fn a_rate_limited_run_waits_for_the_reset_and_then_succeeds() {
     assert_eq!(paused["status"], "queued", "{paused}");
     assert_eq!(paused["attempt"], 1, "{paused}");
     assert!(
-        paused["error"]
+        paused["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("rate limit"),
@@ -966,7 +970,7 @@ async fn a_rate_limited_run_waits_for_the_reset_and_then_succeeds() {
     );
     let link = json_of(s.app.get(&link_path(&s.project), s.token()).await, StatusCode::OK).await;
     assert!(
-        link["lastError"]
+        link["lastError"]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("rate limit"),

@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod docs;
 mod events;
+mod github_credentials;
 mod github_sync;
 mod health;
 mod hook;

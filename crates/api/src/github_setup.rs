@@ -24,11 +24,14 @@ pub fn connector(settings: &Settings) -> anyhow::Result<Arc<dyn GitHubConnector>
         Some(app_id) => {
             let private_key_pem = match (&gh.app_private_key, &gh.app_private_key_file) {
                 (Some(key), _) => key.clone(),
-                (None, Some(file)) => SecretString::from(
-                    std::fs::read_to_string(file)
-                        .with_context(|| format!("cannot read TOOLKIT__GITHUB__APP_PRIVATE_KEY_FILE {file}"))?,
-                ),
-                (None, None) => anyhow::bail!("TOOLKIT__GITHUB__APP_ID needs TOOLKIT__GITHUB__APP_PRIVATE_KEY"),
+                (None, Some(file)) => {
+                    SecretString::from(std::fs::read_to_string(file).with_context(|| {
+                        format!("cannot read TOOLKIT__GITHUB__APP_PRIVATE_KEY_FILE {file}")
+                    })?)
+                }
+                (None, None) => {
+                    anyhow::bail!("TOOLKIT__GITHUB__APP_ID needs TOOLKIT__GITHUB__APP_PRIVATE_KEY")
+                }
             };
             Some(GitHubApp {
                 app_id,

@@ -33,7 +33,10 @@ impl SecretKey {
             .decode(encoded.trim())
             .map_err(|_| anyhow!("a secrets key is not valid base64"))?;
         let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
-            bail!("a secrets key must be 32 bytes (base64 of 32 random bytes), not {}", bytes.len());
+            bail!(
+                "a secrets key must be 32 bytes (base64 of 32 random bytes), not {}",
+                bytes.len()
+            );
         };
         let id = hex::encode(&Sha256::digest(key)[..8]);
         Ok(Self {
@@ -114,7 +117,8 @@ impl SecretBox for AeadSecretBox {
             bail!("a sealed secret is too short");
         }
         let (nonce, body) = sealed.ciphertext.split_at(NONCE_BYTES);
-        let nonce = <[u8; NONCE_BYTES]>::try_from(nonce).map_err(|_| anyhow!("a sealed secret is too short"))?;
+        let nonce =
+            <[u8; NONCE_BYTES]>::try_from(nonce).map_err(|_| anyhow!("a sealed secret is too short"))?;
         let plain = key
             .cipher
             .decrypt(
@@ -194,7 +198,10 @@ mod tests {
             secrets.open("github-link:a", &sealed).unwrap().expose_secret(),
             token().expose_secret()
         );
-        assert!(secrets.open("github-link:b", &sealed).is_err(), "bound to its link");
+        assert!(
+            secrets.open("github-link:b", &sealed).is_err(),
+            "bound to its link"
+        );
         let mut tampered = sealed.clone();
         let last = tampered.ciphertext.len() - 1;
         tampered.ciphertext[last] ^= 1;
@@ -210,7 +217,10 @@ mod tests {
         let sealed = before.seal("ctx", &token()).unwrap();
         let new = generate_key();
         let after = AeadSecretBox::new(&new, std::slice::from_ref(&old)).unwrap();
-        assert_eq!(after.open("ctx", &sealed).unwrap().expose_secret(), token().expose_secret());
+        assert_eq!(
+            after.open("ctx", &sealed).unwrap().expose_secret(),
+            token().expose_secret()
+        );
         assert_ne!(after.seal("ctx", &token()).unwrap().key_id, sealed.key_id);
         let forgotten = AeadSecretBox::new(&new, &[]).unwrap();
         assert!(forgotten.open("ctx", &sealed).is_err());

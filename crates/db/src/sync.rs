@@ -609,10 +609,7 @@ impl SyncRepository for SeaSyncRepository {
     }
 
     async fn follow_up_requested(&self, run_id: Uuid) -> anyhow::Result<bool> {
-        let stmt = self.statement(
-            "SELECT follow_up FROM sync_runs WHERE id = $1",
-            [run_id.into()],
-        );
+        let stmt = self.statement("SELECT follow_up FROM sync_runs WHERE id = $1", [run_id.into()]);
         let row = self
             .db
             .query_one_raw(stmt)

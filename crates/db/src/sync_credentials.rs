@@ -67,7 +67,9 @@ pub(crate) fn values(credential: Option<&LinkCredential>) -> Vec<Value> {
         c.sealed.as_ref().map(|s| s.key_id.clone()).into(),
         c.sealed.as_ref().map(|s| hex::encode(&s.ciphertext)).into(),
         c.hint.clone().into(),
-        c.installation_id.map(|id| i64::try_from(id).unwrap_or(i64::MAX)).into(),
+        c.installation_id
+            .map(|id| i64::try_from(id).unwrap_or(i64::MAX))
+            .into(),
         c.set_by.map(|u| u.as_uuid()).into(),
         Some(c.set_at).into(),
         c.refused_at.into(),

@@ -48,6 +48,19 @@ pub fn epoch_seconds() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// What a token may do in the fake's repository (see [`FakeGitHub::grant`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A valid token that cannot see the repository (404, as GitHub hides private ones).
+    Nothing,
+    /// Metadata and Contents read: reads answer, writes get 403.
+    Read,
+    /// Contents read and write.
+    Write,
+    /// Revoked or expired: 401 "Bad credentials" on every request.
+    Revoked,
+}
+
 /// One change of a commit made "outside" (as a push from elsewhere would).
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -120,6 +133,31 @@ struct RepoState {
     delay: Duration,
     /// Every request since the start or the last [`FakeGitHub::reset_counts`], in order.
     log: Vec<Request>,
+    /// `None`: every request is welcome (no token checks). `Some`: only these tokens, with
+    /// this access; any other (or none) gets 401.
+    tokens: Option<HashMap<String, Access>>,
+    /// GitHub App installations whose tokens can be minted, with the access they grant.
+    installations: HashMap<u64, Access>,
+    minted: u64,
+}
+
+/// The token of a request's `Authorization: Bearer|token …` header.
+fn token_of(request: &Request) -> Option<String> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let (_, token) = value.split_once(' ')?;
+    Some(token.trim().to_owned())
+}
+
+fn bad_credentials() -> ResponseTemplate {
+    ResponseTemplate::new(401).set_body_json(json!({
+        "message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"
+    }))
+}
+
+fn not_accessible() -> ResponseTemplate {
+    ResponseTemplate::new(403)
+        .insert_header("x-ratelimit-remaining", "4999")
+        .set_body_json(json!({"message": "Resource not accessible by personal access token"}))
 }
 
 fn not_found() -> ResponseTemplate {
@@ -208,11 +246,62 @@ impl RepoState {
         None
     }
 
+    /// `POST /app/installations/{id}/access_tokens` (with the app's JWT): a fresh token with
+    /// the installation's access.
+    fn mint(&mut self, request: &Request, id: &str) -> ResponseTemplate {
+        if request.method.as_str() != "POST" || token_of(request).is_none() {
+            return not_found();
+        }
+        let Some(access) = id
+            .parse()
+            .ok()
+            .and_then(|id: u64| self.installations.get(&id).copied())
+        else {
+            return not_found();
+        };
+        self.minted += 1;
+        let token = format!("ghs_installation{id}x{}", self.minted);
+        self.tokens
+            .get_or_insert_with(HashMap::new)
+            .insert(token.clone(), access);
+        let expires = chrono_like_in_an_hour();
+        let contents = if access == Access::Write { "write" } else { "read" };
+        ResponseTemplate::new(201).set_body_json(json!({
+            "token": token, "expires_at": expires,
+            "permissions": {"contents": contents, "metadata": "read"},
+            "repository_selection": "selected"
+        }))
+    }
+
+    /// The access of the request's token; `Err` is the answer when it has none.
+    fn access(&self, request: &Request) -> Result<Access, Box<ResponseTemplate>> {
+        let Some(tokens) = &self.tokens else {
+            return Ok(Access::Write);
+        };
+        match token_of(request).and_then(|t| tokens.get(&t).copied()) {
+            None | Some(Access::Revoked) => Err(Box::new(bad_credentials())),
+            Some(Access::Nothing) => Err(Box::new(not_found())),
+            Some(access) => Ok(access),
+        }
+    }
+
     fn answer(&mut self, request: &Request) -> ResponseTemplate {
         if let Some(limited) = self.rate_limited() {
             return limited;
         }
         let path = request.url.path().to_owned();
+        if let Some(rest) = path.strip_prefix("/app/installations/")
+            && let Some(id) = rest.strip_suffix("/access_tokens")
+        {
+            return self.mint(request, id);
+        }
+        let access = match self.access(request) {
+            Ok(access) => access,
+            Err(refusal) => return *refusal,
+        };
+        if access == Access::Read && request.method.as_str() != "GET" {
+            return not_accessible();
+        }
         let Some(rest) = path.strip_prefix("/repos/") else {
             return not_found();
         };
@@ -228,7 +317,7 @@ impl RepoState {
             ("GET", []) => ResponseTemplate::new(200).set_body_json(json!({
                 "name": self.repo, "full_name": format!("{}/{}", self.owner, self.repo), "private": true,
                 "default_branch": self.branch, "owner": {"login": self.owner},
-                "permissions": {"pull": true, "push": true, "admin": false}
+                "permissions": {"pull": true, "push": access == Access::Write, "admin": false}
             })),
             ("GET", ["branches", branch @ ..]) if on_branch(branch) => ResponseTemplate::new(200)
                 .set_body_json(json!({
@@ -469,6 +558,9 @@ impl FakeGitHub {
             rate_limited_answers: 0,
             delay: Duration::ZERO,
             log: Vec::new(),
+            tokens: None,
+            installations: HashMap::new(),
+            minted: 0,
         };
         let tree = files
             .iter()
@@ -490,6 +582,25 @@ impl FakeGitHub {
             .mount(&server)
             .await;
         Self { server, state }
+    }
+
+    /// From now on only granted tokens are accepted: `token` gets `access` (call again to
+    /// change it, e.g. to [`Access::Revoked`]).
+    pub fn grant(&self, token: &str, access: Access) {
+        lock(&self.state)
+            .tokens
+            .get_or_insert_with(HashMap::new)
+            .insert(token.to_owned(), access);
+    }
+
+    /// A GitHub App installation whose minted tokens get `access`.
+    pub fn install_app(&self, installation_id: u64, access: Access) {
+        lock(&self.state).installations.insert(installation_id, access);
+    }
+
+    /// The token each logged request carried (`None`: no `Authorization`), in order.
+    pub fn tokens_used(&self) -> Vec<Option<String>> {
+        lock(&self.state).log.iter().map(token_of).collect()
     }
 
     /// The API base URL (what `TOOLKIT__GITHUB__API_URL` should be).
@@ -629,6 +740,29 @@ impl FakeGitHub {
     }
 }
 
+/// An RFC 3339 time an hour from now (UTC), without a date library.
+fn chrono_like_in_an_hour() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, sec) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{sec:02}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,3 +810,4 @@ mod tests {
         .unwrap()
     }
 }
+

@@ -96,6 +96,12 @@ impl OctocrabGitHub {
     /// An `api_url` that is not a URL, or a token that cannot be sent in a header.
     pub fn new(config: GitHubConfig) -> anyhow::Result<Self> {
         let api_url = normalized(&config.api_url);
+        // Checked before octocrab is built (which needs a runtime): a bad token is an error.
+        if let Some(token) = &config.token
+            && HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).is_err()
+        {
+            anyhow::bail!("the GitHub token contains characters not allowed in an HTTP header");
+        }
         let octo = base_octocrab(&api_url, config.timeout)?;
         let http = Transport::new(octo, config.timeout, config.max_concurrent_requests)
             .with_token(config.token.as_ref())

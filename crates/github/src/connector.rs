@@ -117,12 +117,17 @@ fn minting_error(error: octocrab::Error) -> GitHubError {
             403 => GitHubError::Forbidden,
             404 => GitHubError::NotFound,
             500..=599 => GitHubError::Transient(format!("GitHub answered {}", source.status_code)),
-            status => GitHubError::Unexpected(anyhow!("minting an installation token: GitHub answered {status}")),
+            status => {
+                GitHubError::Unexpected(anyhow!("minting an installation token: GitHub answered {status}"))
+            }
         },
         octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. } => {
             GitHubError::Transient("cannot reach GitHub".into())
         }
-        _ => GitHubError::Unexpected(anyhow!("minting an installation token failed")),
+        other => {
+            tracing::warn!(error = %other, "minting a GitHub App installation token failed");
+            GitHubError::Unexpected(anyhow!("minting an installation token failed"))
+        }
     }
 }
 
@@ -132,7 +137,9 @@ impl GitHubConnector for OctocrabConnector {
         let token = match credential {
             GitHubCredential::Server => self.server_token.clone(),
             GitHubCredential::Token(token) => Some(token.clone()),
-            GitHubCredential::App { installation_id } => Some(self.installation_token(*installation_id).await?),
+            GitHubCredential::App { installation_id } => {
+                Some(self.installation_token(*installation_id).await?)
+            }
         };
         let http = self.http.with_token(token.as_ref())?;
         Ok(Arc::new(OctocrabGitHub::over(http, self.api_url.clone())))

@@ -89,8 +89,8 @@ impl Transport {
     pub fn with_token(&self, token: Option<&SecretString>) -> Result<Self, GitHubError> {
         let authorization = match token {
             Some(token) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                    .map_err(|_| {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
                         GitHubError::Unexpected(anyhow!(
                             "the GitHub token contains characters not allowed in an HTTP header"
                         ))

@@ -707,7 +707,7 @@ async fn check_access_needs_repository_and_branch() {
     mount_status(&server, REPO, 401).await;
     assert!(matches!(
         gh.check_access(&coords()).await,
-        Err(GitHubError::Forbidden)
+        Err(GitHubError::Unauthorized)
     ));
 }
 

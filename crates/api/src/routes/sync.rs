@@ -8,8 +8,8 @@ use toolkit_domain::ProjectId;
 use uuid::Uuid;
 
 use crate::dto::{
-    CredentialBody, GitHubLinkStateDto, PageDto, PutGitHubLinkBody, ResolveConflictBody, RunIdDto, SyncConflictDto,
-    SyncRunDto, WebhookAckDto,
+    CredentialBody, GitHubLinkStateDto, PageDto, PutGitHubLinkBody, ResolveConflictBody, RunIdDto,
+    SyncConflictDto, SyncRunDto, WebhookAckDto,
 };
 use crate::extractors::{AnyPrincipal, Authenticated, ListParams, path_id};
 use crate::problem::{ApiError, Problem, ProblemFieldError};

@@ -25,7 +25,8 @@ pub use docs::{DocRepository, EventFeed, FeedEvent, Housekeeping, SearchHit, Sea
 pub use docs::{MockDocRepository, MockEventFeed, MockHousekeeping, MockSearchIndex};
 pub use github::{
     BranchHead, EntryKind, FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RepoAccess,
-    RepoCoords, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncError, SyncRepository, SyncRun, TreeEntry,
+    RepoCoords, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncError, SyncRepository, SyncRun,
+    TreeEntry,
 };
 #[cfg(any(test, feature = "mocks"))]
 pub use github::{MockGitHubClient, MockSyncRepository};

@@ -19,10 +19,10 @@ use super::sync_credentials::{self as creds, CredentialInput, RepoAllowlist, cod
 use super::{Caller, ProjectService, Runtime};
 use crate::error::Validator;
 use crate::ports::{
-    BranchHead, BundleDoc, BundleSource, Change, CommitError, CredentialKind, DocDelete, DocInsert, DocUpdate,
-    EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError, GitHubLink, HeadRead,
-    LinkCredential, PushEntry, RunOutcome, RunStatus, RunTrigger, SecretBox, Skipped, SyncConflict, SyncError,
-    SyncRepository, SyncRun, TreeEntry, UnitOfWork,
+    BranchHead, BundleDoc, BundleSource, Change, CommitError, CredentialKind, DocDelete, DocInsert,
+    DocUpdate, EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError,
+    GitHubLink, HeadRead, LinkCredential, PushEntry, RunOutcome, RunStatus, RunTrigger, SecretBox, Skipped,
+    SyncConflict, SyncError, SyncRepository, SyncRun, TreeEntry, UnitOfWork,
 };
 use crate::{AppError, FieldError, Forbidden, GitHubRefusal, Page, PageRequest};
 
@@ -127,7 +127,10 @@ fn github_error(error: GitHubError, retry_at: DateTime<Utc>) -> RunError {
 fn storage_error(retry_at: DateTime<Utc>) -> impl Fn(anyhow::Error) -> RunError + Copy {
     move |error| {
         tracing::warn!(error = %format!("{error:#}"), "sync run: storage failure");
-        RunError::Later(retry_at, SyncError::new(codes::STORAGE, "the server could not save the sync state"))
+        RunError::Later(
+            retry_at,
+            SyncError::new(codes::STORAGE, "the server could not save the sync state"),
+        )
     }
 }
 
@@ -244,7 +247,11 @@ impl SyncService {
             credential: None,
         };
         let (credential, stored) = self.credential_for_link(caller, &link, input.credential).await?;
-        let client = self.github.connect(&credential).await.map_err(creds::link_refusal)?;
+        let client = self
+            .github
+            .connect(&credential)
+            .await
+            .map_err(creds::link_refusal)?;
         let access = client
             .check_access(&link.coords())
             .await
@@ -671,19 +678,24 @@ impl SyncService {
             }
             Err(RunError::Later(at, error)) if run.attempt + 1 < self.policy.max_attempts => {
                 tracing::info!(run_id = %run.id, code = %error.code, retry_at = %at, "sync run will be retried");
+                // The link shows the error before the run does: whoever sees the run sees it.
+                self.sync.note_error(run.project_id, Some(error.clone())).await?;
                 self.sync.retry_later(run.id, at, &error).await?;
-                self.sync.note_error(run.project_id, Some(error)).await?;
                 return Ok(true);
             }
             Err(RunError::Later(_, error) | RunError::Fatal(error)) => {
                 tracing::warn!(run_id = %run.id, code = %error.code, "sync run failed");
-                self.sync.fail(run.id, &error, now).await?;
+                // The link shows the error (and the refusal) before the run shows its end.
                 self.sync.note_error(run.project_id, Some(error.clone())).await?;
                 if error.code == codes::CREDENTIALS_INVALID || error.code == codes::PERMISSION_DENIED {
                     // GitHub refused this credential: not scheduled again until replaced.
-                    let set_at = link.as_ref().and_then(|l| l.credential.as_ref()).map(|c| c.set_at);
+                    let set_at = link
+                        .as_ref()
+                        .and_then(|l| l.credential.as_ref())
+                        .map(|c| c.set_at);
                     self.sync.refuse_credential(run.project_id, set_at, now).await?;
                 }
+                self.sync.fail(run.id, &error, now).await?;
                 self.event(
                     run.project_id,
                     EventKind::SyncFailed,
@@ -1104,7 +1116,13 @@ impl SyncService {
     ) -> Result<(), RunError> {
         let saved = self
             .sync
-            .save_state(link.project_id, link.generation, states, head, self.rt.clock.now())
+            .save_state(
+                link.project_id,
+                link.generation,
+                states,
+                head,
+                self.rt.clock.now(),
+            )
             .await
             .map_err(storage)?;
         if saved {
@@ -1260,10 +1278,16 @@ impl Quota {
     fn take(&mut self, size: Option<u64>) -> Option<String> {
         let size = size.unwrap_or(0);
         if self.files_left == 0 {
-            return Some(format!("over the link's quota of {} files per run; next run", self.max_files));
+            return Some(format!(
+                "over the link's quota of {} files per run; next run",
+                self.max_files
+            ));
         }
         if size > self.bytes_left {
-            return Some(format!("over the link's quota of {} bytes per run; next run", self.max_bytes));
+            return Some(format!(
+                "over the link's quota of {} bytes per run; next run",
+                self.max_bytes
+            ));
         }
         self.files_left -= 1;
         self.bytes_left -= size;

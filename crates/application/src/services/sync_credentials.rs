@@ -167,14 +167,12 @@ pub fn run_failure(error: &GitHubError) -> SyncError {
     match error {
         GitHubError::RateLimited { .. } => SyncError::new(codes::RATE_LIMITED, "GitHub rate limit"),
         GitHubError::Transient(_) => SyncError::new(codes::UNAVAILABLE, "GitHub is unavailable"),
-        GitHubError::NotFastForward => SyncError::new(
-            codes::BRANCH_MOVING,
-            "the branch kept moving during the push",
-        ),
-        GitHubError::NotFound => SyncError::new(
-            codes::NOT_FOUND,
-            "repository, branch or file not found on GitHub",
-        ),
+        GitHubError::NotFastForward => {
+            SyncError::new(codes::BRANCH_MOVING, "the branch kept moving during the push")
+        }
+        GitHubError::NotFound => {
+            SyncError::new(codes::NOT_FOUND, "repository, branch or file not found on GitHub")
+        }
         GitHubError::Unauthorized => SyncError::new(
             codes::CREDENTIALS_INVALID,
             "GitHub no longer accepts this link's credential; the project owner must set a new one",
@@ -226,8 +224,14 @@ mod tests {
 
     #[test]
     fn refused_credentials_have_stable_codes() {
-        assert_eq!(run_failure(&GitHubError::Unauthorized).code, codes::CREDENTIALS_INVALID);
-        assert_eq!(run_failure(&GitHubError::Forbidden).code, codes::PERMISSION_DENIED);
+        assert_eq!(
+            run_failure(&GitHubError::Unauthorized).code,
+            codes::CREDENTIALS_INVALID
+        );
+        assert_eq!(
+            run_failure(&GitHubError::Forbidden).code,
+            codes::PERMISSION_DENIED
+        );
         let internal = run_failure(&GitHubError::Unexpected(anyhow::anyhow!("SQL secret detail")));
         assert!(!internal.message.contains("SQL"));
     }

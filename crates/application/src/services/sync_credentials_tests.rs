@@ -57,14 +57,21 @@ async fn without_a_credential_a_repository_off_the_allowlist_is_refused_before_a
 
     let error = fx
         .build()
-        .link(&caller(), pid(), input("other-org", "private", "main", "", "pull", None))
+        .link(
+            &caller(),
+            pid(),
+            input("other-org", "private", "main", "", "pull", None),
+        )
         .await
         .unwrap_err();
     assert!(
         matches!(error, AppError::GitHub(GitHubRefusal::CredentialsRequired)),
         "{error:?}"
     );
-    assert!(taken_from(&asked).is_empty(), "the server token was not even used to check");
+    assert!(
+        taken_from(&asked).is_empty(),
+        "the server token was not even used to check"
+    );
 }
 
 #[tokio::test]
@@ -73,7 +80,9 @@ async fn a_token_is_checked_with_github_sealed_with_the_link_as_context_and_stor
     owner_links(&mut fx);
     fx.secrets
         .expect_seal()
-        .withf(|context: &str, secret: &SecretString| context == context_str() && secret.expose_secret() == TOKEN)
+        .withf(|context: &str, secret: &SecretString| {
+            context == context_str() && secret.expose_secret() == TOKEN
+        })
         .times(1)
         .returning(|_, _| Ok(sealed()));
     fx.github
@@ -86,7 +95,10 @@ async fn a_token_is_checked_with_github_sealed_with_the_link_as_context_and_stor
         sink.lock().unwrap().push(link.clone());
         Ok(())
     });
-    fx.sync.expect_enqueue().times(1).returning(|_, _, _, _| Ok(run(0)));
+    fx.sync
+        .expect_enqueue()
+        .times(1)
+        .returning(|_, _, _, _| Ok(run(0)));
     let asked = Arc::clone(&fx.asked);
 
     fx.build()
@@ -124,7 +136,10 @@ async fn a_read_only_token_may_pull_but_not_push() {
             .expect_enqueue()
             .times(usize::from(allowed))
             .returning(|_, _, _, _| Ok(run(0)));
-        let result = fx.build().link(&caller(), pid(), token_input(direction, "acme")).await;
+        let result = fx
+            .build()
+            .link(&caller(), pid(), token_input(direction, "acme"))
+            .await;
         if allowed {
             assert!(result.is_ok(), "{direction}: {result:?}");
         } else {
@@ -157,7 +172,10 @@ async fn a_token_github_refuses_or_cannot_see_the_repo_with_is_refused_and_nothi
             .await
             .unwrap_err();
         if expect_invalid {
-            assert!(matches!(error, AppError::GitHub(GitHubRefusal::CredentialsInvalid)), "{error:?}");
+            assert!(
+                matches!(error, AppError::GitHub(GitHubRefusal::CredentialsInvalid)),
+                "{error:?}"
+            );
         } else {
             assert_eq!(field_names(&error), ["repo"]);
         }
@@ -177,7 +195,10 @@ async fn blank_oversized_or_malformed_tokens_and_unconfigured_apps_are_refused_u
         given.credential = Some(CredentialInput::Token(SecretString::from(token.to_owned())));
         let error = fx.build().link(&caller(), pid(), given).await.unwrap_err();
         assert_eq!(field_names(&error), ["credential.token"]);
-        assert!(!format!("{error:?}").contains("spaces"), "the token is not echoed");
+        assert!(
+            !format!("{error:?}").contains("spaces"),
+            "the token is not echoed"
+        );
     }
     let mut fx = Fixture::new();
     fx.apps = false;
@@ -196,7 +217,9 @@ async fn a_relink_at_the_same_place_without_a_credential_keeps_the_links_own() {
     let mut existing = link("pull", "docs");
     existing.owner = RepoName::parse("other-org").unwrap();
     existing.credential = Some(token_credential());
-    fx.sync.expect_link().returning(move |_| Ok(Some(existing.clone())));
+    fx.sync
+        .expect_link()
+        .returning(move |_| Ok(Some(existing.clone())));
     fx.secrets
         .expect_open()
         .withf(|context: &str, s: &SealedSecret| context == context_str() && *s == sealed())
@@ -207,13 +230,19 @@ async fn a_relink_at_the_same_place_without_a_credential_keeps_the_links_own() {
         .returning(|_| Ok(RepoAccess { push: false }));
     fx.sync
         .expect_put_link()
-        .withf(|link: &GitHubLink| link.credential == Some(token_credential()) && link.poll_interval_seconds == 600)
+        .withf(|link: &GitHubLink| {
+            link.credential == Some(token_credential()) && link.poll_interval_seconds == 600
+        })
         .times(1)
         .returning(|_| Ok(()));
     fx.sync.expect_enqueue().returning(|_, _, _, _| Ok(run(0)));
     let asked = Arc::clone(&fx.asked);
     fx.build()
-        .link(&caller(), pid(), input("other-org", "prompts", "main", "docs", "pull", Some(600)))
+        .link(
+            &caller(),
+            pid(),
+            input("other-org", "prompts", "main", "docs", "pull", Some(600)),
+        )
         .await
         .unwrap();
     assert_eq!(taken_from(&asked), vec![format!("token {TOKEN}")]);
@@ -242,7 +271,10 @@ async fn every_run_acts_with_the_links_own_token_and_never_the_server_token() {
 #[tokio::test]
 async fn a_credential_github_refuses_fails_the_run_with_its_code_and_stops_scheduling_the_link() {
     for (answer, code) in [
-        ((|| GitHubError::Unauthorized) as fn() -> GitHubError, "github-credentials-invalid"),
+        (
+            (|| GitHubError::Unauthorized) as fn() -> GitHubError,
+            "github-credentials-invalid",
+        ),
         (|| GitHubError::Forbidden, "github-permission-denied"),
     ] {
         let mut fx = Fixture::engine(link("both", ""), &[], vec![]);
@@ -252,7 +284,9 @@ async fn a_credential_github_refuses_fails_the_run_with_its_code_and_stops_sched
             .returning(move |_, _| Err(answer()));
         fx.sync
             .expect_refuse_credential()
-            .withf(|project_id, set_at, at| *project_id == pid() && *set_at == Some(earlier()) && *at == now())
+            .withf(|project_id, set_at, at| {
+                *project_id == pid() && *set_at == Some(earlier()) && *at == now()
+            })
             .times(1)
             .returning(|_, _, _| Ok(()));
         let (failures, _) = fx.fails();

@@ -24,8 +24,8 @@ use crate::ports::{
     EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError, GitHubLink, HeadRead,
     LinkCredential, MockBundleSource, MockClock, MockGitHubClient, MockIdGenerator, MockMemberRepository,
     MockProjectRepository, MockSecretBox, MockSyncRepository, MockUnitOfWork, MockUserRepository, PushEntry,
-    RepoAccess, RepoCoords, RunOutcome, RunStatus, RunTrigger, SealedSecret, SyncConflict, SyncError, SyncRun,
-    TreeEntry,
+    RepoAccess, RepoCoords, RunOutcome, RunStatus, RunTrigger, SealedSecret, SyncConflict, SyncError,
+    SyncRun, TreeEntry,
 };
 use crate::services::RepoAllowlist;
 use crate::{AppError, Forbidden};
@@ -1392,7 +1392,10 @@ async fn transient_errors_are_retried_with_a_backoff_that_grows_with_the_attempt
     let (first, error, noted) = transient_retry(0).await;
     assert_eq!(first, now() + Duration::seconds(2) + jitter);
     assert!(error.starts_with("github-unavailable: "), "{error}");
-    assert!(!error.contains("502"), "GitHub's internals stay in the log: {error}");
+    assert!(
+        !error.contains("502"),
+        "GitHub's internals stay in the log: {error}"
+    );
     assert_eq!(noted, vec![Some(error)]);
     let (second, _, _) = transient_retry(1).await;
     assert_eq!(second, now() + Duration::seconds(4) + jitter);
@@ -1535,7 +1538,10 @@ async fn a_repository_github_refuses_is_refused_and_nothing_is_stored() {
     assert_eq!(field_names(&refused), ["repo"]);
     let refused = link_refused_by_github(|| GitHubError::Forbidden).await;
     assert!(
-        matches!(refused, AppError::GitHub(crate::GitHubRefusal::PermissionDenied { .. })),
+        matches!(
+            refused,
+            AppError::GitHub(crate::GitHubRefusal::PermissionDenied { .. })
+        ),
         "{refused:?}"
     );
 }
@@ -1752,7 +1758,10 @@ async fn a_push_queues_runs_only_for_links_whose_folder_it_touched() {
         });
     fx.expect_enqueue(pid(), RunTrigger::Webhook, 1);
     // The queued run is the one running: it takes the push as a follow-up.
-    fx.sync.expect_request_follow_up().times(1).returning(|_| Ok(true));
+    fx.sync
+        .expect_request_follow_up()
+        .times(1)
+        .returning(|_| Ok(true));
 
     let changed = vec![
         "docs/a.md".to_owned(),

@@ -292,7 +292,9 @@ async fn links_are_due_once_their_poll_interval_has_passed() {
         sync.put_link(&link(p, "")).await.unwrap();
     }
     sync.save_state(recent.id, 0, &[], None, t0).await.unwrap();
-    sync.save_state(old.id, 0, &[], None, t0 - secs(300)).await.unwrap();
+    sync.save_state(old.id, 0, &[], None, t0 - secs(300))
+        .await
+        .unwrap();
 
     let due: HashSet<ProjectId> = sync.links_due(t0).await.unwrap().into_iter().collect();
     assert_eq!(due, HashSet::from([never.id, old.id]));
@@ -571,7 +573,10 @@ async fn a_run_retried_later_waits_and_counts_its_attempts() {
     assert_eq!(waiting.status, RunStatus::Queued);
     assert_eq!(waiting.attempt, 1);
     assert_eq!(waiting.not_before, at + secs(120));
-    assert_eq!(waiting.error.as_ref().map(|e| e.message.as_str()), Some("rate limited"));
+    assert_eq!(
+        waiting.error.as_ref().map(|e| e.message.as_str()),
+        Some("rate limited")
+    );
     // Still the project's active run: a new request joins it.
     let joined = queued(&sync, &toolkit, at + secs(1)).await;
     assert_eq!(joined.id, run.id);
@@ -662,7 +667,9 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
     assert_eq!(found.last_commit_sha.as_deref(), Some("commit-1"));
     assert_eq!(found.last_sync_at, Some(t2));
     // A head without an ETag clears the old one.
-    sync.save_state(toolkit.id, 0,
+    sync.save_state(
+        toolkit.id,
+        0,
         &fewer,
         Some(BranchHead {
             etag: None,
@@ -689,9 +696,15 @@ async fn one_base_is_set_replaced_or_removed() {
     let (_, toolkit) = owner_and_project(&db).await;
     let sync = SeaSyncRepository::new(db);
     sync.put_link(&link(&toolkit, "")).await.unwrap();
-    sync.save_state(toolkit.id, 0, &[state("a.md", "1"), state("b.md", "1")], None, now())
-        .await
-        .unwrap();
+    sync.save_state(
+        toolkit.id,
+        0,
+        &[state("a.md", "1"), state("b.md", "1")],
+        None,
+        now(),
+    )
+    .await
+    .unwrap();
 
     sync.set_base(toolkit.id, "a.md".to_owned(), Some("2".to_owned()))
         .await
@@ -931,7 +944,10 @@ async fn a_links_credential_round_trips_and_a_refusal_stops_polling_until_a_new_
     sync.refuse_credential(toolkit.id, Some(t - secs(60)), t)
         .await
         .unwrap();
-    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().credential, Some(credential.clone()));
+    assert_eq!(
+        sync.link(toolkit.id).await.unwrap().unwrap().credential,
+        Some(credential.clone())
+    );
     sync.refuse_credential(toolkit.id, Some(credential.set_at), t)
         .await
         .unwrap();
@@ -955,7 +971,10 @@ async fn a_links_credential_round_trips_and_a_refusal_stops_polling_until_a_new_
     })
     .await
     .unwrap();
-    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().credential, Some(app));
+    assert_eq!(
+        sync.link(toolkit.id).await.unwrap().unwrap().credential,
+        Some(app)
+    );
     assert_eq!(sync.links_due(t + secs(3600)).await.unwrap(), vec![toolkit.id]);
 }
 
@@ -979,8 +998,14 @@ async fn a_relink_elsewhere_starts_a_new_generation_and_an_old_runs_state_is_not
     })
     .await
     .unwrap();
-    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().generation, generation);
-    assert_eq!(sync.file_states(toolkit.id).await.unwrap(), vec![state("a.md", "1")]);
+    assert_eq!(
+        sync.link(toolkit.id).await.unwrap().unwrap().generation,
+        generation
+    );
+    assert_eq!(
+        sync.file_states(toolkit.id).await.unwrap(),
+        vec![state("a.md", "1")]
+    );
 
     // Elsewhere: a new generation; the run that read the old one saves nothing.
     sync.put_link(&link(&toolkit, "other")).await.unwrap();
@@ -988,12 +1013,21 @@ async fn a_relink_elsewhere_starts_a_new_generation_and_an_old_runs_state_is_not
     assert_eq!(relinked.generation, generation + 1);
     assert!(
         !sync
-            .save_state(toolkit.id, generation, &[state("b.md", "2")], Some(head("old")), now())
+            .save_state(
+                toolkit.id,
+                generation,
+                &[state("b.md", "2")],
+                Some(head("old")),
+                now()
+            )
             .await
             .unwrap()
     );
     assert!(sync.file_states(toolkit.id).await.unwrap().is_empty());
-    assert_eq!(sync.link(toolkit.id).await.unwrap().unwrap().last_commit_sha, None);
+    assert_eq!(
+        sync.link(toolkit.id).await.unwrap().unwrap().last_commit_sha,
+        None
+    );
 }
 
 #[tokio::test]
@@ -1007,5 +1041,8 @@ async fn a_follow_up_can_be_asked_of_a_running_run_only() {
     assert!(sync.request_follow_up(run.id).await.unwrap());
     sync.succeed(run.id, &RunOutcome::default(), now()).await.unwrap();
     assert!(sync.follow_up_requested(run.id).await.unwrap());
-    assert!(!sync.request_follow_up(run.id).await.unwrap(), "finished: queue a run instead");
+    assert!(
+        !sync.request_follow_up(run.id).await.unwrap(),
+        "finished: queue a run instead"
+    );
 }
