@@ -25,7 +25,7 @@ const POOL: u32 = 10;
 const DOCS: usize = 100;
 const DOC_CHARS: usize = 2048;
 /// How long a started anchor may take to answer its first request.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Load settings, the same for all three: `BENCH_CONNECTIONS` (50), `BENCH_DURATION` (10 s),
 /// `BENCH_WARMUP` (3 s, unmeasured).

@@ -463,7 +463,7 @@ impl Fixture {
         self.bundles
             .expect_bundle()
             .withf(|project_id, prefix| *project_id == pid() && prefix.is_none())
-            .returning(move |_, _| Ok(("tag".to_owned(), docs.clone())));
+            .returning(move |_, _| Ok(("7".to_owned(), docs.clone())));
     }
 
     /// A run of the linked project is due, with these bases and local docs.
