@@ -49,7 +49,7 @@ pub(crate) fn ids(path: &(String, String)) -> Result<(ProjectId, DocId), ApiErro
         (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Path taken (`path-taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Content over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path or message", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or message, or the project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -144,7 +144,7 @@ pub async fn get(
         (status = 409, description = "New path taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale version; `currentVersion` says the current one", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Content over the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid path or message", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or message, or the project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
         (status = 423, description = "Locked by someone else; `lock` says by whom", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -69,6 +69,7 @@ pub async fn get(
         (status = 404, description = "No such doc or version", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Stale version", body = Problem, content_type = "application/problem+json"),
         (status = 423, description = "Locked by someone else", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The project quota (bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(

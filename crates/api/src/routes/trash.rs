@@ -40,6 +40,7 @@ pub async fn list(
         (status = 403, description = "Role or scope too low", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not in the trash", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Its path is taken again (`path-taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(
     state: web::Data<AppState>,
