@@ -50,6 +50,7 @@ pub(crate) fn ids(path: &(String, String)) -> Result<(ProjectId, DocId), ApiErro
         AuthErrors, NotFound, JsonBodyErrors,
         (status = 201, description = "Created", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"), ("Location" = String, description = "The new doc: `/api/v1/projects/{projectId}/docs/{docId}`"))),
         (status = 409, description = "Path taken (`path-taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or message, or the project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -146,6 +147,7 @@ pub async fn get(
         AuthErrors, NotFound, JsonBodyErrors, DocWriteErrors,
         (status = 200, description = "Updated", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
         (status = 409, description = "New path taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid path or message, or the project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,

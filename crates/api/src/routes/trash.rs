@@ -37,6 +37,7 @@ pub async fn list(
         AuthErrors, NotFound,
         (status = 200, description = "The restored doc", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
         (status = 409, description = "Its path is taken again (`path-taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(
     state: web::Data<AppState>,
