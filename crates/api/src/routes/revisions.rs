@@ -63,7 +63,7 @@ pub async fn get(
     responses(
         AuthErrors, NotFound, DocWriteErrors,
         (status = 200, description = "The doc at a new version", body = DocDto, headers(("ETag" = String, description = "`\"<version>\"` of the doc"))),
-        (status = 422, description = "The project quota (bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The project quota (bytes) exceeded (`quota-exceeded` with `quota`, `limit`)", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(
     state: web::Data<AppState>,
