@@ -116,11 +116,28 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's projects, ordered by creation. */
+        /** The caller's projects, ordered by creation, each with its GitHub link (one query). */
         get: operations["projectsList"];
         put?: never;
         /** Creates a project; the caller becomes its owner. */
         post: operations["projectsCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The projects in the trash that the caller owns, ordered by id. */
+        get: operations["projectsListTrash"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -138,7 +155,11 @@ export interface paths {
         get: operations["projectsGet"];
         put?: never;
         post?: never;
-        /** Deletes a project with its docs, keys and members (owner). */
+        /**
+         * Moves a project to the trash (owner): at once it is 404 for members, its API keys get 401,
+         *     its subscriptions end (`project.deleted`). Its owners can restore it with docs and revisions
+         *     until it is purged after `retention.project_trash_days`; its slug stays taken until then.
+         */
         delete: operations["projectsDelete"];
         options?: never;
         head?: never;
@@ -190,7 +211,8 @@ export interface paths {
         };
         /**
          * Every live doc of the project. `If-None-Match` with the current ETag → 304, no body, no
-         *     doc read. `Accept: application/gzip` → a tarball with `.toolkit-sync/manifest`.
+         *     doc read. `Accept: application/gzip` → a tarball with `.toolkit-sync/manifest`. The body
+         *     is streamed (chunked): a read failure midway cuts it short.
          */
         get: operations["bundleBundle"];
         put?: never;
@@ -317,7 +339,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The project's events with `seq > after`, oldest first. */
+        /** The project's events with `seq > after` (or `> cursor`), oldest first. */
         get: operations["eventsEvents"];
         put?: never;
         post?: never;
@@ -336,10 +358,15 @@ export interface paths {
         };
         /** The link with `lastSyncAt`, `lastCommitSha` and `lastError`. */
         get: operations["githubGetLink"];
-        /** Links the project to a repository folder (owner). Checked with GitHub first; queues a run. */
+        /**
+         * Links the project to a repository folder (owner), acting on GitHub with the given
+         *     credential (write-only; stored sealed). Checked with GitHub first with that credential;
+         *     queues a run. The same owner/repo/branch/path again replaces the credential and settings and
+         *     keeps the sync state.
+         */
         put: operations["githubPutLink"];
         post?: never;
-        /** Unlinks (owner). Docs stay as they are. */
+        /** Unlinks (owner) and erases the stored credential. Docs stay as they are. */
         delete: operations["githubDeleteLink"];
         options?: never;
         head?: never;
@@ -376,6 +403,23 @@ export interface paths {
         post?: never;
         /** Removes a member (owner, or the member themself). */
         delete: operations["membersRemove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{projectId}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Brings a project back from the trash with its docs, revisions, members and keys (owner). */
+        post: operations["projectsRestore"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -720,7 +764,7 @@ export interface components {
              *       "docs:read"
              *     ]
              */
-            scopes: string[];
+            scopes: components["schemas"]["ScopeName"][];
         };
         CreateDocBody: {
             /** @description UTF-8 text, at most the configured limit (1 MiB by default). */
@@ -737,7 +781,7 @@ export interface components {
         CreateProjectBody: {
             description?: string | null;
             name: string;
-            /** @description `[a-z0-9-]{1,64}`; derived from `name` when absent. */
+            /** @description Derived from `name` when absent. */
             slug?: string | null;
         };
         /** @description A key just created: the only response that ever contains `key`. */
@@ -745,6 +789,41 @@ export interface components {
             /** @description The secret, `tks_` + 43 base62 characters. Store it now: it is never shown again. */
             key: string;
         };
+        /** @description A link's credential, as given (never shown back). */
+        CredentialBody: {
+            /** @enum {string} */
+            kind: "token";
+            /** @example github_pat_11AB… */
+            token: string;
+        } | {
+            /** Format: int64 */
+            installationId: number;
+            /** @enum {string} */
+            kind: "app";
+        };
+        /** @description What a link acts with on GitHub; never the secret. */
+        CredentialDto: {
+            /** @description `…` and the token's last 4 characters (tokens only). */
+            hint?: string | null;
+            /** Format: int64 */
+            installationId?: number | null;
+            /** @description `token`, `app` or `server` (the operator's token, allowlisted repositories only). */
+            kind: string;
+            /**
+             * Format: date-time
+             * @description When GitHub refused it during a run; the link is not scheduled until a new one is set.
+             */
+            refusedAt?: string | null;
+            /** Format: date-time */
+            setAt?: string | null;
+            /** Format: uuid */
+            setBy?: string | null;
+        };
+        /**
+         * @description Which way GitHub sync goes (schema only).
+         * @enum {string}
+         */
+        DirectionName: "both" | "pull" | "push";
         /** @description A doc. Lists leave out `content`; the trash adds `deletedAt` and `deletedBy`. */
         DocDto: {
             content?: string | null;
@@ -798,7 +877,10 @@ export interface components {
         };
         EventPageDto: {
             items: components["schemas"]["EventDto"][];
-            /** @description The last `seq` of this page when more may follow (pass it as `after`), else `null`. */
+            /**
+             * @description The last `seq` of this page when more may follow (pass it as `cursor`, or as `after`),
+             *     else `null`.
+             */
             nextCursor?: string | null;
         };
         /** @description A project's GitHub link with its sync state. */
@@ -806,9 +888,10 @@ export interface components {
             branch: string;
             /** Format: date-time */
             createdAt: string;
+            credential: components["schemas"]["CredentialDto"];
             direction: string;
             lastCommitSha?: string | null;
-            lastError?: string | null;
+            lastError?: components["schemas"]["SyncErrorDto"] | null;
             /** Format: date-time */
             lastSyncAt?: string | null;
             owner: string;
@@ -821,6 +904,11 @@ export interface components {
             /** @example ok */
             status: string;
         };
+        /**
+         * @description Which version of a conflicting file to keep (schema only).
+         * @enum {string}
+         */
+        KeepName: "local" | "remote" | "content";
         LockBody: {
             /**
              * Format: int32
@@ -1002,7 +1090,7 @@ export interface components {
                 conflicted: number;
                 /** Format: date-time */
                 createdAt: string;
-                error?: string | null;
+                error?: components["schemas"]["SyncErrorDto"] | null;
                 /** Format: date-time */
                 finishedAt?: string | null;
                 /** Format: uuid */
@@ -1018,6 +1106,27 @@ export interface components {
                 status: string;
                 /** @description `manual`, `webhook`, `poll`. */
                 trigger: string;
+            }[];
+            /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
+            nextCursor?: string | null;
+        };
+        /** @description A page of a list. */
+        PageDto_TrashedProjectDto: {
+            items: {
+                /** Format: date-time */
+                createdAt: string;
+                /**
+                 * Format: date-time
+                 * @description When it was deleted; it is purged `retention.project_trash_days` later.
+                 */
+                deletedAt: string;
+                description?: string | null;
+                /** Format: uuid */
+                id: string;
+                name: string;
+                slug: string;
+                /** Format: date-time */
+                updatedAt: string;
             }[];
             /** @description Pass as `?cursor=` for the next page; `null` on the last page. */
             nextCursor?: string | null;
@@ -1061,11 +1170,8 @@ export interface components {
         PutGitHubLinkBody: {
             /** @example main */
             branch: string;
-            /**
-             * @description `both`, `pull` or `push`.
-             * @example both
-             */
-            direction: string;
+            credential?: components["schemas"]["CredentialBody"] | null;
+            direction: components["schemas"]["DirectionName"];
             /** @example acme */
             owner: string;
             /**
@@ -1082,8 +1188,7 @@ export interface components {
             repo: string;
         };
         PutMemberBody: {
-            /** @description `owner`, `editor` or `viewer`. */
-            role: string;
+            role: components["schemas"]["RoleName"];
         };
         ReadyDto: {
             /** @description Each dependency and whether it answered (`ok` or `failed`). */
@@ -1107,8 +1212,8 @@ export interface components {
         };
         ResolveConflictBody: {
             content?: string | null;
-            /** @description `local`, `remote`, or `content` (then `content` is required). */
-            keep: string;
+            /** @description `content` requires `content`. */
+            keep: components["schemas"]["KeepName"];
         };
         RevisionDto: {
             author: components["schemas"]["AuthorDto"];
@@ -1125,12 +1230,22 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        /**
+         * @description A project role (schema only: bodies carry it as a string the use case parses).
+         * @enum {string}
+         */
+        RoleName: "owner" | "editor" | "viewer";
         RunIdDto: {
             /** Format: uuid */
             runId: string;
             /** @description `queued` or `running` (a request while a run is active returns that run). */
             status: string;
         };
+        /**
+         * @description An API key scope (schema only).
+         * @enum {string}
+         */
+        ScopeName: "docs:read" | "docs:write" | "sync:run";
         SearchHitDto: {
             /** Format: uuid */
             docId: string;
@@ -1143,8 +1258,11 @@ export interface components {
             /** @description An excerpt with matches wrapped in `<mark>`…`</mark>` (the rest is the doc's raw text). */
             snippet: string;
         };
+        /** @description A page of hits, best first. */
         SearchResultsDto: {
             items: components["schemas"]["SearchHitDto"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last one. */
+            nextCursor?: string | null;
         };
         SessionDto: {
             accessToken: string;
@@ -1177,6 +1295,16 @@ export interface components {
             remoteContent?: string | null;
             remoteSha?: string | null;
         };
+        /** @description Why a run or link is in trouble: a stable `code` and a human `message`. */
+        SyncErrorDto: {
+            /**
+             * @description e.g. `github-credentials-invalid`, `github-permission-denied`,
+             *     `github-credentials-required`, `github-rate-limited`, `github-unavailable`,
+             *     `github-not-found`, `link-changed`, `storage-unavailable`.
+             */
+            code: string;
+            message: string;
+        };
         SyncRunDto: {
             /** Format: int32 */
             attempt: number;
@@ -1185,7 +1313,7 @@ export interface components {
             conflicted: number;
             /** Format: date-time */
             createdAt: string;
-            error?: string | null;
+            error?: components["schemas"]["SyncErrorDto"] | null;
             /** Format: date-time */
             finishedAt?: string | null;
             /** Format: uuid */
@@ -1210,12 +1338,33 @@ export interface components {
             expiresIn: number;
             ticket: string;
         };
+        /** @description A project in the trash (listed for its owners, who may restore it). */
+        TrashedProjectDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When it was deleted; it is purged `retention.project_trash_days` later.
+             */
+            deletedAt: string;
+            description?: string | null;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            slug: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
         UpdateDocBody: {
             content: string;
             message?: string | null;
             /** @description A new path renames the doc (409 if taken). */
             path?: string | null;
         };
+        /**
+         * @description A partial update. Deserialized from a JSON object only: serde would also take a struct
+         *     from an array (`[null, null]`), which for a body of optional fields is a silent no-op.
+         */
         UpdateProjectBody: {
             /** @description `null` clears the description. */
             description?: string | null;
@@ -1258,6 +1407,8 @@ export interface operations {
             /** @description The web console (HTML; not part of the API) */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1267,6 +1418,8 @@ export interface operations {
             /** @description Unchanged since the `ETag` sent in `If-None-Match` */
             304: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1289,15 +1442,19 @@ export interface operations {
             /** @description Logged in */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1307,15 +1464,71 @@ export interface operations {
             /** @description Bad credentials */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not JSON */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
             415: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Every password-hashing slot is busy (`server-busy`); retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1340,13 +1553,65 @@ export interface operations {
             /** @description Logged out */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description The remaining quota of the policy that refused the request (`limit=..., remaining=0, reset=...`) */
+                    RateLimit?: string;
+                    /** @description Seconds until a request may succeed */
+                    "Retry-After"?: number;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1371,15 +1636,19 @@ export interface operations {
             /** @description New token pair */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1389,6 +1658,58 @@ export interface operations {
             /** @description Invalid, expired or reused refresh token */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1413,15 +1734,21 @@ export interface operations {
             /** @description Account created */
             201: {
                 headers: {
+                    /** @description The account: `/api/v1/me` */
+                    Location?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDto"];
                 };
             };
-            /** @description Malformed body or unknown fields */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1431,6 +1758,8 @@ export interface operations {
             /** @description Registration is disabled (`registration-disabled`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1440,33 +1769,71 @@ export interface operations {
             /** @description Email already registered (`email-taken`) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
+            /** @description Body over the size limit */
             413: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not JSON */
+            /** @description Body not sent as `Content-Type: application/json` */
             415: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid fields (`errors[]`) */
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Every password-hashing slot is busy (`server-busy`); retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1487,15 +1854,47 @@ export interface operations {
             /** @description The caller */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["UserDto"];
                 };
             };
-            /** @description Missing or invalid access token */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1523,24 +1922,58 @@ export interface operations {
             /** @description A page of projects */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_ProjectDto"];
                 };
             };
-            /** @description Invalid list parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1565,24 +1998,43 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description The new project: `/api/v1/projects/{projectId}` */
+                    Location?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Malformed body or unknown fields */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1592,24 +2044,124 @@ export interface operations {
             /** @description Slug taken (`slug-taken`) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not JSON */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
             415: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid fields */
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    projectsListTrash: {
+        parameters: {
+            query?: {
+                /** @description 1..=200, default 50. */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of trashed projects */
+            200: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageDto_TrashedProjectDto"];
+                };
+            };
+            /** @description Invalid list parameters */
+            400: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1633,24 +2185,58 @@ export interface operations {
             /** @description The project */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1671,34 +2257,59 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Moved to the trash */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1726,42 +2337,52 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Malformed body or unknown fields */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Role too low (`insufficient-role`) */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1771,15 +2392,58 @@ export interface operations {
             /** @description Slug taken */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid fields */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1808,33 +2472,69 @@ export interface operations {
             /** @description A page of keys */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_ApiKeyDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
+            400: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner, or called with an API key */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1862,51 +2562,104 @@ export interface operations {
             /** @description Created; `key` is shown only now */
             201: {
                 headers: {
+                    /** @description The new key (what `DELETE` revokes): `/api/v1/projects/{projectId}/api-keys/{keyId}` */
+                    Location?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner, or called with an API key */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid name, scopes or expiresInDays */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1932,31 +2685,56 @@ export interface operations {
             /** @description Revoked */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner, or called with an API key */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project or live key */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1985,9 +2763,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The bundle (JSON, or with `Accept: application/gzip` a tarball with `.toolkit-sync/manifest`); strong `ETag` */
+            /** @description The bundle (JSON, or with `Accept: application/gzip` a tarball with `.toolkit-sync/manifest`), streamed; strong `ETag` */
             200: {
                 headers: {
+                    /** @description Strong tag of this bundle representation */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1998,31 +2780,80 @@ export interface operations {
             /** @description Unchanged since the ETag you sent */
             304: {
                 headers: {
+                    /** @description Strong tag of this bundle representation */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description No, unknown, revoked or expired credential */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
+            400: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Key without `docs:read` */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not yours */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `prefix` is not a valid path prefix */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2053,33 +2884,80 @@ export interface operations {
             /** @description A page of docs (no `content`) */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_DocDto"];
                 };
             };
-            /** @description Invalid list parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `prefix` is not a valid path prefix */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2104,45 +2982,59 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created; `ETag: "1"` */
+            /** @description Created */
             201: {
                 headers: {
+                    /** @description `"<version>"` of the doc */
+                    ETag?: string;
+                    /** @description The new doc: `/api/v1/projects/{projectId}/docs/{docId}` */
+                    Location?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DocDto"];
                 };
             };
-            /** @description Malformed body or unknown fields */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Role or scope too low */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2152,24 +3044,58 @@ export interface operations {
             /** @description Path taken (`path-taken`) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Content over the limit */
+            /** @description Body over the size limit */
             413: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid path or message */
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid path or message, or the project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2195,9 +3121,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The doc; `ETag: "<version>"` */
+            /** @description The doc */
             200: {
                 headers: {
+                    /** @description `"<version>"` of the doc */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2207,22 +3137,58 @@ export interface operations {
             /** @description Unchanged */
             304: {
                 headers: {
+                    /** @description `"<version>"` of the doc */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2252,45 +3218,57 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Updated; new `ETag` */
+            /** @description Updated */
             200: {
                 headers: {
+                    /** @description `"<version>"` of the doc */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DocDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Role or scope too low */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2300,51 +3278,91 @@ export interface operations {
             /** @description New path taken */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale version; `currentVersion` says the current one */
+            /** @description `If-Match` names another version (`precondition-failed`); `currentVersion` says which */
             412: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Content over the limit */
+            /** @description Body over the size limit */
             413: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid path or message */
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid path or message, or the project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked by someone else; `lock` says by whom */
+            /** @description Locked by someone else (`locked`); `lock` says by whom */
             423: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No If-Match */
+            /** @description No `If-Match` (`precondition-required`) */
             428: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2373,49 +3391,78 @@ export interface operations {
             /** @description Moved to the trash */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Role or scope too low */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale version */
+            /** @description `If-Match` names another version (`precondition-failed`); `currentVersion` says which */
             412: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked by someone else */
+            /** @description Locked by someone else (`locked`); `lock` says by whom */
             423: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2446,42 +3493,52 @@ export interface operations {
             /** @description Held by the caller until `expiresAt` */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["LockDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON, wrong types or unknown fields, or bad query parameters */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Viewer, or an API key */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2491,15 +3548,47 @@ export interface operations {
             /** @description Held by someone else (`lock-held`); `lock` says by whom */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description ttlSeconds out of range */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2528,31 +3617,50 @@ export interface operations {
             /** @description Released, or was not locked */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
+            400: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Viewer, or force without being owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2562,6 +3670,25 @@ export interface operations {
             /** @description Someone else's lock (use force as owner) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2592,33 +3719,69 @@ export interface operations {
             /** @description A page of revisions, newest first */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_RevisionDto"];
                 };
             };
-            /** @description Invalid list parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2646,24 +3809,58 @@ export interface operations {
             /** @description The revision with `content` */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RevisionDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc or version */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2694,60 +3891,104 @@ export interface operations {
             /** @description The doc at a new version */
             200: {
                 headers: {
+                    /** @description `"<version>"` of the doc */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DocDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Viewer */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such doc or version */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Stale version */
+            /** @description `If-Match` names another version (`precondition-failed`); `currentVersion` says which */
             412: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked by someone else */
+            /** @description The project quota (bytes) exceeded (`quota-exceeded` with `quota`, `limit`) */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Locked by someone else (`locked`); `lock` says by whom */
             423: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No If-Match */
+            /** @description No `If-Match` (`precondition-required`) */
             428: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2761,6 +4002,11 @@ export interface operations {
             query?: {
                 /** @description Only events with `seq` greater than this (default 0). */
                 after?: number;
+                /**
+                 * @description The previous page's `nextCursor` (the list convention; the same as `after`). Give one
+                 *     of `after` and `cursor`.
+                 */
+                cursor?: string;
                 /** @description 1..=200, default 50. */
                 limit?: number;
             };
@@ -2776,33 +4022,69 @@ export interface operations {
             /** @description A page of events */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EventPageDto"];
                 };
             };
-            /** @description Invalid query parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2826,24 +4108,58 @@ export interface operations {
             /** @description The link */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GitHubLinkStateDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not linked */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2871,51 +4187,113 @@ export interface operations {
             /** @description Linked; a first run is queued */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["GitHubLinkStateDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid fields, or GitHub refused (no such repo/branch, token cannot read) */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid fields (blank, oversized or malformed token; no GitHub App configured), GitHub refused (no such repo/branch for this credential), `github-credentials-required` (no credential and the repository is not allowlisted), `github-credentials-invalid` (GitHub does not accept the token), or `github-permission-denied` (no push permission for direction push/both; `missing` says what) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description GitHub does not answer (`upstream-unavailable`); try again later */
+            503: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2939,31 +4317,56 @@ export interface operations {
             /** @description Unlinked */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not linked */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2992,33 +4395,69 @@ export interface operations {
             /** @description A page of members */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_MemberDto"];
                 };
             };
-            /** @description Invalid list parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3048,42 +4487,52 @@ export interface operations {
             /** @description The member */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MemberDto"];
                 };
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project or user */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3093,15 +4542,58 @@ export interface operations {
             /** @description Would leave the project without an owner (`last-owner`) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid role */
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Well-formed but invalid values (`validation-failed`, `errors[]`) */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3127,31 +4619,39 @@ export interface operations {
             /** @description Removed */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not the owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project or member */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3161,6 +4661,100 @@ export interface operations {
             /** @description Would leave the project without an owner (`last-owner`) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    projectsRestore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Project id */
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Restored */
+            200: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectDto"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A member, but not an owner */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not in the trash (never deleted, already restored or purged), or not a member */
+            404: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3172,10 +4766,15 @@ export interface operations {
     docsSearch: {
         parameters: {
             query: {
-                /** @description Words to look for in paths and contents (web-search syntax on PostgreSQL). */
+                /**
+                 * @description Words to look for in paths and contents (web-search syntax on PostgreSQL); 1..=200
+                 *     characters, not only spaces.
+                 */
                 q: string;
-                /** @description 1..=50, default 20. */
+                /** @description 1..=200, default 50. */
                 limit?: number;
+                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -3189,33 +4788,52 @@ export interface operations {
             /** @description Hits, best first (empty for stop words or punctuation only) */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SearchResultsDto"];
                 };
             };
-            /** @description Invalid query parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3225,6 +4843,25 @@ export interface operations {
             /** @description Blank or over-long `q` */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3248,33 +4885,69 @@ export interface operations {
             /** @description Queued (or the active run) */
             202: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RunIdDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Role or scope too low */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not linked */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `github-credentials-invalid`: GitHub refused the link's credential; the owner must set a new one */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3303,24 +4976,69 @@ export interface operations {
             /** @description A page of conflicts */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_SyncConflictDto"];
                 };
             };
-            /** @description Not authenticated */
-            401: {
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
+            400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3350,49 +5068,83 @@ export interface operations {
             /** @description Resolved */
             204: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Malformed body */
+            /** @description Malformed JSON (`malformed-json`), wrong types, unknown or missing fields, or bad query parameters (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Viewer */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such (open) conflict */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The doc changed meanwhile */
+            /** @description `If-Match` names another version (`precondition-failed`); `currentVersion` says which */
             412: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over the size limit */
+            413: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3402,15 +5154,36 @@ export interface operations {
             /** @description Invalid `keep` or missing `content` */
             422: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The doc is locked by someone else */
+            /** @description Locked by someone else (`locked`); `lock` says by whom */
             423: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3439,24 +5212,69 @@ export interface operations {
             /** @description A page of runs */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_SyncRunDto"];
                 };
             };
-            /** @description Not authenticated */
-            401: {
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
+            400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3482,24 +5300,58 @@ export interface operations {
             /** @description The run */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SyncRunDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project or run */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3528,33 +5380,69 @@ export interface operations {
             /** @description A page of deleted docs */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_DocDto"];
                 };
             };
-            /** @description Invalid list parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such project, or not a member */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3580,33 +5468,43 @@ export interface operations {
             /** @description The restored doc */
             200: {
                 headers: {
+                    /** @description `"<version>"` of the doc */
+                    ETag?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DocDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Role or scope too low */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not in the trash */
+            /** @description No such resource, or not visible to the caller (`not-found`) */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3616,6 +5514,36 @@ export interface operations {
             /** @description Its path is taken again (`path-taken`) */
             409: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The project quota (docs or bytes) exceeded (`quota-exceeded` with `quota`, `limit`) */
+            422: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3641,6 +5569,8 @@ export interface operations {
             /** @description `ping` answered, or a replayed delivery ignored */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3650,6 +5580,8 @@ export interface operations {
             /** @description Accepted: runs queued, or the event ignored */
             202: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3659,6 +5591,8 @@ export interface operations {
             /** @description Missing or wrong signature (or no webhook secret configured) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3668,6 +5602,23 @@ export interface operations {
             /** @description Body too large */
             413: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`); wait `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description The remaining quota of the policy that refused the request (`limit=..., remaining=0, reset=...`) */
+                    RateLimit?: string;
+                    /** @description Seconds until a request may succeed */
+                    "Retry-After"?: number;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3694,6 +5645,8 @@ export interface operations {
             /** @description Switching protocols: JSON text frames, see docs/realtime.md */
             101: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3701,24 +5654,47 @@ export interface operations {
             /** @description Not a WebSocket handshake */
             400: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid credential or ticket */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Key without `docs:read` */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3739,24 +5715,47 @@ export interface operations {
             /** @description A ticket */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TicketDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Called with an API key */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit used up (`rate-limited`, per address, account or principal; see docs/deployment.md) */
+            429: {
+                headers: {
+                    /** @description What is left, e.g. `"principal";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The limits applied, e.g. `"principal";q=600;w=60` */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds until a retry can succeed */
+                    "Retry-After"?: string;
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3780,6 +5779,8 @@ export interface operations {
             /** @description The asset (not part of the API) */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3787,6 +5788,8 @@ export interface operations {
             /** @description Unchanged since the `ETag` sent in `If-None-Match` */
             304: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3794,6 +5797,8 @@ export interface operations {
             /** @description No such asset */
             404: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3814,6 +5819,8 @@ export interface operations {
             /** @description The process is up */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3834,6 +5841,8 @@ export interface operations {
             /** @description Prometheus text format */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3854,6 +5863,8 @@ export interface operations {
             /** @description Ready to serve */
             200: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3863,6 +5874,8 @@ export interface operations {
             /** @description A dependency does not answer; `checks` says which */
             503: {
                 headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -332,7 +332,7 @@ mod tests {
                 continue;
             }
             let path = path.split('?').next().unwrap();
-            let path = if ["/healthz", "/readyz", "/metrics"].contains(&path) {
+            let path = if ["/healthz", "/readyz", "/metrics", "/", "/console/{asset}"].contains(&path) {
                 path.to_owned()
             } else {
                 format!("/api/v1{path}")
