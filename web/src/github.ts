@@ -25,7 +25,8 @@ export function renderGitHub(el: HTMLElement, project: Project): () => void {
         h("dt", {}, "Direction"), h("dd", {}, link.direction),
         h("dt", {}, "Last sync"), h("dd", {}, formatTime(link.lastSyncAt)),
         h("dt", {}, "Last commit"), h("dd", {}, link.lastCommitSha ?? "—"),
-        h("dt", {}, "Last error"), h("dd", {}, link.lastError ?? "none")),
+        h("dt", {}, "Credential"), h("dd", {}, link.credential ? `${link.credential.kind}${link.credential.hint ? ` (${link.credential.hint})` : ""}` : "none"),
+        h("dt", {}, "Last error"), h("dd", {}, link.lastError ? `${link.lastError.message} (${link.lastError.code})` : "none")),
       h("div", { class: "actions" },
         h("button", {
           type: "button",
@@ -48,7 +49,7 @@ export function renderGitHub(el: HTMLElement, project: Project): () => void {
         h("tbody", {}, runs.items.map((run) => h("tr", {},
           h("td", {}, formatTime(run.startedAt ?? run.createdAt)), h("td", {}, run.trigger), h("td", {}, run.status),
           h("td", {}, String(run.pulled)), h("td", {}, String(run.pushed)), h("td", {}, String(run.conflicted)),
-          h("td", {}, run.error ?? ""))))),
+          h("td", {}, run.error ? run.error.message : ""))))),
       h("h4", {}, "Conflicts"),
       conflicts.items.length === 0 ? h("p", { class: "muted" }, "No open conflicts.") :
         conflicts.items.map((conflict) => conflictView(projectId, conflict, load)));
@@ -87,18 +88,25 @@ function linkForm(projectId: string, reload: () => Promise<void>, isOwner: boole
   const branch = h("input", { type: "text", required: true, value: "main" });
   const path = h("input", { type: "text", value: "" });
   const direction = h("select", {}, ["both", "pull", "push"].map((d) => h("option", { value: d }, d)));
+  // Write-only: sent once, stored encrypted by the server, never shown again (only a hint).
+  const token = h("input", { type: "password", autocomplete: "off", placeholder: "github_pat_…" });
   return h("form", {
     onsubmit: (e: Event) => {
       e.preventDefault();
       void attempt(async () => {
         await ok(client.api.PUT("/api/v1/projects/{projectId}/github", {
           params: { path: { projectId } },
-          body: { owner: owner.value, repo: repo.value, branch: branch.value, path: path.value, direction: direction.value },
+          body: {
+            owner: owner.value, repo: repo.value, branch: branch.value, path: path.value,
+            direction: direction.value as "pull" | "push" | "both",
+            credential: token.value.trim() ? { kind: "token", token: token.value.trim() } : undefined,
+          },
         }));
         await reload();
       });
     },
   }, h("h4", {}, "Link a repository"), field("Owner", owner), field("Repository", repo), field("Branch", branch),
     field("Folder (empty for the root)", path), field("Direction", direction),
+    field("Access token (fine-grained: Contents read/write, Metadata read; empty for the server's allowlisted token)", token),
     h("button", { type: "submit", disabled: !isOwner }, "Link"));
 }

@@ -63,7 +63,7 @@ export function renderKeys(el: HTMLElement, project: Project): () => void {
         const scopes = boxes.filter((b) => b.checked).map((b) => b.value);
         const key = await ok(client.api.POST("/api/v1/projects/{projectId}/api-keys", {
           params: { path: { projectId } },
-          body: { name: name.value, scopes, expiresInDays: days.value ? Number(days.value) : undefined },
+          body: { name: name.value, scopes: scopes as ("docs:read" | "docs:write" | "sync:run")[], expiresInDays: days.value ? Number(days.value) : undefined },
         }));
         showCreated(key);
         await load();

@@ -3,6 +3,8 @@ import type { Member, Project } from "@toolkit-sync/client";
 import { attempt, client, ok, onLive } from "./app";
 import { field, fill, formatTime, h, notify } from "./dom";
 
+type Role = "owner" | "editor" | "viewer";
+
 const ROLES = ["owner", "editor", "viewer"] as const;
 
 function roleSelect(value: string, disabled: boolean): HTMLSelectElement {
@@ -37,7 +39,7 @@ export function renderMembers(el: HTMLElement, project: Project, refresh: () => 
       e.preventDefault();
       void attempt(async () => {
         await ok(client.api.PUT("/api/v1/projects/{projectId}/members/{userId}", {
-          params: { path: { projectId, userId: userId.value.trim() } }, body: { role: newRole.value },
+          params: { path: { projectId, userId: userId.value.trim() } }, body: { role: newRole.value as Role },
         }));
         userId.value = "";
         await load();
@@ -59,7 +61,7 @@ export function renderMembers(el: HTMLElement, project: Project, refresh: () => 
         select.setAttribute("aria-label", `Role of ${member.displayName}`);
         select.addEventListener("change", () => void attempt(async () => {
           await ok(client.api.PUT("/api/v1/projects/{projectId}/members/{userId}", {
-            params: { path: { projectId, userId: member.userId } }, body: { role: select.value },
+            params: { path: { projectId, userId: member.userId } }, body: { role: select.value as Role },
           }));
           notify(`${member.displayName} is now ${select.value}.`, "info");
         }).then((done) => { if (!done) select.value = member.role; }));
