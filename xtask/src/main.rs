@@ -3,15 +3,18 @@
 //! - `migrate [up|down|status|fresh]` on `DATABASE_URL` (default: the embedded SQLite file)
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
 //! - `bench [http|ws|sync] [--clients N]`: starts a release server and measures it (docs/benchmarks.md)
+//! - `secrets rotate`: re-seals stored credentials with `TOOLKIT__SECRETS__KEY` (old keys in
+//!   `TOOLKIT__SECRETS__PREVIOUS_KEYS`)
 
 mod bench;
 mod migrate;
+mod secrets;
 mod tidy;
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
-                     | cargo xtask bench [http|ws|sync] [--clients N]";
+                     | cargo xtask bench [http|ws|sync] [--clients N] | cargo xtask secrets rotate";
 
 fn migrate(action: &str) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
         Some("migrate") => migrate(rest.first().map_or("up", String::as_str)),
         Some("tidy") => tidy::run(),
         Some("bench") => bench::run(rest),
+        Some("secrets") if rest.first().map(String::as_str) == Some("rotate") => secrets::rotate(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
