@@ -3,6 +3,7 @@
 //! revoked; a GitHub App installation), the server token only for allowlisted repositories,
 //! and the token never stored in clear.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -396,4 +397,69 @@ async fn a_relink_during_a_run_leaves_the_new_links_docs_untouched() {
         s.fake.file_at_head("other/a.md").as_deref(),
         Some("from GitHub\n")
     );
+}
+
+/// Everything every test of this binary logs, from the first call on (a global subscriber).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let installed = tracing_subscriber::fmt()
+            .with_env_filter("info,toolkit_github=debug,toolkit_application=debug")
+            .with_writer(move || Capture(Arc::clone(&sink)))
+            .try_init();
+        assert!(
+            installed.is_ok(),
+            "another log subscriber is installed (TEST_LOG?): this test needs to capture the logs"
+        );
+        buffer
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_token_never_reaches_a_log_line() {
+    let logs = captured_logs();
+    let s = setup("", false).await;
+    json_of(s.put(&body("both", token(RW_TOKEN))).await, StatusCode::OK).await;
+    assert_eq!(s.finished().await["status"], "succeeded");
+    s.app.create_doc(&s.token, &s.project, "b.md", "pushed\n").await;
+    json_of(s.request_run().await, StatusCode::ACCEPTED).await;
+    assert_eq!(s.finished().await["status"], "succeeded");
+    s.fake.grant(RW_TOKEN, Access::Revoked);
+    json_of(s.request_run().await, StatusCode::ACCEPTED).await;
+    assert_eq!(s.finished().await["status"], "failed");
+    // A refused replacement logs too.
+    problem(
+        s.put(&body("both", token(BLIND_TOKEN))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    let text =
+        String::from_utf8_lossy(&logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
+    assert!(
+        text.contains("GitHub request"),
+        "the capture works: {} bytes",
+        text.len()
+    );
+    assert!(!text.contains(RW_TOKEN), "the token is in the logs");
+    assert!(!text.contains(BLIND_TOKEN), "the token is in the logs");
 }
