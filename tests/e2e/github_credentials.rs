@@ -3,6 +3,7 @@
 //! revoked; a GitHub App installation), the server token only for allowlisted repositories,
 //! and the token never stored in clear.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -349,4 +350,116 @@ async fn an_app_installation_token_is_minted_and_used_and_needs_a_configured_app
         "installation tokens (and the app's JWT to mint them) only: {used:?}"
     );
     assert!(!used.iter().any(|t| t == SERVER_TOKEN));
+}
+
+#[tokio::test]
+async fn a_relink_during_a_run_leaves_the_new_links_docs_untouched() {
+    let s = setup("", false).await;
+    json_of(s.put(&body("both", token(RW_TOKEN))).await, StatusCode::OK).await;
+    assert_eq!(s.finished().await["status"], "succeeded");
+    let docs_path = format!("/api/v1/projects/{}/docs", s.project);
+    let before = json_of(s.app.get(&docs_path, &s.token).await, StatusCode::OK).await;
+
+    // A slow run with many files to pull from `docs`; the link moves to `other` meanwhile.
+    let files: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("docs/n{i}.md"), format!("file {i}\n")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    s.fake.put_files(&refs);
+    s.fake.set_delay(Duration::from_millis(250));
+    json_of(s.request_run().await, StatusCode::ACCEPTED).await;
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while s.runs().await[0]["status"] != "running" {
+        assert!(Instant::now() < deadline, "the run did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut moved = body("both", token(RW_TOKEN));
+    moved["path"] = json!("other");
+    json_of(s.put(&moved).await, StatusCode::OK).await;
+    let old_run = s.finished().await;
+    s.fake.set_delay(Duration::ZERO);
+    assert_eq!(old_run["error"]["code"], "link-changed", "{old_run}");
+
+    // The next run syncs `other` with no bases of `docs`: nothing local may be trashed.
+    json_of(s.request_run().await, StatusCode::ACCEPTED).await;
+    let run = s.finished().await;
+    assert_eq!(run["status"], "succeeded", "{run} (old run: {old_run})");
+    let after = json_of(s.app.get(&docs_path, &s.token).await, StatusCode::OK).await;
+    for doc in before["items"].as_array().unwrap() {
+        let still = after["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["path"] == doc["path"]);
+        assert!(still, "{} was trashed by the relink: {after}", doc["path"]);
+    }
+    assert_eq!(
+        s.fake.file_at_head("other/a.md").as_deref(),
+        Some("from GitHub\n")
+    );
+}
+
+/// Everything every test of this binary logs, from the first call on (a global subscriber).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let installed = tracing_subscriber::fmt()
+            .with_env_filter("info,toolkit_github=debug,toolkit_application=debug")
+            .with_writer(move || Capture(Arc::clone(&sink)))
+            .try_init();
+        assert!(
+            installed.is_ok(),
+            "another log subscriber is installed (TEST_LOG?): this test needs to capture the logs"
+        );
+        buffer
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_token_never_reaches_a_log_line() {
+    let logs = captured_logs();
+    let s = setup("", false).await;
+    json_of(s.put(&body("both", token(RW_TOKEN))).await, StatusCode::OK).await;
+    assert_eq!(s.finished().await["status"], "succeeded");
+    s.app.create_doc(&s.token, &s.project, "b.md", "pushed\n").await;
+    json_of(s.request_run().await, StatusCode::ACCEPTED).await;
+    assert_eq!(s.finished().await["status"], "succeeded");
+    s.fake.grant(RW_TOKEN, Access::Revoked);
+    json_of(s.request_run().await, StatusCode::ACCEPTED).await;
+    assert_eq!(s.finished().await["status"], "failed");
+    // A refused replacement logs too.
+    problem(
+        s.put(&body("both", token(BLIND_TOKEN))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    let text =
+        String::from_utf8_lossy(&logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
+    assert!(
+        text.contains("GitHub request"),
+        "the capture works: {} bytes",
+        text.len()
+    );
+    assert!(!text.contains(RW_TOKEN), "the token is in the logs");
+    assert!(!text.contains(BLIND_TOKEN), "the token is in the logs");
 }

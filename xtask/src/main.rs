@@ -4,9 +4,12 @@
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
 //! - `bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR]`: starts a release server and measures it (docs/benchmarks.md)
 //! - `web [--check]`: regenerates the TypeScript client and rebuilds the console (docs/console.md)
+//! - `secrets rotate`: re-seals stored credentials with `TOOLKIT__SECRETS__KEY` (old keys in
+//!   `TOOLKIT__SECRETS__PREVIOUS_KEYS`)
 
 mod bench;
 mod migrate;
+mod secrets;
 mod tidy;
 mod web;
 
@@ -14,7 +17,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
                      | cargo xtask bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR] \
-                     | cargo xtask web [--check]";
+                     | cargo xtask web [--check] \
+                     | cargo xtask secrets rotate";
 
 fn migrate(action: &str) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(),
         Some("bench") => bench::run(rest),
         Some("web") => web::run_web(rest),
+        Some("secrets") if rest.first().map(String::as_str) == Some("rotate") => secrets::rotate(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

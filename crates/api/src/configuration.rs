@@ -463,9 +463,6 @@ impl Settings {
                 return Err(ConfigError::WeakWebhookSecret);
             }
         }
-        if self.profile == Profile::Production && self.secrets.key.is_none() {
-            return Err(ConfigError::MissingSecretsKey);
-        }
         toolkit_application::services::RepoAllowlist::parse(&self.github.allowed_repos)
             .map_err(ConfigError::AllowedRepos)?;
         let has_key = self.github.app_private_key.is_some() || self.github.app_private_key_file.is_some();
@@ -507,6 +504,9 @@ impl Settings {
                 .is_some_and(|s| s.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
             if !strong {
                 return Err(ConfigError::WeakJwtSecret);
+            }
+            if self.secrets.key.is_none() {
+                return Err(ConfigError::MissingSecretsKey);
             }
         }
         Ok(())

@@ -45,6 +45,7 @@ pub use refresh_tokens::SeaRefreshTokenRepository;
 pub use sea_orm::DatabaseConnection;
 pub use search::SeaSearchIndex;
 pub use sync::SeaSyncRepository;
+pub use sync_credentials::reseal_credentials;
 pub use unit_of_work::SeaUnitOfWork;
 pub use users::SeaUserRepository;
 pub use ws_tickets::SeaWsTicketStore;

@@ -75,3 +75,59 @@ pub(crate) fn values(credential: Option<&LinkCredential>) -> Vec<Value> {
         c.refused_at.into(),
     ]
 }
+
+/// Re-seals every stored token with the current key of `secrets` (key rotation: `cargo xtask
+/// secrets rotate`). Each row is rewritten only if its ciphertext is still the one read, so a
+/// credential set meanwhile is left alone. Returns how many were re-sealed.
+///
+/// # Errors
+/// A database failure, or a token no configured key opens (named by link, never shown).
+pub async fn reseal_credentials(
+    db: &sea_orm::DatabaseConnection,
+    secrets: &dyn toolkit_application::ports::SecretBox,
+) -> anyhow::Result<usize> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT project_id, credential_key_id, credential_ciphertext FROM github_links \
+             WHERE credential_ciphertext IS NOT NULL ORDER BY project_id",
+        ))
+        .await
+        .map_err(crate::errors::unexpected("reading sealed credentials"))?;
+    let mut resealed = 0;
+    for row in &rows {
+        let project: Uuid = get(row, "", "project_id")?;
+        let key_id: String = get(row, "", "credential_key_id")?;
+        let old: String = get(row, "", "credential_ciphertext")?;
+        let sealed = SealedSecret {
+            key_id,
+            ciphertext: hex::decode(&old)
+                .map_err(|_| anyhow::anyhow!("link {project}: ciphertext is not hex"))?,
+        };
+        let context = toolkit_application::services::sync_credentials::seal_context(
+            toolkit_domain::ProjectId::from_uuid(project),
+        );
+        let token = secrets
+            .open(&context, &sealed)
+            .map_err(|e| anyhow::anyhow!("link {project}: {e}"))?;
+        let new = secrets.seal(&context, &token)?;
+        let updated = db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "UPDATE github_links SET credential_key_id = $1, credential_ciphertext = $2 \
+                 WHERE project_id = $3 AND credential_ciphertext = $4",
+                [
+                    new.key_id.into(),
+                    hex::encode(&new.ciphertext).into(),
+                    project.into(),
+                    old.into(),
+                ],
+            ))
+            .await
+            .map_err(crate::errors::unexpected("re-sealing a credential"))?;
+        resealed += usize::try_from(updated.rows_affected()).unwrap_or(0);
+    }
+    Ok(resealed)
+}

@@ -9,6 +9,8 @@ use crate::{AppError, FieldError, GitHubRefusal};
 
 /// Longest token accepted (GitHub's fine-grained tokens are 93 characters).
 pub const MAX_TOKEN_CHARS: usize = 255;
+/// Shortest token accepted (classic tokens are 40 characters, fine-grained ones 93).
+pub const MIN_TOKEN_CHARS: usize = 20;
 
 /// Stable codes of `lastError.code` and a run's `error.code`.
 pub mod codes {
@@ -111,6 +113,10 @@ pub fn check_token(token: &SecretString) -> Result<(), AppError> {
     let raw = token.expose_secret();
     if raw.trim().is_empty() {
         return Err(field("credential.token", "must not be blank"));
+    }
+    // Shorter than any GitHub token; also keeps the 4-character hint from being the token.
+    if raw.chars().count() < MIN_TOKEN_CHARS {
+        return Err(field("credential.token", "is shorter than any GitHub token"));
     }
     if raw.chars().count() > MAX_TOKEN_CHARS {
         return Err(field(
@@ -217,6 +223,7 @@ mod tests {
         assert!(check_token(&token("github_pat_11ABCDEF_xyz9")).is_ok());
         assert!(check_token(&token("   ")).is_err());
         assert!(check_token(&token("ghp abc")).is_err());
+        assert!(check_token(&token("ghp_short")).is_err());
         assert!(check_token(&token(&"a".repeat(256))).is_err());
         assert_eq!(hint(&token("ghp_abcdWXYZ")), "…WXYZ");
         assert_eq!(hint(&token("ab")), "…ab");

@@ -1046,3 +1046,67 @@ async fn a_follow_up_can_be_asked_of_a_running_run_only() {
         "finished: queue a run instead"
     );
 }
+
+/// A stand-in for the AEAD box: "seals" by prefixing its key id, opens any key it knows.
+struct TaggingBox {
+    current: &'static str,
+    known: &'static [&'static str],
+}
+
+impl toolkit_application::ports::SecretBox for TaggingBox {
+    fn seal(&self, context: &str, secret: &secrecy::SecretString) -> anyhow::Result<SealedSecret> {
+        use secrecy::ExposeSecret as _;
+        Ok(SealedSecret {
+            key_id: self.current.to_owned(),
+            ciphertext: format!("{context}|{}", secret.expose_secret()).into_bytes(),
+        })
+    }
+
+    fn open(&self, context: &str, sealed: &SealedSecret) -> anyhow::Result<secrecy::SecretString> {
+        anyhow::ensure!(self.known.contains(&sealed.key_id.as_str()), "unknown key");
+        let text = String::from_utf8(sealed.ciphertext.clone())?;
+        let secret = text
+            .strip_prefix(&format!("{context}|"))
+            .ok_or_else(|| anyhow::anyhow!("wrong context"))?;
+        Ok(secrecy::SecretString::from(secret.to_owned()))
+    }
+}
+
+#[tokio::test]
+async fn rotation_reseals_every_stored_token_with_the_current_key() {
+    use toolkit_application::ports::SecretBox as _;
+    let db = fresh_database().await;
+    let (ada, toolkit) = owner_and_project(&db).await;
+    let sync = SeaSyncRepository::new(db.clone());
+    let old = TaggingBox {
+        current: "old",
+        known: &["old"],
+    };
+    let context = format!("github-link:{}", toolkit.id.as_uuid());
+    let sealed = old
+        .seal(&context, &secrecy::SecretString::from("tok".to_owned()))
+        .unwrap();
+    sync.put_link(&GitHubLink {
+        credential: Some(LinkCredential {
+            sealed: Some(sealed),
+            ..token_credential(ada.id, now())
+        }),
+        ..link(&toolkit, "docs")
+    })
+    .await
+    .unwrap();
+
+    let new = TaggingBox {
+        current: "new",
+        known: &["new", "old"],
+    };
+    assert_eq!(toolkit_db::reseal_credentials(&db, &new).await.unwrap(), 1);
+    let stored = sync.link(toolkit.id).await.unwrap().unwrap().credential.unwrap();
+    let resealed = stored.sealed.unwrap();
+    assert_eq!(resealed.key_id, "new");
+    let only_new = TaggingBox {
+        current: "new",
+        known: &["new"],
+    };
+    assert!(only_new.open(&context, &resealed).is_ok());
+}
