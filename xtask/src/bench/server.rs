@@ -23,7 +23,12 @@ fn workspace_root() -> PathBuf {
 
 /// `cargo build --release -p toolkit-api --bin toolkit-sync`, then the binary's path
 /// (under `$CARGO_TARGET_DIR/release/` when set, else `target/release/`).
+/// `BENCH_SERVER_BINARY` skips the build and uses that binary (e.g. one already built with the
+/// same flags, or an older build to compare with).
 pub fn build_release() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("BENCH_SERVER_BINARY") {
+        return Ok(PathBuf::from(binary));
+    }
     let root = workspace_root();
     eprintln!("bench: building toolkit-sync (release)…");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
