@@ -227,6 +227,7 @@ async fn project_lists_show_the_github_link() {
     let app = spawn_app_with(|s| {
         s.github.api_url = uri;
         s.github.token = Some("test-token".to_owned().into());
+        s.github.allowed_repos = "acme/ai-toolkit".to_owned();
         s.github.worker_interval_ms = 60_000;
     })
     .await;

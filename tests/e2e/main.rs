@@ -27,7 +27,7 @@ mod realtime;
 mod realtime_multi;
 mod revisions;
 mod search;
+mod search_safety;
 mod security;
 mod tls;
-mod search_safety;
 mod trash;

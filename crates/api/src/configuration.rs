@@ -73,7 +73,6 @@ pub struct MetricsSettings {
     pub token: Option<SecretString>,
 }
 
-
 /// Encryption of stored credentials (GitHub tokens of links).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecretsSettings {
@@ -601,9 +600,8 @@ mod tests {
 
     #[test]
     fn production_refuses_to_start_without_a_secrets_key() {
-        let mut s = Settings::for_tests("sqlite://x.db").unwrap();
-        s.profile = Profile::Production;
-        s.auth.jwt_secret = Some(SecretString::from("x".repeat(32)));
+        let mut s = production();
+        assert!(s.validate().is_ok(), "with a key it starts");
         s.secrets.key = None;
         assert!(matches!(s.validate(), Err(ConfigError::MissingSecretsKey)));
     }

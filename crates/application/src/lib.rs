@@ -11,5 +11,7 @@ pub mod page;
 pub mod ports;
 pub mod services;
 
-pub use error::{AppError, Conflict, FieldError, Forbidden, GitHubRefusal, Quota, QuotaExceeded, Unauthorized};
+pub use error::{
+    AppError, Conflict, FieldError, Forbidden, GitHubRefusal, Quota, QuotaExceeded, Unauthorized,
+};
 pub use page::{Page, PageRequest};

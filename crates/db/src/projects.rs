@@ -60,7 +60,11 @@ fn listing(row: &QueryResult) -> anyhow::Result<ProjectListing> {
     } else {
         None
     };
-    Ok(ProjectListing { project, role, github })
+    Ok(ProjectListing {
+        project,
+        role,
+        github,
+    })
 }
 
 #[async_trait]

@@ -252,8 +252,8 @@ impl SearchIndex for SeaSearchIndex {
         &self,
         project_id: ProjectId,
         query: &str,
-        limit_rows: u64,
         offset: u64,
+        limit_rows: u64,
     ) -> anyhow::Result<Vec<SearchHit>> {
         let backend = self.db.get_database_backend();
         let markers = Markers::new();

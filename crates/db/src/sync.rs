@@ -167,13 +167,17 @@ pub(crate) fn link_from_prefixed_row(row: &QueryResult, prefix: &str) -> anyhow:
         direction: SyncDirection::parse(&direction).map_err(invalid("sync direction"))?,
         poll_interval_seconds: {
             let value: i32 = field(row, prefix, "poll_interval_seconds")?;
-            u32::try_from(value).map_err(|_| anyhow::anyhow!("{T}.poll_interval_seconds is negative: {value}"))?
+            u32::try_from(value)
+                .map_err(|_| anyhow::anyhow!("{T}.poll_interval_seconds is negative: {value}"))?
         },
         head_etag: field(row, prefix, "head_etag")?,
         last_commit_sha: field(row, prefix, "last_commit_sha")?,
         last_tree_sha: field(row, prefix, "last_tree_sha")?,
         last_sync_at: field(row, prefix, "last_sync_at")?,
-        last_error: sync_error(field(row, prefix, "last_error")?, field(row, prefix, "last_error_code")?),
+        last_error: sync_error(
+            field(row, prefix, "last_error")?,
+            field(row, prefix, "last_error_code")?,
+        ),
         created_at: field(row, prefix, "created_at")?,
         generation: field(row, prefix, "generation")?,
         credential: sync_credentials::from_row(row, prefix)?,

@@ -256,7 +256,10 @@ pub async fn run(binary: &Path, clients: usize, idle: Option<usize>) -> anyhow::
     let http = api::client()?;
     // Every client uses the one bench account: lift the per-principal (and total) socket caps.
     let caps = [
-        ("TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL", clients.to_string()),
+        (
+            "TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL",
+            clients.to_string(),
+        ),
         ("TOOLKIT__REALTIME__MAX_CONNECTIONS", (clients + 16).to_string()),
     ];
     let server = Server::start_with_env(binary, &http, &caps).await?;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use toolkit_domain::{
-    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, EventKind, Project, ProjectId, Role, Scope, Scopes, UserId,
+    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, EventKind, Project, ProjectId, Role, Scope,
+    Scopes, UserId,
 };
 use uuid::Uuid;
 
@@ -13,8 +14,8 @@ use super::api_keys::{MAX_EXPIRES_IN_DAYS, TOUCH_INTERVAL_SECONDS};
 use super::test_support::*;
 use super::{ApiKeyService, CreatedKey, KeyAuthentication, KeyCaller, ProjectService};
 use crate::ports::{
-    Applied, Change, CommitError, MockApiKeyRepository, MockMemberRepository,
-    MockProjectRepository, MockTokenIssuer, MockUnitOfWork, MockUserRepository,
+    Applied, Change, CommitError, MockApiKeyRepository, MockMemberRepository, MockProjectRepository,
+    MockTokenIssuer, MockUnitOfWork, MockUserRepository,
 };
 use crate::{AppError, Forbidden, Page, PageRequest, Unauthorized};
 

@@ -290,20 +290,20 @@ impl DocService {
         let applied = self
             .commit_update(project_id, doc_id, if_match, |expected_version| {
                 vec![
-                Change::UpdateDoc(DocUpdate {
-                    project_id,
-                    doc_id,
-                    expected_version,
-                    writer: writer_of(principal),
-                    path: path.clone(),
-                    content: content.clone(),
-                    message: message.clone(),
-                    author: principal.author(),
-                    at,
-                    kind: EventKind::DocUpdated,
-                }),
-                self.policy.quota.for_new_content(project_id),
-            ]
+                    Change::UpdateDoc(DocUpdate {
+                        project_id,
+                        doc_id,
+                        expected_version,
+                        writer: writer_of(principal),
+                        path: path.clone(),
+                        content: content.clone(),
+                        message: message.clone(),
+                        author: principal.author(),
+                        at,
+                        kind: EventKind::DocUpdated,
+                    }),
+                    self.policy.quota.for_new_content(project_id),
+                ]
             })
             .await?;
         doc_from(applied.doc)
@@ -515,20 +515,20 @@ impl DocService {
         let applied = self
             .commit_update(project_id, doc_id, if_match, |expected_version| {
                 vec![
-                Change::UpdateDoc(DocUpdate {
-                    project_id,
-                    doc_id,
-                    expected_version,
-                    writer: writer_of(principal),
-                    path: None,
-                    content: content.clone(),
-                    message: Some(format!("restored version {version}")),
-                    author: principal.author(),
-                    at,
-                    kind: EventKind::DocRestored,
-                }),
-                self.policy.quota.for_new_content(project_id),
-            ]
+                    Change::UpdateDoc(DocUpdate {
+                        project_id,
+                        doc_id,
+                        expected_version,
+                        writer: writer_of(principal),
+                        path: None,
+                        content: content.clone(),
+                        message: Some(format!("restored version {version}")),
+                        author: principal.author(),
+                        at,
+                        kind: EventKind::DocRestored,
+                    }),
+                    self.policy.quota.for_new_content(project_id),
+                ]
             })
             .await?;
         doc_from(applied.doc)

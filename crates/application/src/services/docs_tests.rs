@@ -764,7 +764,10 @@ async fn update_with_if_match_any_targets_the_current_version() {
         .returning(|_, _, _, _| Ok(Some(doc(7, None))));
     let updated = doc(8, Some("new text"));
     fx.expect_commit(
-        vec![expected_update(7, Some(caller_id()), ada(), None)],
+        vec![
+            expected_update(7, Some(caller_id()), ada(), None),
+            quota_for_new_content(),
+        ],
         with_doc(updated.clone()),
     );
 
@@ -787,7 +790,10 @@ async fn update_with_if_match_any_retries_on_the_version_a_concurrent_write_made
     let mut seq = mockall::Sequence::new();
     fx.uow
         .expect_commit()
-        .withf(exactly(vec![expected_update(7, Some(caller_id()), ada(), None)]))
+        .withf(exactly(vec![
+            expected_update(7, Some(caller_id()), ada(), None),
+            quota_for_new_content(),
+        ]))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Err(CommitError::Stale { current_version: 9 }));
@@ -795,7 +801,10 @@ async fn update_with_if_match_any_retries_on_the_version_a_concurrent_write_made
     let applied = with_doc(updated.clone());
     fx.uow
         .expect_commit()
-        .withf(exactly(vec![expected_update(9, Some(caller_id()), ada(), None)]))
+        .withf(exactly(vec![
+            expected_update(9, Some(caller_id()), ada(), None),
+            quota_for_new_content(),
+        ]))
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_| Ok(applied.clone()));
@@ -1744,7 +1753,13 @@ async fn an_update_over_the_byte_quota_is_quota_exceeded_and_checks_bytes_only()
 
     let error = fx
         .build()
-        .update(&user(), pid(), did(), Some(IfMatch::Version(1)), edit("more", None))
+        .update(
+            &user(),
+            pid(),
+            did(),
+            Some(IfMatch::Version(1)),
+            edit("more", None),
+        )
         .await
         .unwrap_err();
 

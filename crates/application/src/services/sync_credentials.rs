@@ -159,10 +159,9 @@ pub fn link_refusal(error: GitHubError) -> AppError {
         GitHubError::Forbidden => AppError::GitHub(GitHubRefusal::PermissionDenied {
             missing: "read access to the repository (Contents: read, Metadata: read)".into(),
         }),
-        GitHubError::RateLimited { .. } => field(
-            "repo",
-            "GitHub is rate limiting this credential; try again later",
-        ),
+        GitHubError::RateLimited { .. } => {
+            field("repo", "GitHub is rate limiting this credential; try again later")
+        }
         GitHubError::Transient(_) => AppError::Unavailable("GitHub"),
         other => AppError::Unexpected(anyhow::anyhow!("checking the repository: {other}")),
     }
