@@ -2129,7 +2129,7 @@ export interface operations {
                     "application/json": components["schemas"]["PageDto_TrashedProjectDto"];
                 };
             };
-            /** @description Invalid list parameters */
+            /** @description Bad query parameters: unknown, wrong type, `limit` out of range, or a `cursor` this list did not make (`invalid-request`, `errors[]`) */
             400: {
                 headers: {
                     /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
@@ -2140,8 +2140,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
+                headers: {
+                    /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
+            403: {
                 headers: {
                     /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
                     "X-Request-Id"?: string;
@@ -4711,7 +4722,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProjectDto"];
                 };
             };
-            /** @description Not authenticated */
+            /** @description Missing, invalid or expired credential (`unauthorized`) */
             401: {
                 headers: {
                     /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */
@@ -4722,7 +4733,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A member, but not an owner */
+            /** @description Role or key scope too low (`insufficient-role`, `insufficient-scope`), or an API key on an endpoint only people may call (`api-key-not-allowed`) */
             403: {
                 headers: {
                     /** @description The request's id (echoed when the client sent a sane one); the server log lines of this request carry it */

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::responses::RequestIdHeader;
+use crate::responses::{RequestIdHeader, operations_mut};
 use crate::{dto, problem, routes};
 
 struct BearerAuth;
@@ -41,17 +41,7 @@ struct UniqueOperationIds;
 impl Modify for UniqueOperationIds {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-                &mut item.head,
-                &mut item.options,
-                &mut item.trace,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations_mut(item) {
                 let tag = operation
                     .tags
                     .as_ref()
@@ -123,16 +113,7 @@ impl Modify for Limits {
             ]
             .contains(&path.as_str());
             let hashes = ["/api/v1/auth/register", "/api/v1/auth/login"].contains(&path.as_str());
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations_mut(item) {
                 let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
                 let responses = &mut operation.responses.responses;
                 if by_address || authenticated {

@@ -198,6 +198,24 @@ impl IntoResponses for DocPreconditionErrors {
     }
 }
 
+/// Every operation of a path, whatever its method: what the document modifiers walk.
+pub fn operations_mut(
+    item: &mut utoipa::openapi::path::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Adds `X-Request-Id` to every response of every operation: the request-context middleware
 /// sets it on every answer, errors included.
 pub struct RequestIdHeader;
@@ -205,17 +223,7 @@ pub struct RequestIdHeader;
 impl Modify for RequestIdHeader {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-                &mut item.head,
-                &mut item.options,
-                &mut item.trace,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations_mut(item) {
                 for response in operation.responses.responses.values_mut() {
                     if let RefOr::T(response) = response {
                         response.headers.insert(

@@ -166,6 +166,34 @@ impl SeaBundleSource {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+
+    /// `columns` of the project's live docs (optionally under a prefix) in byte order of their
+    /// paths, in one statement (so one snapshot).
+    async fn live_docs(
+        &self,
+        project_id: ProjectId,
+        prefix: Option<PathPrefix>,
+        columns: &str,
+    ) -> anyhow::Result<Vec<QueryResult>> {
+        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
+        let filter = prefix_filter(prefix, &mut values);
+        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
+        let order = if postgres {
+            "d.path COLLATE \"C\""
+        } else {
+            "d.path"
+        };
+        let sql = format!(
+            "SELECT {columns} FROM docs d \
+             WHERE d.project_id = $1 AND d.deleted_at IS NULL{filter} ORDER BY {order}"
+        );
+        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
+        self.db
+            .query_all_raw(stmt)
+            .await
+            .map_err(unexpected("reading the bundle"))
+    }
 }
 
 /// The bundle's content tag: SHA-256 over the `(id, version)` pairs of its docs, sorted by id
@@ -240,25 +268,9 @@ impl BundleSource for SeaBundleSource {
         prefix: Option<PathPrefix>,
     ) -> anyhow::Result<(String, Vec<BundleDoc>)> {
         // One statement, so one snapshot: the tag describes exactly these docs.
-        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        let filter = prefix_filter(prefix, &mut values);
-        let mut sql = format!(
-            "SELECT d.id, d.path, d.content, d.sha256, d.version FROM docs d \
-             WHERE d.project_id = $1 AND d.deleted_at IS NULL{filter}"
-        );
-        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
-        sql.push_str(if postgres {
-            " ORDER BY d.path COLLATE \"C\""
-        } else {
-            " ORDER BY d.path"
-        });
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
         let rows = self
-            .db
-            .query_all_raw(stmt)
-            .await
-            .map_err(unexpected("reading the bundle"))?;
+            .live_docs(project_id, prefix, "d.id, d.path, d.content, d.sha256, d.version")
+            .await?;
         let docs = rows
             .iter()
             .map(|row| {
@@ -292,25 +304,9 @@ impl BundleSource for SeaBundleSource {
         prefix: Option<PathPrefix>,
     ) -> anyhow::Result<(String, Vec<BundleEntry>)> {
         // One statement, so one snapshot: the tag describes exactly these entries.
-        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        let filter = prefix_filter(prefix, &mut values);
-        let mut sql = format!(
-            "SELECT d.id, d.path, d.sha256, d.version, d.size FROM docs d \
-             WHERE d.project_id = $1 AND d.deleted_at IS NULL{filter}"
-        );
-        // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
-        sql.push_str(if postgres {
-            " ORDER BY d.path COLLATE \"C\""
-        } else {
-            " ORDER BY d.path"
-        });
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
         let rows = self
-            .db
-            .query_all_raw(stmt)
-            .await
-            .map_err(unexpected("reading the bundle"))?;
+            .live_docs(project_id, prefix, "d.id, d.path, d.sha256, d.version, d.size")
+            .await?;
         let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle entry");
         let entries = rows
             .iter()

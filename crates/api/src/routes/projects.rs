@@ -142,34 +142,18 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct TrashListParams {
-    /// 1..=200, default 50.
-    pub limit: Option<u32>,
-    /// Opaque cursor from a previous page's `nextCursor`.
-    pub cursor: Option<String>,
-}
-
 /// The projects in the trash that the caller owns, ordered by id.
-#[utoipa::path(get, path = "/api/v1/projects/trash", tag = "projects", security(("bearer" = [])), params(TrashListParams),
+#[utoipa::path(get, path = "/api/v1/projects/trash", tag = "projects", security(("bearer" = [])), params(ListParams),
     responses(
+        AuthErrors, QueryErrors,
         (status = 200, description = "A page of trashed projects", body = PageDto<TrashedProjectDto>),
-        (status = 400, description = "Invalid list parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_trash(
     state: web::Data<AppState>,
     caller: Authenticated,
-    query: web::Query<TrashListParams>,
+    query: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
-    let page = ListParams {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .page()?;
+    let page = query.page()?;
     let page = state.projects.list_trash(&caller.0, page).await?;
     Ok(HttpResponse::Ok().json(PageDto::from_page(page, TrashedProjectDto::from)))
 }
@@ -178,9 +162,8 @@ pub async fn list_trash(
 #[utoipa::path(post, path = "/api/v1/projects/{projectId}/restore", tag = "projects", security(("bearer" = [])),
     params(("projectId" = Uuid, Path, description = "Project id")),
     responses(
+        AuthErrors,
         (status = 200, description = "Restored", body = ProjectDto),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A member, but not an owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not in the trash (never deleted, already restored or purged), or not a member", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn restore(
