@@ -17,6 +17,8 @@ export class DocEditor {
   private lock: Lock | null = null;
   private holding = false;
   private dirty = false;
+  /** Writes of this editor in flight: their own live events arrive before their responses. */
+  private writing = 0;
   private renewTimer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
   private readonly text = h("textarea", { name: "content", rows: 22, spellcheck: false });
@@ -135,10 +137,11 @@ export class DocEditor {
 
   private async save(): Promise<void> {
     if (!this.doc) return;
+    this.writing += 1;
     const { data, error, response } = await client.api.PUT("/api/v1/projects/{projectId}/docs/{docId}", {
       params: { path: { projectId: this.projectId, docId: this.docId }, header: { "If-Match": versionTag(this.doc.version) } },
       body: { content: this.text.value },
-    });
+    }).finally(() => { this.writing -= 1; });
     if (data) {
       const lock = this.lock;
       this.show({ ...data, lock: data.lock ?? lock });
@@ -214,9 +217,10 @@ export class DocEditor {
 
   private async restore(version: number): Promise<void> {
     if (!this.doc) return;
+    this.writing += 1;
     const { data, error, response } = await client.api.POST("/api/v1/projects/{projectId}/docs/{docId}/revisions/{version}/restore", {
       params: { path: { projectId: this.projectId, docId: this.docId, version }, header: { "If-Match": versionTag(this.doc.version) } },
-    });
+    }).finally(() => { this.writing -= 1; });
     if (data) {
       this.show(data);
       fill(this.revisions);
@@ -245,7 +249,8 @@ export class DocEditor {
         break;
       case "doc.updated":
       case "doc.restored":
-        if ((data.version ?? 0) <= this.doc.version) break;
+        // Our own write's event can arrive before its response, which shows the new version.
+        if ((data.version ?? 0) <= this.doc.version || this.writing > 0) break;
         if (this.dirty) {
           this.say(`${authorName(event.actor)} saved version ${data.version} while you were editing. Your save would be refused (412): copy your text, then load the latest version.`, "error", this.reloadKeepingText());
         } else {
