@@ -1,12 +1,14 @@
 //! Argon2id password hashing (the `PasswordHasher` port), run off the async executor, at most
-//! a few hashes at once.
+//! a few hashes at once, each in working memory its slot allocated once and keeps.
 
-use std::sync::Arc;
+use std::fmt::Display;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use argon2::password_hash::Error as HashError;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::password_hash::try_generate_salt;
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use async_trait::async_trait;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 use tokio::task::spawn_blocking;
@@ -41,33 +43,127 @@ impl std::fmt::Display for HasherBusy {
 
 impl std::error::Error for HasherBusy {}
 
-/// Bounds concurrent hashes: each holds `m_cost` KiB for its whole run, so without a bound a
-/// flood of logins (even for unknown accounts) grows memory without limit and starves the
-/// blocking pool. Waiters hold only a small future, and only for `wait`.
+/// Argon2 working memory (`m_cost` KiB as 1 KiB blocks), owned by one hashing slot at a time.
+type Memory = Vec<Block>;
+
+/// Bounds concurrent hashes and owns their working memory: each hash needs `m_cost` KiB, so
+/// without a bound a flood of logins (even for unknown accounts) grows memory without limit
+/// and starves the blocking pool. Waiters hold only a small future, and only for `wait`.
+///
+/// The memory is allocated on a slot's first hash and then reused by every later hash, never
+/// freed: at most `slots × m_cost` in total. Allocating and freeing a 19 MiB block per hash
+/// instead let glibc's dynamic mmap threshold rise to 19 MiB after the first free, so later
+/// blocks came from the heap arenas and stayed there (275 MiB after a 400-login flood, see
+/// docs/deployment.md).
 #[derive(Debug, Clone)]
 struct Gate {
     permits: Arc<Semaphore>,
     wait: Duration,
+    /// The memory of the slots not hashing right now (at most one buffer per permit).
+    idle: Arc<Mutex<Vec<Memory>>>,
+    /// Blocks a slot keeps: those of the configured parameters. A stored hash made with more
+    /// memory (before the cost was lowered) is computed in a buffer of its own, freed after.
+    keep_blocks: usize,
 }
 
 impl Gate {
-    async fn enter(&self) -> anyhow::Result<OwnedSemaphorePermit> {
+    fn new(slots: usize, wait: Duration, params: &Params) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(slots)),
+            wait,
+            idle: Arc::new(Mutex::new(Vec::new())),
+            keep_blocks: params.block_count(),
+        }
+    }
+
+    /// A slot now, or within `wait`; else [`HasherBusy`].
+    async fn enter(&self) -> anyhow::Result<Slot> {
         let busy = || {
             anyhow::Error::new(HasherBusy {
                 retry_after: BUSY_RETRY_AFTER,
             })
         };
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Ok(permit);
+            return Ok(self.slot(permit));
         }
         if self.wait.is_zero() {
             return Err(busy());
         }
         match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(permit)) => Ok(self.slot(permit)),
             _ => Err(busy()),
         }
     }
+
+    /// A slot, however long that takes (for [`Argon2Hasher::warm_up`]).
+    async fn enter_waiting(&self) -> anyhow::Result<Slot> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the hashing slots are closed")?;
+        Ok(self.slot(permit))
+    }
+
+    fn slot(&self, permit: OwnedSemaphorePermit) -> Slot {
+        let memory = lock(&self.idle).pop().unwrap_or_default();
+        Slot {
+            memory,
+            keep_blocks: self.keep_blocks,
+            idle: self.idle.clone(),
+            _permit: permit,
+        }
+    }
+}
+
+fn lock(idle: &Mutex<Vec<Memory>>) -> MutexGuard<'_, Vec<Memory>> {
+    // The list stays consistent even if a holder panicked: it is only pushed to and popped.
+    idle.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The right to run one hash, with its memory. Moved into the blocking task, so the permit is
+/// held until the hash really ends, even when the request that started it is gone.
+struct Slot {
+    memory: Memory,
+    keep_blocks: usize,
+    idle: Arc<Mutex<Vec<Memory>>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    /// Runs `hash` on `count` blocks of this slot's memory, allocating it on first use. The
+    /// previous hash's contents need no clearing: Argon2's first pass overwrites every block
+    /// before any is read.
+    fn with_blocks<T>(&mut self, count: usize, hash: impl FnOnce(&mut [Block]) -> T) -> T {
+        if count > self.keep_blocks {
+            return hash(&mut vec![Block::new(); count]);
+        }
+        if self.memory.len() < count {
+            self.memory = vec![Block::new(); self.keep_blocks];
+        }
+        hash(&mut self.memory[..count])
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Runs before the permit is released: the next slot finds this memory.
+        let memory = std::mem::take(&mut self.memory);
+        if !memory.is_empty() {
+            lock(&self.idle).push(memory);
+        }
+    }
+}
+
+/// Runs `work` on tokio's blocking pool with `slot`, released when the work ends.
+async fn on_blocking_pool<T: Send + 'static>(
+    mut slot: Slot,
+    work: impl FnOnce(&mut Slot) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    spawn_blocking(move || work(&mut slot))
+        .await
+        .context("password hashing task failed")?
 }
 
 /// One slot per core: more concurrent hashes only add memory, not throughput.
@@ -105,25 +201,20 @@ impl Argon2Hasher {
     /// Argon2id with already validated parameters.
     #[must_use]
     pub fn with_params(params: Params) -> Self {
+        let gate = Gate::new(default_slots(), Duration::from_millis(100), &params);
         Self {
             params,
             dummy_hash: Arc::new(OnceCell::new()),
-            gate: Gate {
-                permits: Arc::new(Semaphore::new(default_slots())),
-                wait: Duration::from_millis(100),
-            },
+            gate,
         }
     }
 
     /// At most `slots` hashes at once (0 = one per core); a caller waits at most `wait` for a
-    /// slot, then gets [`HasherBusy`].
+    /// slot, then gets [`HasherBusy`]. Each slot keeps `m_cost` KiB once it has hashed.
     #[must_use]
     pub fn with_concurrency(mut self, slots: usize, wait: Duration) -> Self {
         let slots = if slots == 0 { default_slots() } else { slots };
-        self.gate = Gate {
-            permits: Arc::new(Semaphore::new(slots)),
-            wait,
-        };
+        self.gate = Gate::new(slots, wait, &self.params);
         self
     }
 
@@ -141,7 +232,8 @@ impl Argon2Hasher {
     }
 
     /// Computes the dummy hash now, so the first login attempt for an unknown email is not
-    /// slower (and thus distinguishable) than later ones. Optional: call it at start-up.
+    /// slower (and thus distinguishable) than later ones. Optional: call it at start-up (it
+    /// makes one slot allocate its memory).
     ///
     /// # Errors
     /// Only if hashing fails, which would mean broken parameters.
@@ -149,18 +241,13 @@ impl Argon2Hasher {
         self.dummy_hash().await.map(drop)
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
     async fn dummy_hash(&self) -> anyhow::Result<String> {
-        let argon2 = self.argon2();
         let hash = self
             .dummy_hash
-            .get_or_try_init(|| async move {
-                spawn_blocking(move || hash_phc(&argon2, DUMMY_PASSWORD))
-                    .await
-                    .context("password hashing task failed")?
+            .get_or_try_init(|| async {
+                let slot = self.gate.enter_waiting().await?;
+                let params = self.params.clone();
+                on_blocking_pool(slot, move |slot| hash_phc(slot, &params, DUMMY_PASSWORD)).await
             })
             .await?;
         Ok(hash.clone())
@@ -177,52 +264,97 @@ impl Default for Argon2Hasher {
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> anyhow::Result<String> {
-        let _slot = self.gate.enter().await?;
-        let argon2 = self.argon2();
+        let slot = self.gate.enter().await?;
+        let params = self.params.clone();
         let password = password.expose().to_owned();
-        spawn_blocking(move || hash_phc(&argon2, password.as_bytes()))
-            .await
-            .context("password hashing task failed")?
+        on_blocking_pool(slot, move |slot| hash_phc(slot, &params, password.as_bytes())).await
     }
 
     async fn verify(&self, password: &str, hash: Option<String>) -> anyhow::Result<bool> {
-        // Held across the dummy hash too: it costs as much as a real one.
-        let _slot = self.gate.enter().await?;
-        let (stored, known_account) = match hash {
-            Some(stored) => (stored, true),
-            None => (self.dummy_hash().await?, false),
-        };
+        // Taken before the dummy hash too: the first unknown account may have to make it.
+        let slot = self.gate.enter().await?;
         let password = password.to_owned();
-        let matches = spawn_blocking(move || verify_phc(password.as_bytes(), &stored))
-            .await
-            .context("password verification task failed")??;
-        // The dummy check ran only for its cost: an unknown account never matches.
-        Ok(known_account && matches)
+        let Some(stored) = hash else {
+            let params = self.params.clone();
+            let known = self.dummy_hash.get().cloned();
+            let (dummy, _) = on_blocking_pool(slot, move |slot| {
+                let dummy = match known {
+                    Some(dummy) => dummy,
+                    None => hash_phc(slot, &params, DUMMY_PASSWORD)?,
+                };
+                // Checked only for its cost: an unknown account never matches.
+                let matches = verify_phc(slot, password.as_bytes(), &dummy)?;
+                Ok((dummy, matches))
+            })
+            .await?;
+            // Two first logins may both have made one: either is a valid dummy.
+            let _ = self.dummy_hash.set(dummy);
+            return Ok(false);
+        };
+        on_blocking_pool(slot, move |slot| verify_phc(slot, password.as_bytes(), &stored)).await
     }
 }
 
-/// Hashes with a fresh 16-byte salt from the OS CSPRNG.
-fn hash_phc(argon2: &Argon2<'_>, password: &[u8]) -> anyhow::Result<String> {
-    argon2
-        .hash_password(password)
-        .map(|hash| hash.to_string())
-        .map_err(|e| anyhow!("password hashing failed: {e}"))
+/// Hashes with a fresh 16-byte salt from the OS CSPRNG in the slot's memory: the same PHC
+/// string as the crate's `hash_password` for that salt (tests check both ways).
+fn hash_phc(slot: &mut Slot, params: &Params, password: &[u8]) -> anyhow::Result<String> {
+    let failed = |e: &dyn Display| anyhow!("password hashing failed: {e}");
+    let salt = try_generate_salt().map_err(|e| failed(&e))?;
+    let mut buffer = [0_u8; Output::MAX_LENGTH];
+    let out = buffer
+        .get_mut(..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN))
+        .ok_or_else(|| {
+            anyhow!(
+                "password hashing failed: output length above {}",
+                Output::MAX_LENGTH
+            )
+        })?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    slot.with_blocks(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, &salt, &mut *out, blocks)
+    })
+    .map_err(|e| failed(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+        hash: Some(Output::new(out).map_err(|e| failed(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// `Ok(false)` for a wrong password; `Err` for a stored value that is no usable Argon2 PHC
-/// string, which means corrupted data rather than a failed login.
-fn verify_phc(password: &[u8], stored: &str) -> anyhow::Result<bool> {
+/// string, which means corrupted data rather than a failed login. What the crate's
+/// `verify_password` does, but in the slot's memory.
+fn verify_phc(slot: &mut Slot, password: &[u8], stored: &str) -> anyhow::Result<bool> {
     // The stored string is not echoed into the error: it is credential material.
     let parsed = PasswordHash::new(stored).map_err(|e| anyhow!("stored password hash is malformed: {e}"))?;
-    if parsed.salt.is_none() || parsed.hash.is_none() {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
         return Err(anyhow!("stored password hash is malformed: no salt or hash"));
-    }
+    };
+    let unusable = |e: &dyn Display| anyhow!("stored password hash is unusable: {e}");
     // Algorithm, version and costs come from the PHC string, not from this hasher.
-    match Argon2::default().verify_password(password, &parsed) {
-        Ok(()) => Ok(true),
-        Err(HashError::PasswordInvalid) => Ok(false),
-        Err(e) => Err(anyhow!("stored password hash is unusable: {e}")),
-    }
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| unusable(&e))?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| unusable(&e))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(|e| unusable(&e))?;
+    let mut buffer = [0_u8; Output::MAX_LENGTH];
+    let out = buffer
+        .get_mut(..expected.len())
+        .ok_or_else(|| anyhow!("stored password hash is unusable: output too long"))?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    slot.with_blocks(params.block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt, &mut *out, blocks)
+    })
+    .map_err(|e| unusable(&e))?;
+    let computed = Output::new(out).map_err(|e| unusable(&e))?;
+    // `Output`'s equality is constant-time (`ctutils::CtEq`), as in the crate's own verifier.
+    Ok(computed == *expected)
 }
 
 #[cfg(test)]
@@ -326,6 +458,156 @@ mod tests {
         });
         assert!(!hasher.verify("password", None).await.unwrap());
         release.await.unwrap();
+    }
+
+    /// A PHC string made by the argon2 crate's own API, with `params` (any algorithm).
+    fn crate_hash(algorithm: Algorithm, version: Version, params: Params, password: &str) -> String {
+        use argon2::PasswordHasher as _;
+        Argon2::new(algorithm, version, params)
+            .hash_password(password.as_bytes())
+            .unwrap()
+            .to_string()
+    }
+
+    fn crate_verifies(password: &str, hash: &str) -> bool {
+        use argon2::PasswordVerifier as _;
+        Argon2::default()
+            .verify_password(password.as_bytes(), &PasswordHash::new(hash).unwrap())
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_by_the_argon2_crate_verifies_here() {
+        let hasher = Argon2Hasher::fast_for_tests();
+        let hash = crate_hash(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 2, 1, None).unwrap(),
+            "correct horse battery",
+        );
+        assert!(
+            hasher
+                .verify("correct horse battery", Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("correct horse batterY", Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_here_verifies_with_the_argon2_crate() {
+        for hasher in [
+            Argon2Hasher::fast_for_tests(),
+            Argon2Hasher::new(64, 3, 2).unwrap(),
+        ] {
+            let hash = hasher.hash(&password("correct horse battery")).await.unwrap();
+            assert!(crate_verifies("correct horse battery", &hash), "{hash}");
+            assert!(!crate_verifies("correct horse batterY", &hash), "{hash}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_parameters_of_the_stored_string_are_honoured() {
+        let hasher = Argon2Hasher::fast_for_tests();
+        for (algorithm, version) in [
+            (Algorithm::Argon2id, Version::V0x13),
+            (Algorithm::Argon2i, Version::V0x13),
+            (Algorithm::Argon2d, Version::V0x10),
+        ] {
+            let params = Params::new(64, 3, 2, Some(24)).unwrap();
+            let hash = crate_hash(algorithm, version, params, "correct horse battery");
+            assert!(
+                hasher
+                    .verify("correct horse battery", Some(hash.clone()))
+                    .await
+                    .unwrap(),
+                "{hash}"
+            );
+            // The same salt and output under other costs is another hash: a verifier that
+            // used its own parameters (or ignored the stored ones) would accept it.
+            let other_costs = hash.replace("m=64,t=3,p=2", "m=64,t=2,p=2");
+            assert_ne!(other_costs, hash);
+            assert!(
+                !hasher
+                    .verify("correct horse battery", Some(other_costs))
+                    .await
+                    .unwrap(),
+                "{hash}"
+            );
+        }
+    }
+
+    fn idle_buffers(hasher: &Argon2Hasher) -> Vec<(usize, *const Block)> {
+        lock(&hasher.gate.idle)
+            .iter()
+            .map(|memory| (memory.len(), memory.as_ptr()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_slot_allocates_its_memory_once_and_reuses_it() {
+        let hasher = Argon2Hasher::new(64, 1, 1)
+            .unwrap()
+            .with_concurrency(1, Duration::from_secs(30));
+        assert!(idle_buffers(&hasher).is_empty(), "nothing before the first hash");
+        let first = hasher.hash(&password("correct horse battery")).await.unwrap();
+        let kept = idle_buffers(&hasher);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].0, 64);
+        // Later hashes and checks run in the same (now dirty) memory and stay correct.
+        let second = hasher.hash(&password("another password")).await.unwrap();
+        assert!(
+            hasher
+                .verify("correct horse battery", Some(first.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("another password", Some(first.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("x", None).await.unwrap());
+        assert!(crate_verifies("correct horse battery", &first));
+        assert!(crate_verifies("another password", &second));
+        assert_eq!(idle_buffers(&hasher), kept, "the same buffer, not a new one");
+    }
+
+    #[tokio::test]
+    async fn concurrent_hashes_keep_at_most_one_buffer_per_slot() {
+        let hasher = Argon2Hasher::new(64, 1, 1)
+            .unwrap()
+            .with_concurrency(2, Duration::from_secs(30));
+        let hashes = (0..12).map(|_| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&password("correct horse battery")).await })
+        });
+        for hash in hashes.collect::<Vec<_>>() {
+            hash.await.unwrap().unwrap();
+        }
+        let kept = idle_buffers(&hasher);
+        assert!((1..=2).contains(&kept.len()), "{kept:?}");
+        assert!(kept.iter().all(|(len, _)| *len == 64), "{kept:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_costlier_than_the_settings_gets_memory_that_is_not_kept() {
+        let hasher = Argon2Hasher::fast_for_tests().with_concurrency(1, Duration::from_secs(30));
+        let costly = crate_hash(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+            "correct horse battery",
+        );
+        assert!(
+            hasher
+                .verify("correct horse battery", Some(costly))
+                .await
+                .unwrap()
+        );
+        let kept = idle_buffers(&hasher);
+        assert!(kept.iter().all(|(len, _)| *len == 8), "{kept:?}");
     }
 
     #[tokio::test]
