@@ -1,5 +1,6 @@
 //! The `toolkit-migration` binary on a fresh SQLite file: `up` creates the file and applies
 //! every migration, `status` then lists them all as applied, and a second `up` changes nothing.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
