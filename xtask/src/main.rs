@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: developer and operator commands.
 //!
-//! - `migrate [up|down|status|fresh]` on `DATABASE_URL` (default: the embedded SQLite file)
+//! - `migrate [up|down|status|fresh|refresh|reset]`: runs the `toolkit-migration` CLI on the
+//!   server's database (`DATABASE_URL`, else its configuration, else the embedded SQLite file)
 //! - `tidy`: checks the architecture invariants (layering, `//!` module docs)
 //! - `bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR]`: starts a release server and measures it (docs/benchmarks.md)
 //! - `web [--check]`: regenerates the TypeScript client and rebuilds the console (docs/console.md)
@@ -15,23 +16,16 @@ mod web;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh] | cargo xtask tidy \
+const USAGE: &str = "usage: cargo xtask migrate [up|down|status|fresh|refresh|reset] | cargo xtask tidy \
                      | cargo xtask bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR] \
                      | cargo xtask web [--check] \
                      | cargo xtask secrets rotate";
-
-fn migrate(action: &str) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(migrate::run(action))
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("migrate") => migrate(rest.first().map_or("up", String::as_str)),
+        Some("migrate") => migrate::run(rest),
         Some("tidy") => tidy::run(),
         Some("bench") => bench::run(rest),
         Some("web") => web::run_web(rest),

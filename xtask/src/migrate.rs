@@ -1,76 +1,60 @@
-//! `cargo xtask migrate`: applies, reverts, lists or re-creates the schema, and says what it did.
+//! `cargo xtask migrate [command]`: runs the `toolkit-migration` binary (sea-orm-migration's
+//! CLI: `up` by default, `down`, `status`, `fresh`, `refresh`, `reset`), which resolves the
+//! database URL like the server (`DATABASE_URL`, `TOOLKIT__DATABASE__URL`, `config/*.toml`,
+//! else the embedded SQLite file). xtask itself links no database code for this.
+
+use std::process::Command;
 
 use anyhow::{Context, bail};
-use migration::{Migrator, MigratorTrait};
-use toolkit_db::DbSettings;
 
-const DEFAULT_URL: &str = "sqlite://./data/toolkit-sync.db";
-
-async fn applied(db: &migration::DbConn) -> anyhow::Result<Vec<String>> {
-    Ok(Migrator::get_applied_migrations(db)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect())
-}
-
-async fn pending(db: &migration::DbConn) -> anyhow::Result<Vec<String>> {
-    Ok(Migrator::get_pending_migrations(db)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect())
-}
-
-fn report(verb: &str, names: &[String]) {
-    if names.is_empty() {
-        println!("{verb}: nothing to do");
+/// The `cargo` invocation that builds and runs the migration CLI with `args`.
+pub fn command(args: &[String]) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command.args(["run", "--quiet", "--package", "toolkit-migration", "--"]);
+    if args.is_empty() {
+        command.arg("up");
     } else {
-        println!("{verb} {} migration(s):", names.len());
-        for name in names {
-            println!("  {name}");
-        }
+        command.args(args);
     }
+    command
 }
 
-/// Runs one migrate subcommand against `DATABASE_URL`.
+/// Runs one migrate command.
 ///
 /// # Errors
-/// Unknown subcommand, unreachable database or a failing migration.
-pub async fn run(command: &str) -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-    let shown = url.split('@').next_back().unwrap_or(&url);
-    println!("database: {shown}");
-    let settings = DbSettings {
-        url: url.clone(),
-        max_connections: 1,
-        acquire_timeout: std::time::Duration::from_secs(10),
-    };
-    let db = toolkit_db::connect(&settings).await.context("cannot connect")?;
-    match command {
-        "up" => {
-            let todo = pending(&db).await?;
-            Migrator::up(&db, None).await?;
-            report("applied", &todo);
-        }
-        "down" => {
-            let done = applied(&db).await?;
-            Migrator::down(&db, Some(1)).await?;
-            report("reverted", &done.last().cloned().into_iter().collect::<Vec<_>>());
-        }
-        "status" => {
-            for name in applied(&db).await? {
-                println!("  applied  {name}");
-            }
-            for name in pending(&db).await? {
-                println!("  pending  {name}");
-            }
-        }
-        "fresh" => {
-            Migrator::fresh(&db).await?;
-            report("dropped every table and applied", &applied(&db).await?);
-        }
-        other => bail!("unknown migrate command {other:?}; use up, down, status or fresh"),
+/// `cargo` cannot start, or the migration CLI fails (its own output says why).
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let status = command(args).status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("toolkit-migration {args:?} failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args_of(command: &Command) -> Vec<String> {
+        command
+            .get_args()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn migrate_defaults_to_up_and_forwards_its_arguments() {
+        assert_eq!(
+            args_of(&command(&[])),
+            ["run", "--quiet", "--package", "toolkit-migration", "--", "up"]
+        );
+        let status = ["status".to_owned()];
+        assert_eq!(
+            args_of(&command(&status)).last().map(String::as_str),
+            Some("status")
+        );
+        let down = ["down".to_owned(), "-n".to_owned(), "2".to_owned()];
+        assert_eq!(args_of(&command(&down))[5..], down);
+    }
 }

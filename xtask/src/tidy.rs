@@ -1,5 +1,7 @@
 //! Architecture invariants, checked: `domain` and `application` name no framework or
-//! infrastructure crate, adapters depend only inward, and every module opens with a `//!` line.
+//! infrastructure crate, adapters depend only inward, every module opens with a `//!` line,
+//! and three grep-style rules on production code (tests are skipped): no SQL in `api`, role
+//! and scope decisions only in `services/access.rs`, outbox events built only in `events.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -122,17 +124,113 @@ pub fn undocumented_modules() -> Vec<PathBuf> {
         .collect()
 }
 
+/// A grep-style rule: in the production code of `dirs`, no line may contain any of
+/// `patterns`, except in files whose path ends with one of `allowed`.
+struct SourceRule {
+    what: &'static str,
+    dirs: &'static [&'static str],
+    patterns: &'static [&'static str],
+    allowed: &'static [&'static str],
+}
+
+/// The sync engine (`services/sync*.rs`) still decides its own `sync:run` scope and builds its
+/// own events; it is being reworked separately (issue 12) and is exempt until then.
+const SOURCE_RULES: &[SourceRule] = &[
+    SourceRule {
+        what: "SQL in the api crate (put it in db behind a function or port)",
+        dirs: &["crates/api/src"],
+        patterns: &[
+            "\"SELECT ",
+            "\"INSERT INTO ",
+            "\"UPDATE ",
+            "\"DELETE FROM ",
+            "\"WITH ",
+            "\"CREATE ",
+        ],
+        allowed: &[],
+    },
+    SourceRule {
+        what: "a role or scope decision outside services/access.rs",
+        dirs: &["crates/application/src", "crates/realtime/src", "crates/api/src"],
+        patterns: &[
+            ".allows(Role",
+            "role.allows(",
+            "scopes.contains(",
+            ".find_for_member(",
+        ],
+        allowed: &["services/access.rs", "services/sync.rs"],
+    },
+    SourceRule {
+        what: "an outbox event built outside events.rs",
+        dirs: &[
+            "crates/application/src",
+            "crates/db/src",
+            "crates/realtime/src",
+            "crates/api/src",
+        ],
+        patterns: &["NewEvent {"],
+        allowed: &["src/events.rs", "services/sync.rs"],
+    },
+];
+
+/// The production part of a source file: none of `*_tests.rs`, `tests/`, `testing.rs`, or
+/// what follows a file's unit-test module (`mod tests {`, the last item by convention).
+fn production_code(path: &Path, text: &str) -> Option<String> {
+    let name = path.to_string_lossy();
+    if name.ends_with("_tests.rs") || name.contains("/tests/") || name.ends_with("/testing.rs") {
+        return None;
+    }
+    Some(text.split("\nmod tests {").next().unwrap_or_default().to_owned())
+}
+
+/// Every line that breaks a [`SOURCE_RULES`] rule, as `path:line: what`.
+pub fn source_rule_violations() -> Vec<String> {
+    let root = workspace_root();
+    let mut violations = Vec::new();
+    for rule in SOURCE_RULES {
+        let mut files = Vec::new();
+        for dir in rule.dirs {
+            rust_files(&root.join(dir), &mut files);
+        }
+        files.sort();
+        for file in files {
+            let relative = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .into_owned();
+            if rule.allowed.iter().any(|allowed| relative.ends_with(allowed)) {
+                continue;
+            }
+            let Some(code) = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|text| production_code(&file, &text))
+            else {
+                continue;
+            };
+            for (number, line) in code.lines().enumerate() {
+                let code_part = line.split("//").next().unwrap_or_default();
+                if rule.patterns.iter().any(|pattern| code_part.contains(pattern)) {
+                    violations.push(format!("{relative}:{}: {}", number + 1, rule.what));
+                }
+            }
+        }
+    }
+    violations
+}
+
 /// # Errors
 /// Lists every violation found.
 pub fn run() -> anyhow::Result<()> {
     let mut problems = layering_violations()?;
+    problems.extend(source_rule_violations());
     problems.extend(
         undocumented_modules()
             .iter()
             .map(|f| format!("{} has no `//!` module doc", f.display())),
     );
     if problems.is_empty() {
-        println!("tidy: layering and module docs are fine");
+        println!("tidy: layering, module docs and source rules are fine");
         Ok(())
     } else {
         bail!(
@@ -160,6 +258,26 @@ mod tests {
         let deps = normal_dependencies(&metadata().unwrap(), "toolkit-db");
         assert!(deps.iter().any(|d| d == "sea-orm"));
         assert!(deps.iter().any(|d| d == "toolkit-application"));
+    }
+
+    #[test]
+    fn no_sql_in_api_authorisation_only_in_access_and_events_only_in_events_rs() {
+        let violations = source_rule_violations();
+        assert!(violations.is_empty(), "source rule violations: {violations:#?}");
+    }
+
+    #[test]
+    fn the_source_rules_see_what_they_forbid() {
+        // Guards the check above against passing vacuously: each rule has a real target.
+        let root = workspace_root();
+        let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+        assert!(read("crates/application/src/services/access.rs").contains("role.allows("));
+        assert!(read("crates/application/src/events.rs").contains("NewEvent {"));
+        let sql = "    let stmt = \"SELECT id FROM docs\";\n#[cfg(test)]\nmod tests {\n\"DELETE FROM x\"";
+        let code = production_code(Path::new("crates/api/src/x.rs"), sql).unwrap();
+        assert!(SOURCE_RULES[0].patterns.iter().any(|p| code.contains(p)));
+        assert!(!code.contains("DELETE FROM"), "test code is skipped");
+        assert!(production_code(Path::new("crates/application/src/services/docs_tests.rs"), sql).is_none());
     }
 
     #[test]

@@ -7,7 +7,6 @@ use actix_web::{HttpResponse, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::state::AppState;
 
@@ -96,26 +95,13 @@ impl Metrics {
     }
 }
 
-/// Docs whose lock has not expired (expired locks count as free everywhere).
-async fn count_active_locks(db: &sea_orm::DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
-    let stmt = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "SELECT COUNT(*) AS active FROM docs WHERE lock_expires_at > $1",
-        [chrono::Utc::now().into()],
-    );
-    match db.query_one_raw(stmt).await? {
-        Some(row) => row.try_get("", "active"),
-        None => Ok(0),
-    }
-}
-
 /// The metrics of this instance, in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let metrics = &state.metrics;
     metrics.set_websocket_connections(state.realtime.session.hub.open_connections());
-    match count_active_locks(&state.db).await {
+    match toolkit_db::count_active_locks(&state.db, chrono::Utc::now()).await {
         Ok(active) => metrics.set_doc_locks_active(active),
         // Keep the last known value: a scrape should not fail because the database is slow.
         Err(error) => tracing::warn!(error = %error, "cannot count active locks for /metrics"),

@@ -10,7 +10,8 @@ use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use chrono::{DateTime, Utc};
 use toolkit_application::ports::{DocRepository, EventFeed, FeedEvent, ProjectRepository};
 use toolkit_application::services::KeyCaller;
-use toolkit_domain::{ProjectId, Scope, UserId};
+use toolkit_application::services::access::{self, Follower};
+use toolkit_domain::{ProjectId, UserId};
 
 use crate::hub::{Connection, Holder, Hub, Kick, SubscribeStart};
 use crate::protocol::{ClientMessage, ServerMessage, event_text, parse_client};
@@ -339,14 +340,14 @@ fn renew(deps: &SessionDeps, auth: &mut SessionAuth, token: &str) -> ServerMessa
     }
 }
 
-/// Members (any role) may follow a project; keys only their own, with `docs:read`.
+/// Members (any role) may follow a project; keys only their own, with `docs:read`
+/// (`application::services::access` decides).
 async fn may_read(deps: &SessionDeps, auth: &SessionAuth, project: ProjectId) -> anyhow::Result<bool> {
-    Ok(match auth {
-        SessionAuth::User { user_id, .. } => {
-            deps.projects.find_for_member(project, *user_id).await?.is_some()
-        }
-        SessionAuth::Key(key) => key.project_id == project && key.scopes.contains(Scope::DocsRead),
-    })
+    let follower = match auth {
+        SessionAuth::User { user_id, .. } => Follower::User(*user_id),
+        SessionAuth::Key(key) => Follower::Key(key),
+    };
+    Ok(access::may_follow(deps.projects.as_ref(), follower, project).await?)
 }
 
 async fn subscribe(

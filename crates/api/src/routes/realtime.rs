@@ -2,8 +2,7 @@
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use toolkit_application::services::{Principal, TICKET_TTL_SECONDS};
-use toolkit_domain::Scope;
+use toolkit_application::services::{Principal, TICKET_TTL_SECONDS, access};
 use toolkit_realtime::hub::Refused;
 use toolkit_realtime::{SessionAuth, run_session};
 use utoipa::{IntoParams, ToSchema};
@@ -54,13 +53,10 @@ async fn authenticate(
                 expires_at,
             })
         }
-        Principal::Key(key) if key.scopes.contains(Scope::DocsRead) => Ok(SessionAuth::Key(key)),
-        Principal::Key(_) => Err(toolkit_application::AppError::Forbidden(
-            toolkit_application::Forbidden::MissingScope {
-                required: Scope::DocsRead,
-            },
-        )
-        .into()),
+        Principal::Key(key) => {
+            access::key_may_open_socket(&key)?;
+            Ok(SessionAuth::Key(key))
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, Proj
 use super::access::KeyCaller;
 use super::{Caller, ProjectService, Runtime};
 use crate::error::Validator;
-use crate::events::api_key_revoked_event;
+use crate::events::{api_key_revoked_event, user_actor};
 use crate::ports::{ApiKeyRepository, Change, TokenIssuer, UnitOfWork};
 use crate::{AppError, Page, PageRequest, Unauthorized};
 
@@ -136,10 +136,7 @@ impl ApiKeyService {
     ) -> Result<(), AppError> {
         self.projects.authorize(caller, project_id, Role::Owner).await?;
         let at = self.rt.clock.now();
-        let actor = toolkit_domain::Actor::User {
-            id: caller.user_id,
-            display_name: caller.display_name.clone(),
-        };
+        let actor = user_actor(caller);
         self.uow
             .commit(vec![
                 Change::RevokeApiKey {

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use toolkit_domain::{
-    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, EventKind, Project, ProjectId, Role, Scope,
-    Scopes, UserId,
+    ApiKey, ApiKeyId, ApiKeyName, ApiKeyRef, ApiKeySecret, EventKind, ProjectId, Role, Scope, Scopes, UserId,
 };
 use uuid::Uuid;
 
@@ -21,10 +20,6 @@ use crate::{AppError, Forbidden, Page, PageRequest, Unauthorized};
 
 fn key_id() -> ApiKeyId {
     ApiKeyId::from_uuid(Uuid::from_u128(0x4E11_0001))
-}
-
-fn existing_project() -> Project {
-    project()
 }
 
 /// A well-formed secret: `tks_` + 43 base62 characters.
@@ -125,7 +120,7 @@ impl Fixture {
             .expect_find_for_member()
             .withf(|project_id: &ProjectId, user_id: &UserId| *project_id == pid() && *user_id == caller_id())
             .times(1)
-            .returning(move |_, _| Ok(role.map(|role| (existing_project(), role))));
+            .returning(move |_, _| Ok(role.map(|role| (project(), role))));
     }
 
     /// The issuer hands out `SECRET` once.
@@ -175,13 +170,6 @@ impl Fixture {
             .withf(|hash: &str| hash == SECRET_HASH)
             .times(1)
             .returning(move |_| Ok(key.clone()));
-    }
-}
-
-fn field_names(error: &AppError) -> Vec<&str> {
-    match error {
-        AppError::Validation(fields) => fields.iter().map(|f| f.field.as_str()).collect(),
-        other => panic!("expected Validation, got {other:?}"),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
 use toolkit_domain::{DisplayName, Email, RefreshTokenFamilyId, RefreshTokenId, User, UserId};
 use uuid::Uuid;
@@ -29,19 +29,6 @@ fn refresh_ttl() -> Duration {
 /// What the fake token issuer stores for a refresh token.
 fn hash_of(token: &str) -> String {
     format!("sha256:{token}")
-}
-
-fn ada_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0xADA))
-}
-
-fn ada() -> User {
-    User {
-        id: ada_id(),
-        email: Email::parse("ada@example.com").unwrap(),
-        display_name: DisplayName::parse("Ada").unwrap(),
-        created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-    }
 }
 
 fn family(n: u128) -> RefreshTokenFamilyId {
@@ -110,7 +97,7 @@ impl Fixture {
             .times(1)
             .returning(|_| {
                 Ok(Some(StoredCredentials {
-                    user: ada(),
+                    user: ada_user(),
                     password_hash: STORED_HASH.to_owned(),
                 }))
             });
@@ -127,13 +114,6 @@ impl Fixture {
                 Ok(stored)
             });
         inserted
-    }
-}
-
-fn field_names(error: &AppError) -> Vec<&str> {
-    match error {
-        AppError::Validation(fields) => fields.iter().map(|f| f.field.as_str()).collect(),
-        other => panic!("expected Validation, got {other:?}"),
     }
 }
 
@@ -353,7 +333,7 @@ async fn login_success_starts_a_new_token_family_for_the_normalised_email() {
     let expected_token = NewRefreshToken {
         id: RefreshTokenId::from_uuid(id(2)),
         family_id: RefreshTokenFamilyId::from_uuid(id(1)),
-        user_id: ada_id(),
+        user_id: caller_id(),
         token_hash: hash_of(NEW_REFRESH),
         created_at: now(),
         expires_at: now() + refresh_ttl(),
@@ -370,7 +350,7 @@ async fn login_success_starts_a_new_token_family_for_the_normalised_email() {
         .await
         .unwrap();
 
-    assert_eq!(session.user, ada());
+    assert_eq!(session.user, ada_user());
     assert_eq!(session.access_token, ACCESS_TOKEN);
     assert_eq!(session.refresh_token, NEW_REFRESH);
 }
@@ -380,7 +360,7 @@ async fn every_login_gets_its_own_token_family() {
     let mut fx = Fixture::new();
     fx.users.expect_find_credentials().times(2).returning(|_| {
         Ok(Some(StoredCredentials {
-            user: ada(),
+            user: ada_user(),
             password_hash: STORED_HASH.to_owned(),
         }))
     });
@@ -405,7 +385,7 @@ async fn login_issues_the_access_token_for_the_user_at_now() {
         .withf(|claims: &AccessClaims, at: &DateTime<Utc>| {
             claims
                 == &AccessClaims {
-                    user_id: ada_id(),
+                    user_id: caller_id(),
                     display_name: "Ada".to_owned(),
                 }
                 && *at == now()
@@ -447,20 +427,20 @@ async fn refresh_of_a_live_token_stores_its_successor_in_the_same_family() {
         .times(1)
         .returning(|_, _| {
             Ok(RefreshUse::Rotated {
-                user_id: ada_id(),
+                user_id: caller_id(),
                 family_id: family(7),
             })
         });
     fx.users
         .expect_find_by_id()
-        .withf(|id: &UserId| *id == ada_id())
+        .withf(|id: &UserId| *id == caller_id())
         .times(1)
-        .returning(|_| Ok(Some(ada())));
+        .returning(|_| Ok(Some(ada_user())));
     fx.refresh_tokens.expect_revoke_family().never();
     let expected_token = NewRefreshToken {
         id: RefreshTokenId::from_uuid(id(1)),
         family_id: family(7),
-        user_id: ada_id(),
+        user_id: caller_id(),
         token_hash: hash_of(NEW_REFRESH),
         created_at: now(),
         expires_at: now() + refresh_ttl(),
@@ -473,7 +453,7 @@ async fn refresh_of_a_live_token_stores_its_successor_in_the_same_family() {
 
     let session = fx.build().refresh(OLD_REFRESH).await.unwrap();
 
-    assert_eq!(session.user, ada());
+    assert_eq!(session.user, ada_user());
     assert_eq!(session.refresh_token, NEW_REFRESH);
     assert_eq!(session.access_token, ACCESS_TOKEN);
 }
@@ -531,14 +511,14 @@ async fn refresh_is_unauthorized_when_the_family_was_revoked_meanwhile() {
     let mut fx = Fixture::new();
     fx.refresh_tokens.expect_use_token().times(1).returning(|_, _| {
         Ok(RefreshUse::Rotated {
-            user_id: ada_id(),
+            user_id: caller_id(),
             family_id: family(7),
         })
     });
     fx.users
         .expect_find_by_id()
         .times(1)
-        .returning(|_| Ok(Some(ada())));
+        .returning(|_| Ok(Some(ada_user())));
     fx.refresh_tokens
         .expect_insert()
         .withf(|token: &NewRefreshToken| token.family_id == family(7))
@@ -561,7 +541,7 @@ async fn refresh_for_a_deleted_account_is_unauthorized() {
     let mut fx = Fixture::new();
     fx.refresh_tokens.expect_use_token().times(1).returning(|_, _| {
         Ok(RefreshUse::Rotated {
-            user_id: ada_id(),
+            user_id: caller_id(),
             family_id: family(7),
         })
     });
@@ -620,7 +600,7 @@ fn authenticate_returns_the_caller_named_in_the_claims() {
         .times(1)
         .returning(|_| {
             Some(AccessClaims {
-                user_id: ada_id(),
+                user_id: caller_id(),
                 display_name: "Ada".to_owned(),
             })
         });
@@ -630,7 +610,7 @@ fn authenticate_returns_the_caller_named_in_the_claims() {
     assert_eq!(
         caller,
         Caller {
-            user_id: ada_id(),
+            user_id: caller_id(),
             display_name: "Ada".to_owned()
         }
     );
@@ -641,7 +621,7 @@ async fn me_of_a_deleted_account_is_unauthorized() {
     let mut fx = Fixture::new();
     fx.users.expect_find_by_id().times(1).returning(|_| Ok(None));
     let caller = Caller {
-        user_id: ada_id(),
+        user_id: caller_id(),
         display_name: "Ada".to_owned(),
     };
 

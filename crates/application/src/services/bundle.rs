@@ -143,11 +143,7 @@ impl BundleService {
         if_none_match: Option<&str>,
     ) -> Result<BundleRead, AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Read).await?;
-        let prefix = prefix
-            .filter(|p| !p.is_empty())
-            .map(|p| PathPrefix::parse(&p))
-            .transpose()
-            .map_err(|e| AppError::invalid("prefix", &e))?;
+        let prefix = super::docs::path_prefix(prefix)?;
         if let Some(if_none_match) = if_none_match {
             let tag = self
                 .source

@@ -10,7 +10,7 @@ use toolkit_domain::{
     doc::parse_message,
 };
 
-use super::access::{Need, Principal, authorize};
+use super::access::{self, Need, Principal, authorize};
 use super::{Caller, Runtime};
 use crate::error::Validator;
 use crate::ports::{
@@ -127,6 +127,18 @@ pub(crate) fn doc_content(text: String, max_bytes: usize) -> Result<DocContent, 
 }
 
 /// Maps a failed lock change: someone else's lock is a 409 with the lock, not a 423.
+/// The `prefix` parameter of lists and bundles: empty or absent means every path.
+///
+/// # Errors
+/// `Validation` on `prefix`.
+pub(crate) fn path_prefix(prefix: Option<String>) -> Result<Option<PathPrefix>, AppError> {
+    prefix
+        .filter(|p| !p.is_empty())
+        .map(|p| PathPrefix::parse(&p))
+        .transpose()
+        .map_err(|e| AppError::invalid("prefix", &e))
+}
+
 fn lock_error(error: CommitError) -> AppError {
     match error {
         CommitError::Locked(lock) => AppError::LockHeld(lock),
@@ -165,6 +177,15 @@ impl DocService {
         doc_content(text, self.policy.max_content_bytes)
     }
 
+    /// Commits a change that adds a live doc (create, restore) with the quota check after it.
+    async fn commit_new_doc(&self, project_id: ProjectId, change: Change) -> Result<Doc, AppError> {
+        let applied = self
+            .uow
+            .commit(vec![change, self.policy.quota.for_new_doc(project_id)])
+            .await?;
+        doc_from(applied.doc)
+    }
+
     /// # Errors
     /// `NotFound`, `Forbidden`, `Validation`, `PayloadTooLarge`, `Conflict(PathTaken)`.
     #[tracing::instrument(skip_all, fields(%project_id))]
@@ -185,22 +206,16 @@ impl DocService {
             return Err(AppError::Validation(Vec::new()));
         };
         let content = self.content(input.content)?;
-        let applied = self
-            .uow
-            .commit(vec![
-                Change::InsertDoc(DocInsert {
-                    id: DocId::from_uuid(self.rt.ids.new_id()),
-                    project_id,
-                    path,
-                    content,
-                    message,
-                    author: principal.author(),
-                    at: self.rt.clock.now(),
-                }),
-                self.policy.quota.for_new_doc(project_id),
-            ])
-            .await?;
-        doc_from(applied.doc)
+        let insert = Change::InsertDoc(DocInsert {
+            id: DocId::from_uuid(self.rt.ids.new_id()),
+            project_id,
+            path,
+            content,
+            message,
+            author: principal.author(),
+            at: self.rt.clock.now(),
+        });
+        self.commit_new_doc(project_id, insert).await
     }
 
     /// # Errors
@@ -213,11 +228,7 @@ impl DocService {
         page: PageRequest,
     ) -> Result<Page<Doc>, AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Read).await?;
-        let prefix = prefix
-            .filter(|p| !p.is_empty())
-            .map(|p| PathPrefix::parse(&p))
-            .transpose()
-            .map_err(|e| AppError::invalid("prefix", &e))?;
+        let prefix = path_prefix(prefix)?;
         let rows = self
             .docs
             .list(project_id, prefix, page, self.rt.clock.now())
@@ -425,10 +436,8 @@ impl DocService {
     ) -> Result<(), AppError> {
         let principal = Principal::User(caller.clone());
         let role = authorize(self.projects.as_ref(), &principal, project_id, Need::Write).await?;
-        if force && role != Some(toolkit_domain::Role::Owner) {
-            return Err(AppError::Forbidden(crate::Forbidden::InsufficientRole {
-                required: toolkit_domain::Role::Owner,
-            }));
+        if force {
+            access::require_role(role, toolkit_domain::Role::Owner)?;
         }
         self.uow
             .commit(vec![Change::ReleaseLock(LockRelease {
@@ -559,19 +568,13 @@ impl DocService {
         doc_id: DocId,
     ) -> Result<Doc, AppError> {
         authorize(self.projects.as_ref(), principal, project_id, Need::Write).await?;
-        let applied = self
-            .uow
-            .commit(vec![
-                Change::RestoreDoc(DocRestore {
-                    project_id,
-                    doc_id,
-                    author: principal.author(),
-                    at: self.rt.clock.now(),
-                }),
-                self.policy.quota.for_new_doc(project_id),
-            ])
-            .await?;
-        doc_from(applied.doc)
+        let restore = Change::RestoreDoc(DocRestore {
+            project_id,
+            doc_id,
+            author: principal.author(),
+            at: self.rt.clock.now(),
+        });
+        self.commit_new_doc(project_id, restore).await
     }
 
     /// One page of hits, best first, from `offset`; the second value is the offset of the next

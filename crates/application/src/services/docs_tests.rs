@@ -264,13 +264,6 @@ fn with_doc(doc: Doc) -> Applied {
     }
 }
 
-fn field_names(error: &AppError) -> Vec<&str> {
-    match error {
-        AppError::Validation(fields) => fields.iter().map(|f| f.field.as_str()).collect(),
-        other => panic!("expected Validation, got {other:?}"),
-    }
-}
-
 type Outcome = (&'static str, Result<(), AppError>);
 
 /// Every read use case, each reduced to success or its error.
@@ -343,12 +336,7 @@ fn is_project_not_found(outcome: &Result<(), AppError>) -> bool {
 }
 
 fn is_below_editor(outcome: &Result<(), AppError>) -> bool {
-    matches!(
-        outcome,
-        Err(AppError::Forbidden(Forbidden::InsufficientRole {
-            required: Role::Editor
-        }))
-    )
+    is_forbidden_below(outcome, Role::Editor)
 }
 
 // ---------------------------------------------------------------------------------------------

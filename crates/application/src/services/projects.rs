@@ -1,19 +1,22 @@
-//! Projects and their members, with every authorisation rule: non-members get 404, members
-//! below the needed role get 403, and no change may leave a project without an owner.
+//! Projects and their members: non-members get 404, members below the needed role get 403
+//! (decided by `access`), and no change may leave a project without an owner.
 
 use std::sync::Arc;
 
 use toolkit_domain::{
-    Actor, EventKind, Member, Membership, NewEvent, Project, ProjectDescription, ProjectId, ProjectName,
-    ProjectSlug, Role, UserId,
+    EventKind, Member, Membership, Project, ProjectDescription, ProjectId, ProjectName, ProjectSlug, Role,
+    UserId,
 };
 
-use super::{Caller, Runtime};
+use super::{Caller, Runtime, access};
 use crate::error::Validator;
+use crate::events::{
+    member_changed_event, membership_event, project_event, project_updated_event, user_actor,
+};
 use crate::ports::{
     Change, MemberRepository, ProjectListing, ProjectRepository, TrashedProject, UnitOfWork, UserRepository,
 };
-use crate::{AppError, Forbidden, Page, PageRequest};
+use crate::{AppError, Page, PageRequest};
 
 /// A project as one caller sees it: with their role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,27 +49,6 @@ pub struct ProjectService {
     rt: Runtime,
 }
 
-fn event(
-    kind: EventKind,
-    project_id: Option<ProjectId>,
-    user_id: Option<UserId>,
-    caller: &Caller,
-    data: serde_json::Value,
-    rt: &Runtime,
-) -> Change {
-    Change::AppendEvent(NewEvent {
-        kind,
-        project_id,
-        user_id,
-        actor: Actor::User {
-            id: caller.user_id,
-            display_name: caller.display_name.clone(),
-        },
-        data_json: data.to_string(),
-        at: rt.clock.now(),
-    })
-}
-
 impl ProjectService {
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
@@ -94,14 +76,8 @@ impl ProjectService {
         project_id: ProjectId,
         required: Role,
     ) -> Result<ProjectView, AppError> {
-        let (project, role) = self
-            .projects
-            .find_for_member(project_id, caller.user_id)
-            .await?
-            .ok_or(AppError::NotFound("project"))?;
-        if !role.allows(required) {
-            return Err(AppError::Forbidden(Forbidden::InsufficientRole { required }));
-        }
+        let (project, role) =
+            access::member(self.projects.as_ref(), caller.user_id, project_id, required).await?;
         Ok(ProjectView { project, role })
     }
 
@@ -146,14 +122,13 @@ impl ProjectService {
             .commit(vec![
                 Change::InsertProject(project.clone()),
                 Change::PutMember(owner),
-                event(
-                    EventKind::MembershipAdded,
-                    None,
-                    Some(caller.user_id),
-                    caller,
-                    serde_json::json!({"projectId": project.id.to_string(), "role": "owner"}),
-                    &self.rt,
-                ),
+                Change::AppendEvent(membership_event(
+                    caller.user_id,
+                    project.id,
+                    Some(Role::Owner),
+                    user_actor(caller),
+                    now,
+                )),
             ])
             .await?;
         Ok(ProjectView {
@@ -205,11 +180,8 @@ impl ProjectService {
             .slug
             .as_deref()
             .is_some_and(|slug| slug != project.slug.as_str())
-            && !role.allows(Role::Owner)
         {
-            return Err(AppError::Forbidden(Forbidden::InsufficientRole {
-                required: Role::Owner,
-            }));
+            access::require_role(Some(role), Role::Owner)?;
         }
         let mut v = Validator::default();
         if let Some(name) = &patch.name
@@ -230,22 +202,14 @@ impl ProjectService {
         }
         v.finish()?;
         project.updated_at = self.rt.clock.now();
-        let data = serde_json::json!({
-            "name": project.name.as_str(),
-            "slug": project.slug.as_str(),
-            "description": project.description.as_ref().map(ProjectDescription::as_str),
-        });
         self.uow
             .commit(vec![
                 Change::UpdateProject(project.clone()),
-                event(
-                    EventKind::ProjectUpdated,
-                    Some(project_id),
-                    None,
-                    caller,
-                    data,
-                    &self.rt,
-                ),
+                Change::AppendEvent(project_updated_event(
+                    &project,
+                    user_actor(caller),
+                    project.updated_at,
+                )),
             ])
             .await?;
         Ok(ProjectView { project, role })
@@ -266,14 +230,12 @@ impl ProjectService {
                     project_id,
                     at: self.rt.clock.now(),
                 },
-                event(
+                Change::AppendEvent(project_event(
                     EventKind::ProjectDeleted,
-                    Some(project_id),
-                    None,
-                    caller,
-                    serde_json::json!({}),
-                    &self.rt,
-                ),
+                    project_id,
+                    user_actor(caller),
+                    self.rt.clock.now(),
+                )),
             ])
             .await?;
         Ok(())
@@ -292,22 +254,16 @@ impl ProjectService {
             .find_trashed_for_member(project_id, caller.user_id)
             .await?
             .ok_or(AppError::NotFound("project"))?;
-        if !role.allows(Role::Owner) {
-            return Err(AppError::Forbidden(Forbidden::InsufficientRole {
-                required: Role::Owner,
-            }));
-        }
+        access::require_role(Some(role), Role::Owner)?;
         self.uow
             .commit(vec![
                 Change::RestoreProject(project_id),
-                event(
+                Change::AppendEvent(project_event(
                     EventKind::ProjectRestored,
-                    Some(project_id),
-                    None,
-                    caller,
-                    serde_json::json!({}),
-                    &self.rt,
-                ),
+                    project_id,
+                    user_actor(caller),
+                    self.rt.clock.now(),
+                )),
             ])
             .await?;
         Ok(ProjectView {
@@ -367,7 +323,7 @@ impl ProjectService {
             Some(existing) => existing.added_at,
             None => self.rt.clock.now(),
         };
-        let data = serde_json::json!({"userId": user_id.to_string(), "role": role.as_str()});
+        let at = self.rt.clock.now();
         self.uow
             .commit(vec![
                 Change::PutMember(Membership {
@@ -376,22 +332,20 @@ impl ProjectService {
                     role,
                     added_at,
                 }),
-                event(
-                    EventKind::MemberChanged,
-                    Some(project_id),
-                    None,
-                    caller,
-                    data,
-                    &self.rt,
-                ),
-                event(
-                    EventKind::MembershipAdded,
-                    None,
-                    Some(user_id),
-                    caller,
-                    serde_json::json!({"projectId": project_id.to_string(), "role": role.as_str()}),
-                    &self.rt,
-                ),
+                Change::AppendEvent(member_changed_event(
+                    project_id,
+                    user_id,
+                    Some(role),
+                    user_actor(caller),
+                    at,
+                )),
+                Change::AppendEvent(membership_event(
+                    user_id,
+                    project_id,
+                    Some(role),
+                    user_actor(caller),
+                    at,
+                )),
             ])
             .await?;
         Ok(Member {
@@ -414,32 +368,30 @@ impl ProjectService {
         project_id: ProjectId,
         user_id: UserId,
     ) -> Result<(), AppError> {
-        let required = if user_id == caller.user_id {
-            Role::Viewer
-        } else {
-            Role::Owner
-        };
-        self.authorize(caller, project_id, required).await?;
-        let data = serde_json::json!({"userId": user_id.to_string(), "role": null});
+        self.authorize(
+            caller,
+            project_id,
+            access::role_to_remove(caller.user_id, user_id),
+        )
+        .await?;
+        let at = self.rt.clock.now();
         self.uow
             .commit(vec![
                 Change::RemoveMember { project_id, user_id },
-                event(
-                    EventKind::MemberChanged,
-                    Some(project_id),
+                Change::AppendEvent(member_changed_event(
+                    project_id,
+                    user_id,
                     None,
-                    caller,
-                    data,
-                    &self.rt,
-                ),
-                event(
-                    EventKind::MembershipRemoved,
+                    user_actor(caller),
+                    at,
+                )),
+                Change::AppendEvent(membership_event(
+                    user_id,
+                    project_id,
                     None,
-                    Some(user_id),
-                    caller,
-                    serde_json::json!({"projectId": project_id.to_string()}),
-                    &self.rt,
-                ),
+                    user_actor(caller),
+                    at,
+                )),
             ])
             .await?;
         Ok(())

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use toolkit_domain::{
-    Actor, DisplayName, Email, EventKind, Member, Membership, NewEvent, Project, ProjectDescription,
-    ProjectId, ProjectName, ProjectSlug, Role, User, UserId,
+    Actor, EventKind, Member, Membership, NewEvent, Project, ProjectDescription, ProjectId, ProjectName,
+    ProjectSlug, Role, User, UserId,
 };
 use uuid::Uuid;
 
@@ -17,20 +17,7 @@ use crate::ports::{
     Change, CommitError, MockMemberRepository, MockProjectRepository, MockUnitOfWork, MockUserRepository,
     ProjectListing, TrashedProject,
 };
-use crate::{AppError, Conflict, Forbidden, PageRequest};
-
-fn existing_project() -> Project {
-    project_with_id(pid())
-}
-
-fn bob() -> User {
-    User {
-        id: other_id(),
-        email: Email::parse("bob@example.com").unwrap(),
-        display_name: DisplayName::parse("Bob").unwrap(),
-        created_at: earlier(),
-    }
-}
+use crate::{AppError, Conflict, PageRequest};
 
 /// The event the service must append, as the caller.
 fn event(
@@ -85,7 +72,7 @@ impl Fixture {
             .expect_find_for_member()
             .withf(|project_id: &ProjectId, user_id: &UserId| *project_id == pid() && *user_id == caller_id())
             .times(1)
-            .returning(move |_, _| Ok(role.map(|role| (existing_project(), role))));
+            .returning(move |_, _| Ok(role.map(|role| (project(), role))));
     }
 
     fn expect_no_commit(&mut self) {
@@ -103,17 +90,6 @@ impl Fixture {
     fn expect_commit_refused(&mut self, error: fn() -> CommitError) {
         self.uow.expect_commit().times(1).returning(move |_| Err(error()));
     }
-}
-
-fn field_names(error: &AppError) -> Vec<&str> {
-    match error {
-        AppError::Validation(fields) => fields.iter().map(|f| f.field.as_str()).collect(),
-        other => panic!("expected Validation, got {other:?}"),
-    }
-}
-
-fn is_forbidden_below(result: &Result<impl std::fmt::Debug, AppError>, required: Role) -> bool {
-    matches!(result, Err(AppError::Forbidden(Forbidden::InsufficientRole { required: r })) if *r == required)
 }
 
 fn input(name: &str, slug: Option<&str>, description: Option<&str>) -> NewProjectInput {
@@ -297,7 +273,7 @@ async fn get_by_a_viewer_returns_the_project_with_their_role() {
     assert_eq!(
         view,
         ProjectView {
-            project: existing_project(),
+            project: project(),
             role: Role::Viewer
         }
     );
@@ -353,7 +329,7 @@ async fn list_treats_a_blank_filter_as_none_and_has_no_next_on_the_last_page() {
         .times(1)
         .returning(|_, _, _| {
             Ok(vec![ProjectListing {
-                project: existing_project(),
+                project: project(),
                 role: Role::Owner,
                 github: None,
             }])
@@ -368,7 +344,7 @@ async fn list_treats_a_blank_filter_as_none_and_has_no_next_on_the_last_page() {
     assert_eq!(
         result.items,
         [ProjectListing {
-            project: existing_project(),
+            project: project(),
             role: Role::Owner,
             github: None,
         }]
@@ -426,7 +402,7 @@ async fn update_by_a_non_member_is_not_found() {
 async fn an_editor_may_change_name_and_description() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Editor));
-    let mut expected = existing_project();
+    let mut expected = project();
     expected.name = ProjectName::parse("Renamed").unwrap();
     expected.description = ProjectDescription::parse("New text").unwrap();
     expected.updated_at = now();
@@ -455,7 +431,7 @@ async fn an_editor_may_change_name_and_description() {
 async fn an_editor_may_clear_the_description() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Editor));
-    let mut expected = existing_project();
+    let mut expected = project();
     expected.description = None;
     expected.updated_at = now();
     fx.expect_commit(vec![
@@ -498,7 +474,7 @@ async fn an_editor_may_send_the_unchanged_slug_back() {
         .returning(|_| Ok(crate::ports::Applied::default()));
     let patch = ProjectPatch {
         name: Some("Renamed".to_owned()),
-        slug: Some(existing_project().slug.as_str().to_owned()),
+        slug: Some(project().slug.as_str().to_owned()),
         ..ProjectPatch::default()
     };
 
@@ -512,7 +488,7 @@ async fn an_editor_may_send_the_unchanged_slug_back() {
 async fn an_owner_slug_change_commits_the_update_and_a_project_updated_event() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Owner));
-    let mut expected = existing_project();
+    let mut expected = project();
     expected.slug = ProjectSlug::parse("toolkit-2").unwrap();
     expected.updated_at = now();
     fx.expect_commit(vec![
@@ -614,7 +590,7 @@ async fn delete_by_an_owner_moves_the_project_to_the_trash_with_a_project_delete
 
 fn trashed() -> TrashedProject {
     TrashedProject {
-        project: existing_project(),
+        project: project(),
         deleted_at: earlier(),
     }
 }
@@ -644,7 +620,7 @@ async fn restore_by_an_owner_commits_the_restore_and_a_project_restored_event() 
     assert_eq!(
         view,
         ProjectView {
-            project: existing_project(),
+            project: project(),
             role: Role::Owner
         }
     );
@@ -745,10 +721,10 @@ async fn list_members_by_a_viewer_pages_by_user_id() {
         after: None,
         limit: 1,
     };
-    let mut carol = bob();
+    let mut carol = bob_user();
     carol.id = UserId::from_uuid(Uuid::from_u128(0x0C00_0000));
     let rows = vec![
-        member(&bob(), Role::Owner, earlier()),
+        member(&bob_user(), Role::Owner, earlier()),
         member(&carol, Role::Viewer, earlier()),
     ];
     fx.members
@@ -759,7 +735,7 @@ async fn list_members_by_a_viewer_pages_by_user_id() {
 
     let result = fx.build().list_members(&caller(), pid(), page).await.unwrap();
 
-    assert_eq!(result.items, [member(&bob(), Role::Owner, earlier())]);
+    assert_eq!(result.items, [member(&bob_user(), Role::Owner, earlier())]);
     assert_eq!(result.next, Some(other_id().as_uuid()));
 }
 
@@ -791,7 +767,7 @@ fn bob_exists(fx: &mut Fixture) {
         .expect_find_by_id()
         .withf(|user_id: &UserId| *user_id == other_id())
         .times(1)
-        .returning(|_| Ok(Some(bob())));
+        .returning(|_| Ok(Some(bob_user())));
 }
 
 #[tokio::test]
@@ -871,7 +847,7 @@ async fn put_member_adds_a_new_member_now_with_its_events() {
         .await
         .unwrap();
 
-    assert_eq!(added, member(&bob(), Role::Editor, now()));
+    assert_eq!(added, member(&bob_user(), Role::Editor, now()));
 }
 
 #[tokio::test]
@@ -882,7 +858,7 @@ async fn put_member_keeps_the_added_at_of_an_existing_member() {
     fx.members
         .expect_find()
         .times(1)
-        .returning(|_, _| Ok(Some(member(&bob(), Role::Viewer, earlier()))));
+        .returning(|_, _| Ok(Some(member(&bob_user(), Role::Viewer, earlier()))));
     fx.expect_commit(put_member_changes(Role::Owner, earlier()));
 
     let changed = fx
@@ -891,7 +867,7 @@ async fn put_member_keeps_the_added_at_of_an_existing_member() {
         .await
         .unwrap();
 
-    assert_eq!(changed, member(&bob(), Role::Owner, earlier()));
+    assert_eq!(changed, member(&bob_user(), Role::Owner, earlier()));
 }
 
 #[tokio::test]
@@ -899,7 +875,7 @@ async fn put_member_maps_last_owner_to_conflict() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Owner));
     fx.users.expect_find_by_id().returning(|_| {
-        let mut me = bob();
+        let mut me = bob_user();
         me.id = caller_id();
         Ok(Some(me))
     });

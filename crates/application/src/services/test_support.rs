@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
-use toolkit_domain::{Author, Project, ProjectDescription, ProjectId, ProjectName, ProjectSlug, UserId};
+use toolkit_domain::{
+    Author, DisplayName, Email, Project, ProjectDescription, ProjectId, ProjectName, ProjectSlug, Role, User,
+    UserId,
+};
 use uuid::Uuid;
 
 use super::{Caller, Principal, Runtime};
 use crate::ports::{Change, MockClock, MockIdGenerator};
+use crate::{AppError, Forbidden};
 
 /// What the fixed clock says.
 pub fn now() -> DateTime<Utc> {
@@ -46,6 +50,26 @@ pub fn caller() -> Caller {
 
 pub fn user() -> Principal {
     Principal::User(caller())
+}
+
+/// Ada's account.
+pub fn ada_user() -> User {
+    User {
+        id: caller_id(),
+        email: Email::parse("ada@example.com").unwrap(),
+        display_name: DisplayName::parse("Ada").unwrap(),
+        created_at: earlier(),
+    }
+}
+
+/// Bob's account.
+pub fn bob_user() -> User {
+    User {
+        id: other_id(),
+        email: Email::parse("bob@example.com").unwrap(),
+        display_name: DisplayName::parse("Bob").unwrap(),
+        created_at: earlier(),
+    }
 }
 
 /// Ada as the author of a change.
@@ -105,4 +129,17 @@ pub fn exactly(expected: Vec<Change>) -> impl Fn(&Vec<Change>) -> bool + Send + 
         }
         same
     }
+}
+
+/// The wire names of the fields a `Validation` error reports (panics on any other error).
+pub fn field_names(error: &AppError) -> Vec<&str> {
+    match error {
+        AppError::Validation(fields) => fields.iter().map(|f| f.field.as_str()).collect(),
+        other => panic!("expected Validation, got {other:?}"),
+    }
+}
+
+/// Whether `result` is `Forbidden` for a role below `required`.
+pub fn is_forbidden_below<T>(result: &Result<T, AppError>, required: Role) -> bool {
+    matches!(result, Err(AppError::Forbidden(Forbidden::InsufficientRole { required: r })) if *r == required)
 }

@@ -66,20 +66,11 @@ impl TicketService {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-    use toolkit_domain::UserId;
-    use uuid::Uuid;
-
     use super::*;
-    use crate::ports::{MockClock, MockIdGenerator, MockTokenIssuer, MockWsTicketStore};
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
-    }
+    use crate::ports::{MockTokenIssuer, MockWsTicketStore};
+    use crate::services::test_support::{caller, now, runtime};
 
     fn service(store: MockWsTicketStore) -> TicketService {
-        let mut clock = MockClock::new();
-        clock.expect_now().returning(now);
         let mut tokens = MockTokenIssuer::new();
         tokens
             .expect_access_expiry()
@@ -88,21 +79,7 @@ mod tests {
         tokens
             .expect_hash_refresh_token()
             .returning(|t| format!("hash({t})"));
-        TicketService::new(
-            Arc::new(store),
-            Arc::new(tokens),
-            Runtime {
-                clock: Arc::new(clock),
-                ids: Arc::new(MockIdGenerator::new()),
-            },
-        )
-    }
-
-    fn caller() -> Caller {
-        Caller {
-            user_id: UserId::from_uuid(Uuid::from_u128(1)),
-            display_name: "Ada".into(),
-        }
+        TicketService::new(Arc::new(store), Arc::new(tokens), runtime())
     }
 
     #[tokio::test]
