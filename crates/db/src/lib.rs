@@ -16,6 +16,7 @@ mod members;
 mod projects;
 mod refresh_tokens;
 mod search;
+mod sql;
 mod sync;
 mod sync_credentials;
 mod unit_of_work;
