@@ -9,39 +9,14 @@ pub(crate) mod api_keys;
 pub(crate) mod doc_revisions;
 pub(crate) mod docs;
 pub(crate) mod events;
-// `allow`, not `expect`: rustc reports an `expect(dead_code)` on a module as unfulfilled.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "sync.rs still reads it with raw SQL (issue 12)")
-)]
 pub(crate) mod github_links;
 pub(crate) mod memberships;
 pub(crate) mod projects;
 pub(crate) mod refresh_tokens;
-// `allow`, not `expect`: rustc reports an `expect(dead_code)` on a module as unfulfilled.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "sync.rs still reads it with raw SQL (issue 12)")
-)]
 pub(crate) mod sync_conflicts;
-// `allow`, not `expect`: rustc reports an `expect(dead_code)` on a module as unfulfilled.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "sync.rs still reads it with raw SQL (issue 12)")
-)]
 pub(crate) mod sync_file_states;
-// `allow`, not `expect`: rustc reports an `expect(dead_code)` on a module as unfulfilled.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "sync.rs still reads it with raw SQL (issue 12)")
-)]
 pub(crate) mod sync_runs;
 pub(crate) mod users;
-// `allow`, not `expect`: rustc reports an `expect(dead_code)` on a module as unfulfilled.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "sync.rs still reads it with raw SQL (issue 12)")
-)]
 pub(crate) mod webhook_deliveries;
 pub(crate) mod ws_tickets;
 
