@@ -228,7 +228,7 @@ async fn record(
 
 pub(crate) async fn insert_doc(txn: &DatabaseTransaction, insert: DocInsert) -> Result<Doc, CommitError> {
     bump_generation(txn, insert.project_id, "project").await?;
-    // raw SQL: INSERT ... RETURNING (sea-orm's returning API refuses SQLite here).
+    // raw SQL: RETURNING the column list that the raw conditional doc writes beside it decode.
     let stmt = statement(
         txn,
         format!(
@@ -369,7 +369,7 @@ pub(crate) async fn delete_doc(txn: &DatabaseTransaction, delete: DocDelete) -> 
 
 pub(crate) async fn restore_doc(txn: &DatabaseTransaction, restore: DocRestore) -> Result<Doc, CommitError> {
     bump_generation(txn, restore.project_id, "doc").await?;
-    // raw SQL: conditional UPDATE ... RETURNING (sea-orm's returning API refuses SQLite here).
+    // raw SQL: conditional UPDATE ... RETURNING, decoded like the other raw doc writes.
     let stmt = statement(
         txn,
         format!(

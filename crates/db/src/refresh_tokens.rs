@@ -28,7 +28,7 @@ impl SeaRefreshTokenRepository {
 impl RefreshTokenRepository for SeaRefreshTokenRepository {
     async fn insert(&self, token: &NewRefreshToken) -> anyhow::Result<bool> {
         // One statement: the family check and the insert cannot be split by a revocation.
-        // raw SQL: a conditional INSERT ... SELECT ... WHERE NOT EXISTS; sea-orm inserts values only.
+        // raw SQL: the race-deciding INSERT ... SELECT ... WHERE NOT EXISTS reads as the rule.
         let stmt = statement(
             &self.db,
             "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) \
