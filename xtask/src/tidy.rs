@@ -1,7 +1,8 @@
 //! Architecture invariants, checked: `domain` and `application` name no framework or
 //! infrastructure crate, adapters depend only inward, every module opens with a `//!` line,
-//! and three grep-style rules on production code (tests are skipped): no SQL in `api`, role
-//! and scope decisions only in `services/access.rs`, outbox events built only in `events.rs`.
+//! three grep-style rules on production code (tests are skipped): no SQL in `api`, role
+//! and scope decisions only in `services/access.rs`, outbox events built only in `events.rs`;
+//! and raw SQL in `crates/db` says why (and builds its statements in `sql.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -219,18 +220,76 @@ pub fn source_rule_violations() -> Vec<String> {
     violations
 }
 
+/// Files of `crates/db/src` the raw-SQL rule skips. TODO(issue 12): the GitHub sync adapter
+/// (`sync.rs`, `sync_credentials.rs`) joins once it is converted to the entities and `sql.rs`.
+const RAW_SQL_EXEMPT: &[&str] = &["sync.rs", "sync_credentials.rs"];
+/// How a raw SQL string literal starts.
+const RAW_SQL_STARTS: &[&str] = &[
+    "\"SELECT ",
+    "\"INSERT ",
+    "\"UPDATE ",
+    "\"DELETE ",
+    "\"WITH ",
+    "\"CREATE ",
+];
+/// How many lines above a raw SQL literal its `// raw SQL: <reason>` comment may be.
+const RAW_SQL_REASON_WINDOW: usize = 6;
+
+/// The raw-SQL rule of `crates/db` in one file's text: `fn statement` is defined only in
+/// `sql.rs`, and every raw SQL literal has a `raw SQL:` reason comment at most
+/// [`RAW_SQL_REASON_WINDOW`] lines above it.
+fn raw_sql_problems_in(name: &str, text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut problems = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let defines_statement = line.contains("fn statement(") || line.contains("fn statement<");
+        if defines_statement && !name.ends_with("/sql.rs") {
+            problems.push(format!(
+                "{name}:{}: `fn statement` outside crates/db/src/sql.rs",
+                i + 1
+            ));
+        }
+        let window = &lines[i.saturating_sub(RAW_SQL_REASON_WINDOW)..=i];
+        if RAW_SQL_STARTS.iter().any(|start| line.contains(start))
+            && !window.iter().any(|l| l.contains("raw SQL:"))
+        {
+            problems.push(format!(
+                "{name}:{}: raw SQL without a `// raw SQL: <reason>` comment",
+                i + 1
+            ));
+        }
+    }
+    problems
+}
+
+/// Every breach of the raw-SQL rule in `crates/db/src` (see [`raw_sql_problems_in`]).
+pub fn raw_sql_problems() -> Vec<String> {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates/db/src"), &mut files);
+    files
+        .iter()
+        .filter(|f| !RAW_SQL_EXEMPT.iter().any(|exempt| f.ends_with(exempt)))
+        .flat_map(|f| {
+            let name = f.strip_prefix(&root).unwrap_or(f).display().to_string();
+            raw_sql_problems_in(&name, &std::fs::read_to_string(f).unwrap_or_default())
+        })
+        .collect()
+}
+
 /// # Errors
 /// Lists every violation found.
 pub fn run() -> anyhow::Result<()> {
     let mut problems = layering_violations()?;
     problems.extend(source_rule_violations());
+    problems.extend(raw_sql_problems());
     problems.extend(
         undocumented_modules()
             .iter()
             .map(|f| format!("{} has no `//!` module doc", f.display())),
     );
     if problems.is_empty() {
-        println!("tidy: layering, module docs and source rules are fine");
+        println!("tidy: layering, module docs, source rules and raw SQL reasons are fine");
         Ok(())
     } else {
         bail!(
@@ -278,6 +337,21 @@ mod tests {
         assert!(SOURCE_RULES[0].patterns.iter().any(|p| code.contains(p)));
         assert!(!code.contains("DELETE FROM"), "test code is skipped");
         assert!(production_code(Path::new("crates/application/src/services/docs_tests.rs"), sql).is_none());
+    }
+
+    #[test]
+    fn raw_sql_in_the_db_adapter_says_why_and_uses_sql_rs() {
+        let problems = raw_sql_problems();
+        assert!(problems.is_empty(), "raw SQL problems: {problems:#?}");
+    }
+
+    #[test]
+    fn the_raw_sql_rule_finds_what_it_names() {
+        let text = "fn statement(x: &str) {}\n\n\n\n\n\n\n\nlet a = \"SELECT 1\";\n";
+        assert_eq!(raw_sql_problems_in("crates/db/src/x.rs", text).len(), 2);
+        let reasoned = "// raw SQL: a catalog query.\nlet a = \"SELECT 1\";\n";
+        assert!(raw_sql_problems_in("crates/db/src/x.rs", reasoned).is_empty());
+        assert!(raw_sql_problems_in("crates/db/src/sql.rs", "fn statement(x: &str) {}").is_empty());
     }
 
     #[test]

@@ -7,17 +7,22 @@ use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, QueryTrait, RelationTrait, Value,
+};
 use toolkit_application::PageRequest;
-use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource};
+use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource, CommitError};
 use toolkit_domain::doc::sha256_hex;
-use toolkit_domain::{ApiKey, ApiKeyId, ApiKeyName, PathPrefix, ProjectId, Scopes};
+use toolkit_domain::{ApiKey, ApiKeyId, DocId, PathPrefix, ProjectId};
 use uuid::Uuid;
 
+use crate::entities::docs::path_starts_with;
+use crate::entities::{api_keys, doc_revisions, docs, projects};
 use crate::errors::unexpected;
-
-const KEY_COLUMNS: &str =
-    "id, project_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+use crate::sql::{get, row_limit, statement};
 
 pub struct SeaApiKeyRepository {
     db: DatabaseConnection,
@@ -27,92 +32,57 @@ impl SeaApiKeyRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-
-    fn statement(&self, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-        Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
-    }
-}
-
-fn key_from_row(row: &QueryResult) -> anyhow::Result<ApiKey> {
-    let get_err =
-        |column: &'static str| move |e| anyhow::Error::new(e).context(format!("reading api_keys.{column}"));
-    let scopes: String = row.try_get("", "scopes").map_err(get_err("scopes"))?;
-    let scopes: Vec<&str> = scopes.split(',').filter(|s| !s.is_empty()).collect();
-    let name: String = row.try_get("", "name").map_err(get_err("name"))?;
-    Ok(ApiKey {
-        id: ApiKeyId::from_uuid(row.try_get::<Uuid>("", "id").map_err(get_err("id"))?),
-        project_id: ProjectId::from_uuid(
-            row.try_get::<Uuid>("", "project_id")
-                .map_err(get_err("project_id"))?,
-        ),
-        name: ApiKeyName::parse(&name).map_err(|e| anyhow::anyhow!("stored api key name is invalid: {e}"))?,
-        prefix: row.try_get("", "prefix").map_err(get_err("prefix"))?,
-        scopes: Scopes::parse(&scopes)
-            .map_err(|e| anyhow::anyhow!("stored api key scopes are invalid: {e}"))?,
-        created_at: row.try_get("", "created_at").map_err(get_err("created_at"))?,
-        expires_at: row.try_get("", "expires_at").map_err(get_err("expires_at"))?,
-        last_used_at: row.try_get("", "last_used_at").map_err(get_err("last_used_at"))?,
-        revoked_at: row.try_get("", "revoked_at").map_err(get_err("revoked_at"))?,
-    })
 }
 
 #[async_trait]
 impl ApiKeyRepository for SeaApiKeyRepository {
     async fn insert(&self, key: &ApiKey, secret_hash: &str) -> anyhow::Result<()> {
         let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
-        let stmt = self.statement(
-            "INSERT INTO api_keys (id, project_id, name, prefix, secret_hash, scopes, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [
-                key.id.as_uuid().into(),
-                key.project_id.as_uuid().into(),
-                key.name.as_str().into(),
-                key.prefix.clone().into(),
-                secret_hash.into(),
-                scopes.join(",").into(),
-                key.created_at.into(),
-                key.expires_at.into(),
-            ],
-        );
-        self.db
-            .execute_raw(stmt)
+        let row = api_keys::ActiveModel {
+            id: Set(key.id.as_uuid()),
+            project_id: Set(key.project_id.as_uuid()),
+            name: Set(key.name.as_str().to_owned()),
+            prefix: Set(key.prefix.clone()),
+            secret_hash: Set(secret_hash.to_owned()),
+            scopes: Set(scopes.join(",")),
+            created_at: Set(key.created_at),
+            expires_at: Set(key.expires_at),
+            last_used_at: NotSet,
+            revoked_at: NotSet,
+        };
+        api_keys::Entity::insert(row)
+            .exec_without_returning(&self.db)
             .await
             .map_err(unexpected("storing an api key"))?;
         Ok(())
     }
 
     async fn find_by_hash(&self, secret_hash: &str) -> anyhow::Result<Option<ApiKey>> {
-        let stmt = self.statement(
-            // A key of a project in the trash is unknown: refused at once, back on restore.
-            &format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1 \
-                 AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)"
-            ),
-            [secret_hash.into()],
-        );
-        let row = self
-            .db
-            .query_one_raw(stmt)
+        // A key of a project in the trash is unknown: refused at once, back on restore.
+        let live_projects = projects::Entity::find()
+            .select_only()
+            .column(projects::Column::Id)
+            .filter(projects::Column::DeletedAt.is_null())
+            .into_query();
+        let row = api_keys::Entity::find()
+            .filter(api_keys::Column::SecretHash.eq(secret_hash))
+            .filter(api_keys::Column::ProjectId.in_subquery(live_projects))
+            .one(&self.db)
             .await
             .map_err(unexpected("looking up an api key"))?;
-        row.as_ref().map(key_from_row).transpose()
+        row.map(ApiKey::try_from).transpose()
     }
 
     async fn list(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<ApiKey>> {
-        let after = page.after.unwrap_or(Uuid::nil());
-        let limit = i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX);
-        let stmt = self.statement(
-            &format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE project_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-            ),
-            [project_id.as_uuid().into(), after.into(), limit.into()],
-        );
-        let rows = self
-            .db
-            .query_all_raw(stmt)
+        let rows = api_keys::Entity::find()
+            .filter(api_keys::Column::ProjectId.eq(project_id.as_uuid()))
+            .apply_if(page.after, |q, after| q.filter(api_keys::Column::Id.gt(after)))
+            .order_by_asc(api_keys::Column::Id)
+            .limit(row_limit(page.fetch_limit()))
+            .all(&self.db)
             .await
             .map_err(unexpected("listing api keys"))?;
-        rows.iter().map(key_from_row).collect()
+        rows.into_iter().map(ApiKey::try_from).collect()
     }
 
     async fn touch(
@@ -121,13 +91,16 @@ impl ApiKeyRepository for SeaApiKeyRepository {
         now: DateTime<Utc>,
         stale_before: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        let stmt = self.statement(
-            "UPDATE api_keys SET last_used_at = $1 \
-             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-            [now.into(), key_id.as_uuid().into(), stale_before.into()],
-        );
-        self.db
-            .execute_raw(stmt)
+        // Conditional: a key in steady use is written at most once per staleness window.
+        api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::LastUsedAt, Expr::value(now))
+            .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
+            .filter(
+                Condition::any()
+                    .add(api_keys::Column::LastUsedAt.is_null())
+                    .add(api_keys::Column::LastUsedAt.lt(stale_before)),
+            )
+            .exec(&self.db)
             .await
             .map_err(unexpected("recording api key use"))?;
         Ok(())
@@ -141,20 +114,19 @@ pub(crate) async fn revoke_in(
     project_id: ProjectId,
     key_id: ApiKeyId,
     at: DateTime<Utc>,
-) -> Result<(), toolkit_application::ports::CommitError> {
-    let stmt = Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND project_id = $3 AND revoked_at IS NULL",
-        [at.into(), key_id.as_uuid().into(), project_id.as_uuid().into()],
-    );
-    let result = txn
-        .execute_raw(stmt)
+) -> Result<(), CommitError> {
+    let result = api_keys::Entity::update_many()
+        .col_expr(api_keys::Column::RevokedAt, Expr::value(at))
+        .filter(api_keys::Column::Id.eq(key_id.as_uuid()))
+        .filter(api_keys::Column::ProjectId.eq(project_id.as_uuid()))
+        .filter(api_keys::Column::RevokedAt.is_null())
+        .exec(txn)
         .await
         .map_err(unexpected("revoking an api key"))?;
-    if result.rows_affected() == 1 {
+    if result.rows_affected == 1 {
         Ok(())
     } else {
-        Err(toolkit_application::ports::CommitError::NotFound("api key"))
+        Err(CommitError::NotFound("api key"))
     }
 }
 
@@ -177,20 +149,27 @@ impl SeaBundleSource {
     ) -> anyhow::Result<Vec<QueryResult>> {
         let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
         let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        let filter = prefix_filter(prefix, &mut values);
+        let filter = match prefix.filter(|p| !p.as_str().is_empty()) {
+            Some(prefix) => {
+                values.push(prefix.as_str().into());
+                // The same exact prefix test as `entities::docs::path_starts_with`.
+                " AND substr(d.path, 1, length($2)) = $2"
+            }
+            None => "",
+        };
         // Byte order on both backends, whatever PostgreSQL's collation: bundles list the same.
         let order = if postgres {
             "d.path COLLATE \"C\""
         } else {
             "d.path"
         };
+        // raw SQL: `ORDER BY ... COLLATE "C"` (byte order on PostgreSQL) has no query-builder form.
         let sql = format!(
             "SELECT {columns} FROM docs d \
              WHERE d.project_id = $1 AND d.deleted_at IS NULL{filter} ORDER BY {order}"
         );
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
         self.db
-            .query_all_raw(stmt)
+            .query_all_raw(statement(&self.db, sql, values))
             .await
             .map_err(unexpected("reading the bundle"))
     }
@@ -210,19 +189,6 @@ fn content_tag(mut pairs: Vec<(Uuid, i64)>) -> String {
     sha256_hex(text.as_bytes())[..32].to_owned()
 }
 
-/// ` AND substr(d.path, 1, length($2)) = $2` when there is a prefix: an exact, character-wise
-/// prefix test on both backends, as the doc list does: no LIKE wildcards, and no case folding
-/// (SQLite's LIKE ignores ASCII case).
-fn prefix_filter(prefix: Option<PathPrefix>, values: &mut Vec<Value>) -> &'static str {
-    match prefix.filter(|p| !p.as_str().is_empty()) {
-        Some(prefix) => {
-            values.push(prefix.as_str().into());
-            " AND substr(d.path, 1, length($2)) = $2"
-        }
-        None => "",
-    }
-}
-
 #[async_trait]
 impl BundleSource for SeaBundleSource {
     async fn content_tag(
@@ -230,35 +196,36 @@ impl BundleSource for SeaBundleSource {
         project_id: ProjectId,
         prefix: Option<PathPrefix>,
     ) -> anyhow::Result<Option<String>> {
-        // The project row says whether it exists; the LEFT JOIN gives one row of NULLs for an
-        // empty project. Only ids and versions travel, never content.
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        let filter = prefix_filter(prefix, &mut values);
-        let sql = format!(
-            "SELECT d.id, d.version FROM projects p LEFT JOIN docs d \
-             ON d.project_id = p.id AND d.deleted_at IS NULL{filter} WHERE p.id = $1"
-        );
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
-        let rows = self
-            .db
-            .query_all_raw(stmt)
+        // The project row says whether it exists; the LEFT JOIN (the doc filters in its ON
+        // clause) gives one row of NULLs for an empty project. Only ids and versions travel,
+        // never content.
+        let prefix = prefix
+            .filter(|p| !p.as_str().is_empty())
+            .map(|p| p.as_str().to_owned());
+        let live_docs = projects::Relation::Docs.def().on_condition(move |_, doc| {
+            let mut on = Condition::all().add(Expr::col((doc.clone(), docs::Column::DeletedAt)).is_null());
+            if let Some(prefix) = &prefix {
+                on = on.add(path_starts_with((doc, docs::Column::Path), prefix));
+            }
+            on
+        });
+        let rows: Vec<(Option<Uuid>, Option<i64>)> = projects::Entity::find()
+            .select_only()
+            .column(docs::Column::Id)
+            .column(docs::Column::Version)
+            .join(JoinType::LeftJoin, live_docs)
+            .filter(projects::Column::Id.eq(project_id.as_uuid()))
+            .into_tuple()
+            .all(&self.db)
             .await
             .map_err(unexpected("reading the bundle's versions"))?;
         if rows.is_empty() {
             return Ok(None);
         }
-        let mut pairs = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: Option<Uuid> = row
-                .try_get("", "id")
-                .map_err(unexpected("reading the bundle's versions"))?;
-            let version: Option<i64> = row
-                .try_get("", "version")
-                .map_err(unexpected("reading the bundle's versions"))?;
-            if let (Some(id), Some(version)) = (id, version) {
-                pairs.push((id, version));
-            }
-        }
+        let pairs = rows
+            .into_iter()
+            .filter_map(|(id, version)| Some((id?, version?)))
+            .collect();
         Ok(Some(content_tag(pairs)))
     }
 
@@ -275,22 +242,11 @@ impl BundleSource for SeaBundleSource {
             .iter()
             .map(|row| {
                 Ok(BundleDoc {
-                    doc_id: toolkit_domain::DocId::from_uuid(
-                        row.try_get::<Uuid>("", "id")
-                            .map_err(unexpected("reading a bundle doc"))?,
-                    ),
-                    path: row
-                        .try_get("", "path")
-                        .map_err(unexpected("reading a bundle doc"))?,
-                    content: row
-                        .try_get("", "content")
-                        .map_err(unexpected("reading a bundle doc"))?,
-                    sha256: row
-                        .try_get("", "sha256")
-                        .map_err(unexpected("reading a bundle doc"))?,
-                    version: row
-                        .try_get("", "version")
-                        .map_err(unexpected("reading a bundle doc"))?,
+                    doc_id: DocId::from_uuid(get(row, "id")?),
+                    path: get(row, "path")?,
+                    content: get(row, "content")?,
+                    sha256: get(row, "sha256")?,
+                    version: get(row, "version")?,
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -307,16 +263,15 @@ impl BundleSource for SeaBundleSource {
         let rows = self
             .live_docs(project_id, prefix, "d.id, d.path, d.sha256, d.version, d.size")
             .await?;
-        let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle entry");
         let entries = rows
             .iter()
             .map(|row| {
                 Ok(BundleEntry {
-                    doc_id: toolkit_domain::DocId::from_uuid(row.try_get::<Uuid>("", "id").map_err(read)?),
-                    path: row.try_get("", "path").map_err(read)?,
-                    sha256: row.try_get("", "sha256").map_err(read)?,
-                    version: row.try_get("", "version").map_err(read)?,
-                    size: row.try_get("", "size").map_err(read)?,
+                    doc_id: DocId::from_uuid(get(row, "id")?),
+                    path: get(row, "path")?,
+                    sha256: get(row, "sha256")?,
+                    version: get(row, "version")?,
+                    size: get(row, "size")?,
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -330,40 +285,27 @@ impl BundleSource for SeaBundleSource {
         }
         // Each (doc, version) has exactly one revision with that version's content; the
         // primary key `(doc_id, version)` finds each.
-        let mut values: Vec<Value> = Vec::with_capacity(entries.len() * 2);
-        let mut conditions = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            values.push(entry.doc_id.as_uuid().into());
-            values.push(entry.version.into());
-            conditions.push(format!(
-                "(doc_id = ${} AND version = ${})",
-                values.len() - 1,
-                values.len()
-            ));
-        }
-        let sql = format!(
-            "SELECT doc_id, version, content FROM doc_revisions WHERE {}",
-            conditions.join(" OR ")
-        );
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), &sql, values);
-        let rows = self
-            .db
-            .query_all_raw(stmt)
+        let wanted = entries.iter().fold(Condition::any(), |any, entry| {
+            any.add(
+                Condition::all()
+                    .add(doc_revisions::Column::DocId.eq(entry.doc_id.as_uuid()))
+                    .add(doc_revisions::Column::Version.eq(entry.version)),
+            )
+        });
+        let rows: Vec<(Uuid, i64, String)> = doc_revisions::Entity::find()
+            .select_only()
+            .column(doc_revisions::Column::DocId)
+            .column(doc_revisions::Column::Version)
+            .column(doc_revisions::Column::Content)
+            .filter(wanted)
+            .into_tuple()
+            .all(&self.db)
             .await
             .map_err(unexpected("reading bundle contents"))?;
-        let read = |e: sea_orm::DbErr| anyhow::Error::new(e).context("reading a bundle content");
         let mut contents: std::collections::HashMap<(Uuid, i64), String> = rows
-            .iter()
-            .map(|row| {
-                Ok((
-                    (
-                        row.try_get::<Uuid>("", "doc_id").map_err(read)?,
-                        row.try_get::<i64>("", "version").map_err(read)?,
-                    ),
-                    row.try_get::<String>("", "content").map_err(read)?,
-                ))
-            })
-            .collect::<anyhow::Result<_>>()?;
+            .into_iter()
+            .map(|(doc_id, version, content)| ((doc_id, version), content))
+            .collect();
         entries
             .into_iter()
             .map(|entry| {

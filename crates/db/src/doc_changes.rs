@@ -2,7 +2,11 @@
 //! each; when it changes no row, a read of the (then row-locked) doc says why.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, Statement, Value};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryResult, Statement, Value,
+};
 use toolkit_application::events::{actor_of, doc_event, lock_event, unlock_event};
 use toolkit_application::ports::{
     CommitError, DocDelete, DocInsert, DocRestore, DocUpdate, LockAcquire, LockRelease, QuotaCheck,
@@ -11,16 +15,14 @@ use toolkit_application::{Conflict, Quota, QuotaExceeded};
 use toolkit_domain::{Author, Doc, DocId, EventKind, Lock, ProjectId, UserId};
 
 use crate::entities::docs::{DOC_COLUMNS_WITH_CONTENT, LOCK_COLUMNS, active_lock, author_json, doc_from_row};
+use crate::entities::projects;
 use crate::errors::{unexpected, unique_violation};
+use crate::sql::statement;
 use crate::unit_of_work::append_event;
 
 /// Clears every lock column.
 const CLEAR_LOCK: &str =
     "lock_holder_id = NULL, lock_holder_name = NULL, lock_acquired_at = NULL, lock_expires_at = NULL";
-
-fn statement(txn: &DatabaseTransaction, sql: &str, values: Vec<Value>) -> Statement {
-    Statement::from_sql_and_values(txn.get_database_backend(), sql, values)
-}
 
 /// A unique violation of the live-path index becomes `Conflict(PathTaken)`. PostgreSQL names
 /// the index, SQLite the indexed columns.
@@ -52,16 +54,15 @@ async fn bump_generation(
     project_id: ProjectId,
     missing: &'static str,
 ) -> Result<(), CommitError> {
-    let stmt = statement(
-        txn,
-        "UPDATE projects SET content_generation = content_generation + 1 WHERE id = $1 AND deleted_at IS NULL",
-        vec![project_id.as_uuid().into()],
-    );
-    let result = txn
-        .execute_raw(stmt)
+    let generation = projects::Column::ContentGeneration;
+    let result = projects::Entity::update_many()
+        .col_expr(generation, Expr::col(generation).add(1))
+        .filter(projects::Column::Id.eq(project_id.as_uuid()))
+        .filter(projects::Column::DeletedAt.is_null())
+        .exec(txn)
         .await
         .map_err(unexpected("bumping the content generation"))?;
-    if result.rows_affected() == 0 {
+    if result.rows_affected == 0 {
         return Err(CommitError::NotFound(missing));
     }
     Ok(())
@@ -75,6 +76,7 @@ async fn write_revision(
     author: &Author,
     at: DateTime<Utc>,
 ) -> Result<(), CommitError> {
+    // raw SQL: INSERT ... SELECT copies the doc row in the database (its content never travels).
     let stmt = statement(
         txn,
         "INSERT INTO doc_revisions (doc_id, version, path, content, sha256, size, message, author, created_at) \
@@ -126,9 +128,10 @@ async fn current(
     } else {
         ""
     };
+    // raw SQL: `FOR UPDATE` on PostgreSQL only; the diagnosis must hold the row lock.
     let stmt = statement(
         txn,
-        &format!(
+        format!(
             "SELECT version, deleted_at, {LOCK_COLUMNS} FROM docs WHERE id = $1 AND project_id = $2{for_update}"
         ),
         vec![doc_id.as_uuid().into(), project_id.as_uuid().into()],
@@ -225,9 +228,10 @@ async fn record(
 
 pub(crate) async fn insert_doc(txn: &DatabaseTransaction, insert: DocInsert) -> Result<Doc, CommitError> {
     bump_generation(txn, insert.project_id, "project").await?;
+    // raw SQL: RETURNING the column list that the raw conditional doc writes beside it decode.
     let stmt = statement(
         txn,
-        &format!(
+        format!(
             "INSERT INTO docs (id, project_id, path, content, version, sha256, size, created_at, updated_at, \
              updated_by) VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $7, $8) RETURNING {DOC_COLUMNS_WITH_CONTENT}"
         ),
@@ -264,6 +268,7 @@ pub(crate) async fn insert_doc(txn: &DatabaseTransaction, insert: DocInsert) -> 
 /// [`write_revision`] follows there.
 fn update_statement(txn: &DatabaseTransaction, update: &DocUpdate) -> (Statement, bool) {
     let with_revision = txn.get_database_backend() == DbBackend::Postgres;
+    // raw SQL: the race-deciding conditional UPDATE ... RETURNING (on PostgreSQL in a CTE).
     let update_sql = format!(
         "UPDATE docs SET version = version + 1, path = COALESCE($10, path), content = $6, sha256 = $7, \
          size = $8, updated_at = $5, updated_by = $9 \
@@ -285,6 +290,7 @@ fn update_statement(txn: &DatabaseTransaction, update: &DocUpdate) -> (Statement
     ];
     let sql = if with_revision {
         values.push(update.message.clone().into());
+        // raw SQL: a data-modifying CTE (UPDATE ... RETURNING feeding an INSERT).
         format!(
             "WITH changed AS ({update_sql}), revision AS (\
              INSERT INTO doc_revisions (doc_id, version, path, content, sha256, size, message, author, created_at) \
@@ -294,7 +300,7 @@ fn update_statement(txn: &DatabaseTransaction, update: &DocUpdate) -> (Statement
     } else {
         update_sql
     };
-    (statement(txn, &sql, values), with_revision)
+    (statement(txn, sql, values), with_revision)
 }
 
 pub(crate) async fn update_doc(txn: &DatabaseTransaction, update: DocUpdate) -> Result<Doc, CommitError> {
@@ -334,9 +340,10 @@ pub(crate) async fn delete_doc(txn: &DatabaseTransaction, delete: DocDelete) -> 
     if let Some(expected) = delete.expected_version {
         values.push(expected.into());
     }
+    // raw SQL: the race-deciding conditional UPDATE ... RETURNING.
     let stmt = statement(
         txn,
-        &format!(
+        format!(
             "UPDATE docs SET version = version + 1, deleted_at = $4, deleted_by = $5, updated_at = $4, \
              updated_by = $5, {CLEAR_LOCK} \
              WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL{version_check} AND {} \
@@ -362,9 +369,10 @@ pub(crate) async fn delete_doc(txn: &DatabaseTransaction, delete: DocDelete) -> 
 
 pub(crate) async fn restore_doc(txn: &DatabaseTransaction, restore: DocRestore) -> Result<Doc, CommitError> {
     bump_generation(txn, restore.project_id, "doc").await?;
+    // raw SQL: conditional UPDATE ... RETURNING, decoded like the other raw doc writes.
     let stmt = statement(
         txn,
-        &format!(
+        format!(
             "UPDATE docs SET version = version + 1, deleted_at = NULL, deleted_by = NULL, updated_at = $3, \
              updated_by = $4 WHERE id = $1 AND project_id = $2 AND deleted_at IS NOT NULL \
              RETURNING {DOC_COLUMNS_WITH_CONTENT}"
@@ -396,6 +404,7 @@ pub(crate) async fn acquire_lock(
     txn: &DatabaseTransaction,
     acquire: LockAcquire,
 ) -> Result<Lock, CommitError> {
+    // raw SQL: the race-deciding conditional lock UPDATE ... RETURNING with a CASE.
     let stmt = statement(
         txn,
         "UPDATE docs SET lock_holder_id = $1, lock_holder_name = $2, \
@@ -449,9 +458,10 @@ pub(crate) async fn release_lock(txn: &DatabaseTransaction, release: LockRelease
     if !release.force {
         values.push(release.holder.as_uuid().into());
     }
+    // raw SQL: conditional release, sharing its lock clauses with the raw lock writes.
     let stmt = statement(
         txn,
-        &format!(
+        format!(
             "UPDATE docs SET {CLEAR_LOCK} WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL \
              AND lock_expires_at > $3{holder_check}"
         ),
@@ -500,6 +510,7 @@ pub(crate) async fn release_lock(txn: &DatabaseTransaction, release: LockRelease
 /// most one doc's growth each (bounded by the content limit); docs/api-notes.md says so.
 /// Reads the partial index `(project_id, size) WHERE deleted_at IS NULL` only.
 pub(crate) async fn check_quota(txn: &DatabaseTransaction, check: QuotaCheck) -> Result<(), CommitError> {
+    // raw SQL: `COUNT(*)` and a cast `SUM` written for an index-only read of the partial index.
     let stmt = statement(
         txn,
         "SELECT COUNT(*) AS docs, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM docs \

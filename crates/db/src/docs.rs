@@ -3,28 +3,50 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iterable, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select,
+};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{DocRepository, StoredEvent};
 use toolkit_domain::{Doc, DocId, PathPrefix, ProjectId, Revision};
 
-use crate::entities::docs::{
-    DOC_COLUMNS, DOC_COLUMNS_WITH_CONTENT, REVISION_COLUMNS, doc_from_row, revision_from_row,
-};
-use crate::entities::events::{EVENT_COLUMNS, stored_event_from_row};
+use crate::entities::docs::{doc_from_row, path_starts_with, revision_from_row};
+use crate::entities::{doc_revisions, docs, events};
 use crate::errors::unexpected;
+use crate::sql::row_limit;
 
 pub struct SeaDocRepository {
     db: DatabaseConnection,
 }
 
+/// The docs' columns, `content` only when asked for (lists never read it).
+fn select_docs(with_content: bool) -> Select<docs::Entity> {
+    docs::Entity::find()
+        .select_only()
+        .columns(docs::Column::iter().filter(|c| with_content || !matches!(c, docs::Column::Content)))
+}
+
+/// A doc's revisions (joined with the doc, to check its project), `content` only when asked for.
+fn select_revisions(
+    project_id: ProjectId,
+    doc_id: DocId,
+    with_content: bool,
+) -> Select<doc_revisions::Entity> {
+    doc_revisions::Entity::find()
+        .select_only()
+        .columns(
+            doc_revisions::Column::iter()
+                .filter(|c| with_content || !matches!(c, doc_revisions::Column::Content)),
+        )
+        .join(JoinType::InnerJoin, doc_revisions::Relation::Doc.def())
+        .filter(docs::Column::ProjectId.eq(project_id.as_uuid()))
+        .filter(doc_revisions::Column::DocId.eq(doc_id.as_uuid()))
+}
+
 impl SeaDocRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
-    }
-
-    fn statement(&self, sql: String, values: Vec<Value>) -> Statement {
-        Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
     }
 
     /// A page of docs (live or trashed) without content, ordered by id.
@@ -36,34 +58,27 @@ impl SeaDocRepository {
         page: PageRequest,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Doc>> {
-        let deleted = if trashed { "IS NOT NULL" } else { "IS NULL" };
-        let mut sql =
-            format!("SELECT {DOC_COLUMNS} FROM docs WHERE project_id = $1 AND deleted_at {deleted}");
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        if let Some(after) = page.after {
-            values.push(after.into());
-            sql.push_str(&format!(" AND id > ${}", values.len()));
-        }
-        if let Some(prefix) = prefix.filter(|p| !p.as_str().is_empty()) {
-            // An exact, character-wise prefix test on both backends: no LIKE wildcards or
-            // case folding, no collation order.
-            values.push(prefix.as_str().into());
-            let n = values.len();
-            sql.push_str(&format!(" AND substr(path, 1, length(${n})) = ${n}"));
-        }
-        values.push(limit(page.fetch_limit()));
-        sql.push_str(&format!(" ORDER BY id LIMIT ${}", values.len()));
+        let deleted = if trashed {
+            docs::Column::DeletedAt.is_not_null()
+        } else {
+            docs::Column::DeletedAt.is_null()
+        };
+        let query = select_docs(false)
+            .filter(docs::Column::ProjectId.eq(project_id.as_uuid()))
+            .filter(deleted)
+            .apply_if(page.after, |q, after| q.filter(docs::Column::Id.gt(after)))
+            .apply_if(prefix.filter(|p| !p.as_str().is_empty()), |q, prefix| {
+                q.filter(path_starts_with(docs::Column::Path, prefix.as_str()))
+            })
+            .order_by_asc(docs::Column::Id)
+            .limit(row_limit(page.fetch_limit()));
         let rows = self
             .db
-            .query_all_raw(self.statement(sql, values))
+            .query_all(&query.into_query())
             .await
             .map_err(unexpected("listing docs"))?;
         rows.iter().map(|row| doc_from_row(row, false, now)).collect()
     }
-}
-
-pub(crate) fn limit(limit: u64) -> Value {
-    i64::try_from(limit).unwrap_or(i64::MAX).into()
 }
 
 #[async_trait]
@@ -75,18 +90,13 @@ impl DocRepository for SeaDocRepository {
         with_content: bool,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Doc>> {
-        let columns = if with_content {
-            DOC_COLUMNS_WITH_CONTENT
-        } else {
-            DOC_COLUMNS
-        };
-        let stmt = self.statement(
-            format!("SELECT {columns} FROM docs WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL"),
-            vec![doc_id.as_uuid().into(), project_id.as_uuid().into()],
-        );
+        let query = select_docs(with_content)
+            .filter(docs::Column::Id.eq(doc_id.as_uuid()))
+            .filter(docs::Column::ProjectId.eq(project_id.as_uuid()))
+            .filter(docs::Column::DeletedAt.is_null());
         let row = self
             .db
-            .query_one_raw(stmt)
+            .query_one(&query.into_query())
             .await
             .map_err(unexpected("reading a doc"))?;
         row.map(|row| doc_from_row(&row, with_content, now)).transpose()
@@ -114,20 +124,15 @@ impl DocRepository for SeaDocRepository {
         before: Option<i64>,
         limit_rows: u64,
     ) -> anyhow::Result<Vec<Revision>> {
-        let mut sql = format!(
-            "SELECT {REVISION_COLUMNS} FROM doc_revisions r JOIN docs d ON d.id = r.doc_id \
-             WHERE d.project_id = $1 AND r.doc_id = $2"
-        );
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into(), doc_id.as_uuid().into()];
-        if let Some(before) = before {
-            values.push(before.into());
-            sql.push_str(&format!(" AND r.version < ${}", values.len()));
-        }
-        values.push(limit(limit_rows));
-        sql.push_str(&format!(" ORDER BY r.version DESC LIMIT ${}", values.len()));
+        let query = select_revisions(project_id, doc_id, false)
+            .apply_if(before, |q, before| {
+                q.filter(doc_revisions::Column::Version.lt(before))
+            })
+            .order_by_desc(doc_revisions::Column::Version)
+            .limit(row_limit(limit_rows));
         let rows = self
             .db
-            .query_all_raw(self.statement(sql, values))
+            .query_all(&query.into_query())
             .await
             .map_err(unexpected("listing revisions"))?;
         rows.iter().map(|row| revision_from_row(row, false)).collect()
@@ -139,20 +144,11 @@ impl DocRepository for SeaDocRepository {
         doc_id: DocId,
         version: i64,
     ) -> anyhow::Result<Option<Revision>> {
-        let stmt = self.statement(
-            format!(
-                "SELECT {REVISION_COLUMNS}, r.content FROM doc_revisions r JOIN docs d ON d.id = r.doc_id \
-                 WHERE d.project_id = $1 AND r.doc_id = $2 AND r.version = $3"
-            ),
-            vec![
-                project_id.as_uuid().into(),
-                doc_id.as_uuid().into(),
-                version.into(),
-            ],
-        );
+        let query =
+            select_revisions(project_id, doc_id, true).filter(doc_revisions::Column::Version.eq(version));
         let row = self
             .db
-            .query_one_raw(stmt)
+            .query_one(&query.into_query())
             .await
             .map_err(unexpected("reading a revision"))?;
         row.map(|row| revision_from_row(&row, true)).transpose()
@@ -164,20 +160,14 @@ impl DocRepository for SeaDocRepository {
         after: i64,
         limit_rows: u64,
     ) -> anyhow::Result<Vec<StoredEvent>> {
-        let stmt = self.statement(
-            format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-            ),
-            vec![project_id.as_uuid().into(), after.into(), limit(limit_rows)],
-        );
-        let rows = self
-            .db
-            .query_all_raw(stmt)
+        let rows = events::Entity::find()
+            .filter(events::Column::ProjectId.eq(project_id.as_uuid()))
+            .filter(events::Column::Seq.gt(after))
+            .order_by_asc(events::Column::Seq)
+            .limit(row_limit(limit_rows))
+            .all(&self.db)
             .await
             .map_err(unexpected("reading events"))?;
-        rows.iter()
-            .map(stored_event_from_row)
-            .collect::<Result<_, sea_orm::DbErr>>()
-            .map_err(unexpected("reading events"))
+        Ok(rows.into_iter().map(StoredEvent::from).collect())
     }
 }

@@ -17,6 +17,7 @@ mod metrics;
 mod projects;
 mod refresh_tokens;
 mod search;
+mod sql;
 mod sync;
 mod sync_credentials;
 mod unit_of_work;

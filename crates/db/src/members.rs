@@ -1,13 +1,18 @@
 //! [`MemberRepository`]: a project's members with their accounts, keyset-paged by user id.
 
 use async_trait::async_trait;
-use sea_orm::{DatabaseConnection, FromQueryResult, Statement, Value};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    RelationTrait, Select,
+};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::MemberRepository;
 use toolkit_domain::{Member, ProjectId, UserId};
 
-use crate::entities::memberships::{MEMBER_COLUMNS, MemberRow};
+use crate::entities::memberships::{self, MemberRow};
+use crate::entities::users;
 use crate::errors::unexpected;
+use crate::sql::row_limit;
 
 pub struct SeaMemberRepository {
     db: DatabaseConnection,
@@ -19,23 +24,29 @@ impl SeaMemberRepository {
     }
 }
 
+/// The project's memberships joined with their users, selecting what [`MemberRow`] reads.
+fn members_of(project_id: ProjectId) -> Select<memberships::Entity> {
+    memberships::Entity::find()
+        .select_only()
+        .column(memberships::Column::UserId)
+        .column(users::Column::Email)
+        .column(users::Column::DisplayName)
+        .column(memberships::Column::Role)
+        .column(memberships::Column::AddedAt)
+        .join(JoinType::InnerJoin, memberships::Relation::User.def())
+        .filter(memberships::Column::ProjectId.eq(project_id.as_uuid()))
+}
+
 #[async_trait]
 impl MemberRepository for SeaMemberRepository {
     async fn list(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<Member>> {
-        let mut sql = format!(
-            "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.project_id = $1"
-        );
-        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
-        if let Some(after) = page.after {
-            values.push(after.into());
-            sql.push_str(&format!(" AND m.user_id > ${}", values.len()));
-        }
-        values.push(i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX).into());
-        sql.push_str(&format!(" ORDER BY m.user_id LIMIT ${}", values.len()));
-
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), sql, values);
-        let rows = MemberRow::find_by_statement(stmt)
+        let rows = members_of(project_id)
+            .apply_if(page.after, |q, after| {
+                q.filter(memberships::Column::UserId.gt(after))
+            })
+            .order_by_asc(memberships::Column::UserId)
+            .limit(row_limit(page.fetch_limit()))
+            .into_model::<MemberRow>()
             .all(&self.db)
             .await
             .map_err(unexpected("listing a project's members"))?;
@@ -43,15 +54,9 @@ impl MemberRepository for SeaMemberRepository {
     }
 
     async fn find(&self, project_id: ProjectId, user_id: UserId) -> anyhow::Result<Option<Member>> {
-        let stmt = Statement::from_sql_and_values(
-            self.db.get_database_backend(),
-            format!(
-                "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
-                 WHERE m.project_id = $1 AND m.user_id = $2"
-            ),
-            [project_id.as_uuid().into(), user_id.as_uuid().into()],
-        );
-        let row = MemberRow::find_by_statement(stmt)
+        let row = members_of(project_id)
+            .filter(memberships::Column::UserId.eq(user_id.as_uuid()))
+            .into_model::<MemberRow>()
             .one(&self.db)
             .await
             .map_err(unexpected("finding a member"))?;

@@ -3,13 +3,18 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, QueryResult, Statement, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, Value,
+};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{ProjectListing, ProjectRepository, TrashedProject};
 use toolkit_domain::{Project, ProjectId, Role, UserId};
 
-use crate::entities::projects::{PROJECT_WITH_ROLE_COLUMNS, ProjectWithRole};
+use crate::entities::memberships;
+use crate::entities::projects::{self, PROJECT_WITH_ROLE_COLUMNS, ProjectWithRole};
 use crate::errors::unexpected;
+use crate::sql::{limit, row_limit, statement};
 use crate::sync::{LINK_COLUMNS, link_from_prefixed_row};
 
 pub struct SeaProjectRepository {
@@ -20,6 +25,22 @@ impl SeaProjectRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+}
+
+/// The projects `user_id` is a member of, with the member's role: what [`ProjectWithRole`]
+/// (and, with `deleted_at`, [`TrashedRow`]) reads.
+fn with_role(user_id: UserId) -> Select<projects::Entity> {
+    projects::Entity::find()
+        .select_only()
+        .column(projects::Column::Id)
+        .column(projects::Column::Slug)
+        .column(projects::Column::Name)
+        .column(projects::Column::Description)
+        .column(projects::Column::CreatedAt)
+        .column(projects::Column::UpdatedAt)
+        .column(memberships::Column::Role)
+        .join(JoinType::InnerJoin, projects::Relation::Memberships.def())
+        .filter(memberships::Column::UserId.eq(user_id.as_uuid()))
 }
 
 /// A `LIKE` pattern matching `text` anywhere, with `\`, `%` and `_` taken literally
@@ -74,16 +95,10 @@ impl ProjectRepository for SeaProjectRepository {
         project_id: ProjectId,
         user_id: UserId,
     ) -> anyhow::Result<Option<(Project, Role)>> {
-        let stmt = Statement::from_sql_and_values(
-            self.db.get_database_backend(),
-            format!(
-                "SELECT {PROJECT_WITH_ROLE_COLUMNS} FROM projects p \
-                 JOIN memberships m ON m.project_id = p.id \
-                 WHERE p.id = $1 AND m.user_id = $2 AND p.deleted_at IS NULL"
-            ),
-            [project_id.as_uuid().into(), user_id.as_uuid().into()],
-        );
-        let row = ProjectWithRole::find_by_statement(stmt)
+        let row = with_role(user_id)
+            .filter(projects::Column::Id.eq(project_id.as_uuid()))
+            .filter(projects::Column::DeletedAt.is_null())
+            .into_model::<ProjectWithRole>()
             .one(&self.db)
             .await
             .map_err(unexpected("finding a project for a member"))?;
@@ -96,6 +111,8 @@ impl ProjectRepository for SeaProjectRepository {
         name_filter: Option<String>,
         page: PageRequest,
     ) -> anyhow::Result<Vec<ProjectListing>> {
+        // raw SQL: `LOWER(name) LIKE LOWER($n) ESCAPE` (sea-query's LIKE takes only a literal
+        // pattern) over a LEFT JOIN selecting the link's columns with sync.rs's column list.
         let mut sql = format!(
             "SELECT {PROJECT_WITH_ROLE_COLUMNS}, {} FROM memberships m \
              JOIN projects p ON p.id = m.project_id \
@@ -115,13 +132,12 @@ impl ProjectRepository for SeaProjectRepository {
                 values.len()
             ));
         }
-        values.push(i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX).into());
+        values.push(limit(page.fetch_limit()));
         sql.push_str(&format!(" ORDER BY p.id LIMIT ${}", values.len()));
 
-        let stmt = Statement::from_sql_and_values(self.db.get_database_backend(), sql, values);
         let rows = self
             .db
-            .query_all_raw(stmt)
+            .query_all_raw(statement(&self.db, sql, values))
             .await
             .map_err(unexpected("listing a member's projects"))?;
         rows.iter().map(listing).collect()
@@ -132,16 +148,11 @@ impl ProjectRepository for SeaProjectRepository {
         project_id: ProjectId,
         user_id: UserId,
     ) -> anyhow::Result<Option<(TrashedProject, Role)>> {
-        let stmt = Statement::from_sql_and_values(
-            self.db.get_database_backend(),
-            format!(
-                "SELECT {PROJECT_WITH_ROLE_COLUMNS}, p.deleted_at FROM projects p \
-                 JOIN memberships m ON m.project_id = p.id \
-                 WHERE p.id = $1 AND m.user_id = $2 AND p.deleted_at IS NOT NULL"
-            ),
-            [project_id.as_uuid().into(), user_id.as_uuid().into()],
-        );
-        let row = TrashedRow::find_by_statement(stmt)
+        let row = with_role(user_id)
+            .column(projects::Column::DeletedAt)
+            .filter(projects::Column::Id.eq(project_id.as_uuid()))
+            .filter(projects::Column::DeletedAt.is_not_null())
+            .into_model::<TrashedRow>()
             .one(&self.db)
             .await
             .map_err(unexpected("finding a trashed project for a member"))?;
@@ -153,19 +164,14 @@ impl ProjectRepository for SeaProjectRepository {
         user_id: UserId,
         page: PageRequest,
     ) -> anyhow::Result<Vec<TrashedProject>> {
-        let after = page.after.unwrap_or(uuid::Uuid::nil());
-        let limit = i64::try_from(page.fetch_limit()).unwrap_or(i64::MAX);
-        let stmt = Statement::from_sql_and_values(
-            self.db.get_database_backend(),
-            format!(
-                "SELECT {PROJECT_WITH_ROLE_COLUMNS}, p.deleted_at FROM memberships m \
-                 JOIN projects p ON p.id = m.project_id \
-                 WHERE m.user_id = $1 AND m.role = 'owner' AND p.deleted_at IS NOT NULL AND p.id > $2 \
-                 ORDER BY p.id LIMIT $3"
-            ),
-            [user_id.as_uuid().into(), after.into(), limit.into()],
-        );
-        let rows = TrashedRow::find_by_statement(stmt)
+        let rows = with_role(user_id)
+            .column(projects::Column::DeletedAt)
+            .filter(memberships::Column::Role.eq("owner"))
+            .filter(projects::Column::DeletedAt.is_not_null())
+            .apply_if(page.after, |q, after| q.filter(projects::Column::Id.gt(after)))
+            .order_by_asc(projects::Column::Id)
+            .limit(row_limit(page.fetch_limit()))
+            .into_model::<TrashedRow>()
             .all(&self.db)
             .await
             .map_err(unexpected("listing a user's trashed projects"))?;

@@ -2,13 +2,17 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement, Value};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+};
 use toolkit_application::ports::{NewRefreshToken, RefreshTokenRepository, RefreshUse};
 use toolkit_domain::{RefreshTokenFamilyId, UserId};
 use uuid::Uuid;
 
 use crate::entities::refresh_tokens;
 use crate::errors::unexpected;
+use crate::sql::{get, statement};
 
 pub struct SeaRefreshTokenRepository {
     db: DatabaseConnection,
@@ -18,17 +22,15 @@ impl SeaRefreshTokenRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-
-    fn statement(&self, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-        Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
-    }
 }
 
 #[async_trait]
 impl RefreshTokenRepository for SeaRefreshTokenRepository {
     async fn insert(&self, token: &NewRefreshToken) -> anyhow::Result<bool> {
         // One statement: the family check and the insert cannot be split by a revocation.
-        let stmt = self.statement(
+        // raw SQL: the race-deciding INSERT ... SELECT ... WHERE NOT EXISTS reads as the rule.
+        let stmt = statement(
+            &self.db,
             "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) \
              SELECT $1, $2, $3, $4, $5, $6 \
              WHERE NOT EXISTS \
@@ -54,7 +56,10 @@ impl RefreshTokenRepository for SeaRefreshTokenRepository {
         // The conditional UPDATE is the whole decision: of concurrent uses, exactly one matches.
         // The family check also refuses a token whose `insert` raced with `revoke_family` on
         // PostgreSQL (each statement's snapshot missing the other): any revoked sibling kills it.
-        let stmt = self.statement(
+        // raw SQL: the race-deciding UPDATE ... RETURNING with a correlated NOT EXISTS on the
+        // same table (sea-orm's returning API refuses SQLite; as SQL it reads as the rule).
+        let stmt = statement(
+            &self.db,
             "UPDATE refresh_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 \
                AND NOT EXISTS (SELECT 1 FROM refresh_tokens sibling \
@@ -69,12 +74,8 @@ impl RefreshTokenRepository for SeaRefreshTokenRepository {
             .await
             .map_err(unexpected("using a refresh token"))?;
         if let Some(row) = rotated {
-            let user_id: Uuid = row
-                .try_get("", "user_id")
-                .map_err(unexpected("reading a used refresh token"))?;
-            let family_id: Uuid = row
-                .try_get("", "family_id")
-                .map_err(unexpected("reading a used refresh token"))?;
+            let user_id: Uuid = get(&row, "user_id")?;
+            let family_id: Uuid = get(&row, "family_id")?;
             return Ok(RefreshUse::Rotated {
                 user_id: UserId::from_uuid(user_id),
                 family_id: RefreshTokenFamilyId::from_uuid(family_id),
@@ -96,26 +97,28 @@ impl RefreshTokenRepository for SeaRefreshTokenRepository {
     }
 
     async fn revoke_family(&self, family_id: RefreshTokenFamilyId, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let stmt = self.statement(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-            [now.into(), family_id.as_uuid().into()],
-        );
-        self.db
-            .execute_raw(stmt)
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::FamilyId.eq(family_id.as_uuid()))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&self.db)
             .await
             .map_err(unexpected("revoking a refresh token family"))?;
         Ok(())
     }
 
     async fn revoke_family_of(&self, token_hash: &str, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let stmt = self.statement(
-            "UPDATE refresh_tokens SET revoked_at = $1 \
-             WHERE revoked_at IS NULL \
-               AND family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
-            [now.into(), token_hash.into()],
-        );
-        self.db
-            .execute_raw(stmt)
+        // One statement: the family is found and revoked in the same snapshot.
+        let family = refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::FamilyId)
+            .filter(refresh_tokens::Column::TokenHash.eq(token_hash))
+            .into_query();
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .filter(refresh_tokens::Column::FamilyId.in_subquery(family))
+            .exec(&self.db)
             .await
             .map_err(unexpected("revoking a refresh token family"))?;
         Ok(())

@@ -3,13 +3,13 @@
 //! safe input, and every snippet is safe HTML: the doc's text escaped, only `<mark>` added.
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult};
 use toolkit_application::ports::{SearchHit, SearchIndex};
 use toolkit_domain::{DocId, ProjectId};
 use uuid::Uuid;
 
-use crate::docs::limit;
 use crate::errors::unexpected;
+use crate::sql::{limit, statement};
 
 /// PostgreSQL's English stop words (`english.stop`): SQLite drops them too, so a query of
 /// stop words only finds nothing on either backend.
@@ -266,8 +266,9 @@ impl SearchIndex for SeaSearchIndex {
                 "StartSel={}, StopSel={}, MaxFragments=1, MaxWords=20, MinWords=5",
                 markers.start, markers.stop
             );
-            Statement::from_sql_and_values(
-                backend,
+            // raw SQL: full-text search (`websearch_to_tsquery`, `ts_headline`, `ts_rank`).
+            statement(
+                &self.db,
                 format!(
                     "SELECT d.id, d.path, \
                  ts_headline('english', {PG_ESCAPED}, q.query, $4) AS snippet, \
@@ -291,8 +292,9 @@ impl SearchIndex for SeaSearchIndex {
                 return Ok(Vec::new());
             };
             // bm25: lower is better, so the score is its negation. Path words weigh 10×.
-            Statement::from_sql_and_values(
-                backend,
+            // raw SQL: full-text search (FTS5 `MATCH`, `snippet`, `bm25`).
+            statement(
+                &self.db,
                 "SELECT d.id, d.path, snippet(docs_fts, 1, $4, $5, '…', 12) AS snippet, \
                  -bm25(docs_fts, 10.0, 1.0) AS score \
                  FROM docs_fts JOIN docs d ON d.id = docs_fts.doc_id \

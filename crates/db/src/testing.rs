@@ -39,6 +39,7 @@ pub async fn fresh_database_url() -> String {
             })
             .await
             .unwrap_or_else(|e| panic!("cannot connect to {TEST_DATABASE_URL}: {e:?}"));
+            // raw SQL: DDL on the server, outside any migration.
             admin
                 .execute_raw(Statement::from_string(
                     admin.get_database_backend(),

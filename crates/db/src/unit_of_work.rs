@@ -2,10 +2,11 @@
 //! database (constraints, conditional updates, the project row lock), all or nothing.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, Statement, Value,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, Value,
 };
 use toolkit_application::Conflict;
 use toolkit_application::ports::{Applied, Change, CommitError, UnitOfWork};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use crate::doc_changes;
 use crate::entities::{events, memberships, projects, users};
 use crate::errors::{is_foreign_key_violation, unexpected, unique_violation};
+use crate::sql::statement;
 
 /// Key of the PostgreSQL advisory lock that serialises outbox appends (see [`append_event`]).
 const OUTBOX_LOCK_KEY: i64 = 7411;
@@ -78,10 +80,6 @@ async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied)
     Ok(())
 }
 
-fn statement(txn: &DatabaseTransaction, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-    Statement::from_sql_and_values(txn.get_database_backend(), sql, values)
-}
-
 /// A unique violation on `column` becomes `conflict`; anything else is unexpected.
 fn conflict_on(column: &str, conflict: Conflict, context: &'static str) -> impl FnOnce(DbErr) -> CommitError {
     move |error| match unique_violation(&error) {
@@ -117,6 +115,8 @@ async fn insert_project(txn: &DatabaseTransaction, project: Project) -> Result<(
         description: Set(project.description.as_ref().map(|d| d.as_str().to_owned())),
         created_at: Set(project.created_at),
         updated_at: Set(project.updated_at),
+        content_generation: NotSet,
+        deleted_at: NotSet,
     };
     projects::Entity::insert(row)
         .exec_without_returning(txn)
@@ -126,44 +126,38 @@ async fn insert_project(txn: &DatabaseTransaction, project: Project) -> Result<(
 }
 
 async fn update_project(txn: &DatabaseTransaction, project: Project) -> Result<(), CommitError> {
-    let stmt = statement(
-        txn,
-        "UPDATE projects SET slug = $1, name = $2, description = $3, updated_at = $4 \
-         WHERE id = $5 AND deleted_at IS NULL",
-        [
-            project.slug.as_str().into(),
-            project.name.as_str().into(),
-            project.description.as_ref().map(|d| d.as_str().to_owned()).into(),
-            project.updated_at.into(),
-            project.id.as_uuid().into(),
-        ],
-    );
-    let result = txn.execute_raw(stmt).await.map_err(conflict_on(
-        "slug",
-        Conflict::SlugTaken,
-        "updating a project",
-    ))?;
-    if result.rows_affected() == 0 {
-        return Err(CommitError::NotFound("project"));
+    let result = projects::Entity::update_many()
+        .col_expr(projects::Column::Slug, Expr::value(project.slug.as_str()))
+        .col_expr(projects::Column::Name, Expr::value(project.name.as_str()))
+        .col_expr(
+            projects::Column::Description,
+            Expr::value(project.description.as_ref().map(|d| d.as_str().to_owned())),
+        )
+        .col_expr(projects::Column::UpdatedAt, Expr::value(project.updated_at))
+        .filter(projects::Column::Id.eq(project.id.as_uuid()))
+        .filter(projects::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(conflict_on("slug", Conflict::SlugTaken, "updating a project"))?;
+    found(result.rows_affected, "project")
+}
+
+/// `NotFound(what)` when a conditional write changed no row.
+fn found(rows_affected: u64, what: &'static str) -> Result<(), CommitError> {
+    if rows_affected == 0 {
+        Err(CommitError::NotFound(what))
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 async fn delete_project(txn: &DatabaseTransaction, project_id: ProjectId) -> Result<(), CommitError> {
     // Memberships go by `ON DELETE CASCADE`; events stay (they outlive their project).
-    let stmt = statement(
-        txn,
-        "DELETE FROM projects WHERE id = $1",
-        [project_id.as_uuid().into()],
-    );
-    let result = txn
-        .execute_raw(stmt)
+    let result = projects::Entity::delete_by_id(project_id.as_uuid())
+        .exec(txn)
         .await
         .map_err(unexpected("deleting a project"))?;
-    if result.rows_affected() == 0 {
-        return Err(CommitError::NotFound("project"));
-    }
-    Ok(())
+    found(result.rows_affected, "project")
 }
 
 /// `Some(at)`: moves a live project to the trash; `None`: brings a trashed one back. One
@@ -173,39 +167,36 @@ async fn trash_project(
     project_id: ProjectId,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), CommitError> {
-    let sql = if at.is_some() {
-        "UPDATE projects SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL"
+    let leaving = if at.is_some() {
+        projects::Column::DeletedAt.is_null()
     } else {
-        "UPDATE projects SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NOT NULL"
+        projects::Column::DeletedAt.is_not_null()
     };
-    let stmt = statement(txn, sql, [project_id.as_uuid().into(), at.into()]);
-    let result = txn
-        .execute_raw(stmt)
+    let result = projects::Entity::update_many()
+        .col_expr(projects::Column::DeletedAt, Expr::value(at))
+        .filter(projects::Column::Id.eq(project_id.as_uuid()))
+        .filter(leaving)
+        .exec(txn)
         .await
         .map_err(unexpected("moving a project to or from the trash"))?;
-    if result.rows_affected() == 0 {
-        return Err(CommitError::NotFound("project"));
-    }
-    Ok(())
+    found(result.rows_affected, "project")
 }
 
 /// Locks the project row for the rest of the transaction with a no-op self-update, so
 /// membership changes of one project are serialised across connections and instances
 /// (PostgreSQL row lock; on SQLite the transaction already holds the writer lock).
 async fn lock_project(txn: &DatabaseTransaction, project_id: ProjectId) -> Result<(), CommitError> {
-    let stmt = statement(
-        txn,
-        "UPDATE projects SET updated_at = updated_at WHERE id = $1 AND deleted_at IS NULL",
-        [project_id.as_uuid().into()],
-    );
-    let result = txn
-        .execute_raw(stmt)
+    let result = projects::Entity::update_many()
+        .col_expr(
+            projects::Column::UpdatedAt,
+            Expr::col(projects::Column::UpdatedAt),
+        )
+        .filter(projects::Column::Id.eq(project_id.as_uuid()))
+        .filter(projects::Column::DeletedAt.is_null())
+        .exec(txn)
         .await
         .map_err(unexpected("locking a project"))?;
-    if result.rows_affected() == 0 {
-        return Err(CommitError::NotFound("project"));
-    }
-    Ok(())
+    found(result.rows_affected, "project")
 }
 
 /// Refuses with `LastOwner` when the project, as changed so far, has no owner.
@@ -213,19 +204,12 @@ async fn ensure_an_owner_remains(
     txn: &DatabaseTransaction,
     project_id: ProjectId,
 ) -> Result<(), CommitError> {
-    let stmt = statement(
-        txn,
-        "SELECT COUNT(*) AS owners FROM memberships WHERE project_id = $1 AND role = 'owner'",
-        [project_id.as_uuid().into()],
-    );
-    let row = txn
-        .query_one_raw(stmt)
+    let owners = memberships::Entity::find()
+        .filter(memberships::Column::ProjectId.eq(project_id.as_uuid()))
+        .filter(memberships::Column::Role.eq("owner"))
+        .count(txn)
         .await
         .map_err(unexpected("counting owners"))?;
-    let owners: i64 = match row {
-        Some(row) => row.try_get("", "owners").map_err(unexpected("counting owners"))?,
-        None => 0,
-    };
     if owners == 0 {
         return Err(CommitError::Conflict(Conflict::LastOwner));
     }
@@ -265,18 +249,13 @@ async fn remove_member(
     user_id: UserId,
 ) -> Result<(), CommitError> {
     lock_project(txn, project_id).await?;
-    let stmt = statement(
-        txn,
-        "DELETE FROM memberships WHERE project_id = $1 AND user_id = $2",
-        [project_id.as_uuid().into(), user_id.as_uuid().into()],
-    );
-    let result = txn
-        .execute_raw(stmt)
+    let result = memberships::Entity::delete_many()
+        .filter(memberships::Column::ProjectId.eq(project_id.as_uuid()))
+        .filter(memberships::Column::UserId.eq(user_id.as_uuid()))
+        .exec(txn)
         .await
         .map_err(unexpected("removing a member"))?;
-    if result.rows_affected() == 0 {
-        return Err(CommitError::NotFound("member"));
-    }
+    found(result.rows_affected, "member")?;
     ensure_an_owner_remains(txn, project_id).await
 }
 
@@ -303,9 +282,10 @@ pub(crate) async fn append_event(txn: &DatabaseTransaction, event: NewEvent) -> 
     if !source.is_empty() {
         values.push(OUTBOX_LOCK_KEY.into());
     }
+    // raw SQL: one INSERT ... SELECT whose source takes the advisory lock (PostgreSQL).
     let stmt = statement(
         txn,
-        &format!(
+        format!(
             "INSERT INTO events (id, project_id, user_id, kind, actor, data, created_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7{source}"
         ),

@@ -2,11 +2,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+};
 use toolkit_application::ports::{TicketHolder, WsTicketStore};
 use toolkit_domain::UserId;
-use uuid::Uuid;
 
+use crate::entities::ws_tickets;
 use crate::errors::unexpected;
 
 pub struct SeaWsTicketStore {
@@ -16,10 +19,6 @@ pub struct SeaWsTicketStore {
 impl SeaWsTicketStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
-    }
-
-    fn statement(&self, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
-        Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
     }
 }
 
@@ -32,55 +31,46 @@ impl WsTicketStore for SeaWsTicketStore {
         expires_at: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         // Tickets nobody redeemed are dropped as new ones are made: the table stays tiny.
-        let sweep = self.statement(
-            "DELETE FROM ws_tickets WHERE expires_at <= $1",
-            [Utc::now().into()],
-        );
-        self.db
-            .execute_raw(sweep)
+        ws_tickets::Entity::delete_many()
+            .filter(ws_tickets::Column::ExpiresAt.lte(Utc::now()))
+            .exec(&self.db)
             .await
             .map_err(unexpected("dropping expired tickets"))?;
-        let stmt = self.statement(
-            "INSERT INTO ws_tickets (ticket_hash, user_id, display_name, access_expires_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            [
-                ticket_hash.into(),
-                holder.user_id.as_uuid().into(),
-                holder.display_name.clone().into(),
-                holder.access_expires_at.into(),
-                expires_at.into(),
-            ],
-        );
-        self.db
-            .execute_raw(stmt)
+        let row = ws_tickets::ActiveModel {
+            ticket_hash: Set(ticket_hash.to_owned()),
+            user_id: Set(holder.user_id.as_uuid()),
+            display_name: Set(holder.display_name.clone()),
+            access_expires_at: Set(holder.access_expires_at),
+            expires_at: Set(expires_at),
+        };
+        ws_tickets::Entity::insert(row)
+            .exec_without_returning(&self.db)
             .await
             .map_err(unexpected("storing a ticket"))?;
         Ok(())
     }
 
     async fn redeem(&self, ticket_hash: &str, now: DateTime<Utc>) -> anyhow::Result<Option<TicketHolder>> {
-        let stmt = self.statement(
-            "DELETE FROM ws_tickets WHERE ticket_hash = $1 AND expires_at > $2 \
-             RETURNING user_id, display_name, access_expires_at",
-            [ticket_hash.into(), now.into()],
-        );
+        // One conditional DELETE ... RETURNING is the whole decision: of concurrent redeemers,
+        // exactly one gets the row. (sea-orm's `exec_with_returning` refuses SQLite, so the
+        // builder's statement runs as a query.)
+        let mut redeem = ws_tickets::Entity::delete_many()
+            .filter(ws_tickets::Column::TicketHash.eq(ticket_hash))
+            .filter(ws_tickets::Column::ExpiresAt.gt(now))
+            .into_query();
+        redeem.returning_all();
         let row = self
             .db
-            .query_one_raw(stmt)
+            .query_one(&redeem)
             .await
             .map_err(unexpected("redeeming a ticket"))?;
         let Some(row) = row else { return Ok(None) };
+        let ticket =
+            ws_tickets::Model::from_query_result(&row, "").map_err(unexpected("reading a ticket"))?;
         Ok(Some(TicketHolder {
-            user_id: UserId::from_uuid(
-                row.try_get::<Uuid>("", "user_id")
-                    .map_err(unexpected("reading a ticket"))?,
-            ),
-            display_name: row
-                .try_get("", "display_name")
-                .map_err(unexpected("reading a ticket"))?,
-            access_expires_at: row
-                .try_get("", "access_expires_at")
-                .map_err(unexpected("reading a ticket"))?,
+            user_id: UserId::from_uuid(ticket.user_id),
+            display_name: ticket.display_name,
+            access_expires_at: ticket.access_expires_at,
         }))
     }
 }

@@ -1,21 +1,71 @@
-//! The `docs` and `doc_revisions` tables, read with explicit column lists (content only when
-//! asked for), and how an author is stored (JSON text).
+//! The `docs` table (PostgreSQL's generated `search_vector` is left out: only search reads it),
+//! the column lists its raw reads and `RETURNING` clauses use (content only when asked for),
+//! and how an author is stored (JSON text).
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sea_orm::{DbErr, QueryResult};
+use sea_orm::QueryResult;
+use sea_orm::entity::prelude::{
+    ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
+    EnumIter, PrimaryKeyTrait, Related, RelationDef, RelationTrait,
+};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoColumnRef, SimpleExpr};
 use toolkit_domain::{
     ApiKeyId, ApiKeyRef, Author, Doc, DocId, DocPath, Lock, LockHolder, ProjectId, Revision, UserId,
 };
 use uuid::Uuid;
 
 use super::parse_column;
+use crate::sql::get;
 
-/// Every column of `docs` but `content` (and PostgreSQL's `search_vector`).
-pub(crate) const DOC_COLUMNS: &str = "id, project_id, path, version, sha256, size, created_at, updated_at, \
-     updated_by, deleted_at, deleted_by, lock_holder_id, lock_holder_name, lock_acquired_at, lock_expires_at";
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "docs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub project_id: Uuid,
+    #[sea_orm(column_type = "Text")]
+    pub path: String,
+    #[sea_orm(column_type = "Text")]
+    pub content: String,
+    pub version: i64,
+    #[sea_orm(column_type = "Text")]
+    pub sha256: String,
+    pub size: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub updated_by: String,
+    pub deleted_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub deleted_by: Option<String>,
+    pub lock_holder_id: Option<Uuid>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub lock_holder_name: Option<String>,
+    pub lock_acquired_at: Option<DateTimeUtc>,
+    pub lock_expires_at: Option<DateTimeUtc>,
+}
 
-/// [`DOC_COLUMNS`] and `content`.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::projects::Entity",
+        from = "Column::ProjectId",
+        to = "super::projects::Column::Id"
+    )]
+    Project,
+}
+
+impl Related<super::projects::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Project.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Every column of `docs` but PostgreSQL's `search_vector`, for the `RETURNING` clauses of
+/// the raw doc changes.
 pub(crate) const DOC_COLUMNS_WITH_CONTENT: &str = "id, project_id, path, content, version, sha256, size, \
      created_at, updated_at, updated_by, deleted_at, deleted_by, lock_holder_id, lock_holder_name, \
      lock_acquired_at, lock_expires_at";
@@ -23,9 +73,18 @@ pub(crate) const DOC_COLUMNS_WITH_CONTENT: &str = "id, project_id, path, content
 /// The lock columns, for diagnosing a refused change.
 pub(crate) const LOCK_COLUMNS: &str = "lock_holder_id, lock_holder_name, lock_acquired_at, lock_expires_at";
 
-/// Every column of `doc_revisions` but `content`.
-pub(crate) const REVISION_COLUMNS: &str =
-    "r.doc_id, r.version, r.path, r.sha256, r.size, r.message, r.author, r.created_at";
+/// `substr(path, 1, length(prefix)) = prefix`: an exact, character-wise prefix test on both
+/// backends (no LIKE wildcards, no case folding as SQLite's LIKE does, no collation order).
+pub(crate) fn path_starts_with(path: impl IntoColumnRef, prefix: &str) -> SimpleExpr {
+    let length = Func::cust(Alias::new("length")).arg(prefix);
+    Expr::expr(
+        Func::cust(Alias::new("substr"))
+            .arg(Expr::col(path))
+            .arg(1)
+            .arg(length),
+    )
+    .eq(prefix)
+}
 
 /// The stored JSON form of an author: `{"id", "displayName"}`, `{"apiKeyId", "name"}` or
 /// `{"github": true, "commitSha"}`.
@@ -74,11 +133,6 @@ pub(crate) fn parse_author(column: &'static str, raw: &str) -> anyhow::Result<Au
     anyhow::bail!("stored {column} is no known author")
 }
 
-fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &'static str) -> anyhow::Result<T> {
-    row.try_get("", column)
-        .map_err(|error: DbErr| anyhow::Error::new(error).context(format!("reading column {column}")))
-}
-
 /// The lock of a row read with [`LOCK_COLUMNS`] (or a doc column list), if it is active at
 /// `now`. An expired lock is no lock.
 pub(crate) fn active_lock(
@@ -106,8 +160,8 @@ pub(crate) fn active_lock(
     }
 }
 
-/// A doc read with [`DOC_COLUMNS`] or, `with_content`, [`DOC_COLUMNS_WITH_CONTENT`]; its lock
-/// only when active at `now`.
+/// A doc read with every column (`content` only `with_content`); its lock only when active at
+/// `now`.
 pub(crate) fn doc_from_row(row: &QueryResult, with_content: bool, now: DateTime<Utc>) -> anyhow::Result<Doc> {
     let id = DocId::from_uuid(get(row, "id")?);
     let path: String = get(row, "path")?;
@@ -137,7 +191,7 @@ pub(crate) fn doc_from_row(row: &QueryResult, with_content: bool, now: DateTime<
     })
 }
 
-/// A revision read with [`REVISION_COLUMNS`] (and `r.content` when `with_content`).
+/// A revision read with every column (`content` only `with_content`).
 pub(crate) fn revision_from_row(row: &QueryResult, with_content: bool) -> anyhow::Result<Revision> {
     let path: String = get(row, "path")?;
     let author: String = get(row, "author")?;

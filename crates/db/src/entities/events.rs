@@ -3,39 +3,59 @@
 //! `user_id`, `kind`, `actor` (JSON: `{"id", "displayName"}`, `{"apiKeyId", "name"}`,
 //! `{"github": true, "commitSha"}` or `{"system": true}`), `data` (a JSON object, as given by
 //! the use case), `created_at`. Rows are written by `append_event` (one raw INSERT that also
-//! takes the outbox lock on PostgreSQL) and read with the column lists below.
+//! takes the outbox lock on PostgreSQL) and read through this entity.
 
-use sea_orm::entity::prelude::Uuid;
-use sea_orm::{DbErr, QueryResult};
+use sea_orm::entity::prelude::{
+    ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
+    EnumIter, PrimaryKeyTrait, Uuid,
+};
 use toolkit_application::ports::{FeedEvent, StoredEvent};
 use toolkit_domain::{Actor, ProjectId, UserId};
 
-/// The columns [`stored_event_from_row`] reads.
-pub(crate) const EVENT_COLUMNS: &str = "seq, kind, project_id, actor, data, created_at";
-
-/// [`EVENT_COLUMNS`] and the user-channel routing key, for [`feed_event_from_row`].
-pub(crate) const FEED_EVENT_COLUMNS: &str = "seq, kind, project_id, user_id, actor, data, created_at";
-
-/// One outbox row selected with [`EVENT_COLUMNS`].
-pub(crate) fn stored_event_from_row(row: &QueryResult) -> Result<StoredEvent, DbErr> {
-    let project_id: Option<Uuid> = row.try_get("", "project_id")?;
-    Ok(StoredEvent {
-        seq: row.try_get("", "seq")?,
-        kind: row.try_get("", "kind")?,
-        project_id: project_id.map(ProjectId::from_uuid),
-        actor_json: row.try_get("", "actor")?,
-        data_json: row.try_get("", "data")?,
-        at: row.try_get("", "created_at")?,
-    })
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub seq: i64,
+    #[sea_orm(unique)]
+    pub id: Uuid,
+    pub project_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    #[sea_orm(column_type = "Text")]
+    pub kind: String,
+    #[sea_orm(column_type = "Text")]
+    pub actor: String,
+    #[sea_orm(column_type = "Text")]
+    pub data: String,
+    pub created_at: DateTimeUtc,
 }
 
-/// One outbox row selected with [`FEED_EVENT_COLUMNS`].
-pub(crate) fn feed_event_from_row(row: &QueryResult) -> Result<FeedEvent, DbErr> {
-    let user_id: Option<Uuid> = row.try_get("", "user_id")?;
-    Ok(FeedEvent {
-        event: stored_event_from_row(row)?,
-        user_id: user_id.map(UserId::from_uuid),
-    })
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for StoredEvent {
+    fn from(row: Model) -> Self {
+        StoredEvent {
+            seq: row.seq,
+            kind: row.kind,
+            project_id: row.project_id.map(ProjectId::from_uuid),
+            actor_json: row.actor,
+            data_json: row.data,
+            at: row.created_at,
+        }
+    }
+}
+
+impl From<Model> for FeedEvent {
+    fn from(row: Model) -> Self {
+        let user_id = row.user_id.map(UserId::from_uuid);
+        FeedEvent {
+            event: StoredEvent::from(row),
+            user_id,
+        }
+    }
 }
 
 /// The stored JSON form of an actor.

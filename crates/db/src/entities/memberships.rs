@@ -3,7 +3,7 @@
 use sea_orm::FromQueryResult;
 use sea_orm::entity::prelude::{
     ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
-    EnumIter, PrimaryKeyTrait, Uuid,
+    EnumIter, PrimaryKeyTrait, Related, RelationDef, RelationTrait, Uuid,
 };
 use toolkit_domain::{DisplayName, Email, Member, UserId};
 
@@ -22,11 +22,30 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::users::Entity",
+        from = "Column::UserId",
+        to = "super::users::Column::Id"
+    )]
+    User,
+    #[sea_orm(
+        belongs_to = "super::projects::Entity",
+        from = "Column::ProjectId",
+        to = "super::projects::Column::Id"
+    )]
+    Project,
+}
+
+impl Related<super::projects::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Project.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// `SELECT m.user_id, u.email, u.display_name, m.role, m.added_at`.
+/// A membership joined with its user: `user_id, email, display_name, role, added_at`.
 #[derive(Debug, FromQueryResult)]
 pub(crate) struct MemberRow {
     pub user_id: Uuid,
@@ -35,9 +54,6 @@ pub(crate) struct MemberRow {
     pub role: String,
     pub added_at: DateTimeUtc,
 }
-
-/// The select list that [`MemberRow`] reads, for memberships `m` joined with users `u`.
-pub(crate) const MEMBER_COLUMNS: &str = "m.user_id, u.email, u.display_name, m.role, m.added_at";
 
 impl TryFrom<MemberRow> for Member {
     type Error = anyhow::Error;

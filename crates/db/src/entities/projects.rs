@@ -3,7 +3,7 @@
 use sea_orm::FromQueryResult;
 use sea_orm::entity::prelude::{
     ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
-    EnumIter, PrimaryKeyTrait, Uuid,
+    EnumIter, PrimaryKeyTrait, Related, RelationDef, RelationTrait, Uuid,
 };
 use toolkit_domain::{Project, ProjectDescription, ProjectId, ProjectName, ProjectSlug, Role};
 
@@ -22,10 +22,25 @@ pub struct Model {
     pub description: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Bumped by every doc create and restore (takes the project row lock on PostgreSQL).
+    pub content_generation: i64,
+    /// Set while the project is in the trash.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::memberships::Entity")]
+    Memberships,
+    #[sea_orm(has_many = "super::docs::Entity")]
+    Docs,
+}
+
+impl Related<super::memberships::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Memberships.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
 
@@ -33,19 +48,36 @@ impl TryFrom<Model> for Project {
     type Error = anyhow::Error;
 
     fn try_from(row: Model) -> anyhow::Result<Self> {
-        let description = match row.description.as_deref() {
-            Some(text) => parse_column("projects.description", ProjectDescription::parse(text))?,
-            None => None,
-        };
-        Ok(Project {
-            id: ProjectId::from_uuid(row.id),
-            slug: parse_column("projects.slug", ProjectSlug::parse(&row.slug))?,
-            name: parse_column("projects.name", ProjectName::parse(&row.name))?,
-            description,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
+        project(
+            row.id,
+            &row.slug,
+            &row.name,
+            row.description.as_deref(),
+            (row.created_at, row.updated_at),
+        )
     }
+}
+
+/// A project from its stored columns, each parsed with its domain `parse`.
+fn project(
+    id: Uuid,
+    slug: &str,
+    name: &str,
+    description: Option<&str>,
+    (created_at, updated_at): (DateTimeUtc, DateTimeUtc),
+) -> anyhow::Result<Project> {
+    let description = match description {
+        Some(text) => parse_column("projects.description", ProjectDescription::parse(text))?,
+        None => None,
+    };
+    Ok(Project {
+        id: ProjectId::from_uuid(id),
+        slug: parse_column("projects.slug", ProjectSlug::parse(slug))?,
+        name: parse_column("projects.name", ProjectName::parse(name))?,
+        description,
+        created_at,
+        updated_at,
+    })
 }
 
 /// `SELECT p.id, p.slug, p.name, p.description, p.created_at, p.updated_at, m.role`.
@@ -69,14 +101,13 @@ impl TryFrom<ProjectWithRole> for (Project, Role) {
 
     fn try_from(row: ProjectWithRole) -> anyhow::Result<Self> {
         let role = parse_role(&row.role)?;
-        let project = Project::try_from(Model {
-            id: row.id,
-            slug: row.slug,
-            name: row.name,
-            description: row.description,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })?;
+        let project = project(
+            row.id,
+            &row.slug,
+            &row.name,
+            row.description.as_deref(),
+            (row.created_at, row.updated_at),
+        )?;
         Ok((project, role))
     }
 }
