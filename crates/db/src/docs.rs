@@ -164,11 +164,20 @@ impl DocRepository for SeaDocRepository {
         after: i64,
         limit_rows: u64,
     ) -> anyhow::Result<Vec<StoredEvent>> {
+        // Stops at the outbox horizon (`event_feed::horizon`): a client that asks again
+        // with the last seq shown never skips a lower seq that commits later.
+        let (window, window_values) = crate::event_feed::seq_window(&self.db, after, 2)
+            .await
+            .map_err(unexpected("reading the outbox horizon"))?;
+        let mut values: Vec<Value> = vec![project_id.as_uuid().into()];
+        values.extend(window_values);
+        let limit_param = values.len() + 1;
+        values.push(limit(limit_rows));
         let stmt = self.statement(
             format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = $1 AND {window} ORDER BY seq LIMIT ${limit_param}"
             ),
-            vec![project_id.as_uuid().into(), after.into(), limit(limit_rows)],
+            values,
         );
         let rows = self
             .db
