@@ -116,7 +116,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 pub fn undocumented_modules() -> Vec<PathBuf> {
     let root = workspace_root();
     let mut files = Vec::new();
-    for dir in ["crates", "migration/src", "xtask/src", "tests"] {
+    for dir in ["crates", "migration/src", "xtask/src", "bench/src", "tests"] {
         rust_files(&root.join(dir), &mut files);
     }
     files

@@ -160,9 +160,17 @@ impl DocRepository for SeaDocRepository {
         after: i64,
         limit_rows: u64,
     ) -> anyhow::Result<Vec<StoredEvent>> {
+        // Stops at the outbox horizon (`event_feed::horizon`): a client that asks again
+        // with the last seq shown never skips a lower seq that commits later.
+        let horizon = crate::event_feed::horizon(&self.db)
+            .await
+            .map_err(unexpected("reading the outbox horizon"))?;
         let rows = events::Entity::find()
             .filter(events::Column::ProjectId.eq(project_id.as_uuid()))
             .filter(events::Column::Seq.gt(after))
+            .apply_if(horizon, |query, horizon| {
+                query.filter(events::Column::Seq.lte(horizon))
+            })
             .order_by_asc(events::Column::Seq)
             .limit(row_limit(limit_rows))
             .all(&self.db)

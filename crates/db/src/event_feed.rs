@@ -1,16 +1,46 @@
-//! [`EventFeed`]: the whole outbox in `seq` order, for realtime delivery to tail.
+//! [`EventFeed`]: the whole outbox in `seq` order, for realtime delivery to tail, and the
+//! [`horizon`] every reader of the outbox stops at.
 //!
-//! Appends are serialised on PostgreSQL (see `unit_of_work::append_event`) and SQLite has one
-//! writer at a time, so reading `seq > n` never skips a lower `seq` that commits late.
+//! A reader that remembers the last `seq` it delivered and asks for `seq > n` must never be
+//! shown a seq while a lower one may still commit. SQLite has one writer at a time, so seqs
+//! commit in order and every committed row may be read. PostgreSQL writers commit in any
+//! order (no global lock): each draws its seq under a shared advisory lock (the trigger of
+//! migration `m20261201_000008_outbox_without_global_lock`), and `outbox_horizon()` returns
+//! the highest seq below every seq still in flight. Readers read `seq <= horizon` in the next
+//! statement, so they see every row of a transaction that has ended by then, and never one
+//! whose lower neighbour might still come.
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
+};
 use toolkit_application::ports::{EventFeed, FeedEvent};
 
 use crate::entities::events;
 use crate::errors::unexpected;
 use crate::sql::row_limit;
+
+/// The highest `seq` a reader may deliver (every transaction that drew a seq at or below it
+/// has ended); `None` on SQLite, where every committed row may be read. Must be read in a
+/// statement of its own, *before* the rows: the rows' snapshot must be newer than the horizon.
+pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    // raw SQL: a call of the migration's SQL function, which no entity describes.
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT outbox_horizon() AS n",
+        ))
+        .await?;
+    match row {
+        Some(row) => Ok(Some(row.try_get::<Option<i64>>("", "n")?.unwrap_or(0))),
+        None => Ok(Some(0)),
+    }
+}
 
 pub struct SeaEventFeed {
     db: DatabaseConnection,
@@ -37,8 +67,14 @@ impl SeaEventFeed {
 #[async_trait]
 impl EventFeed for SeaEventFeed {
     async fn after(&self, after: i64, limit_rows: u64) -> anyhow::Result<Vec<FeedEvent>> {
+        let horizon = horizon(&self.db)
+            .await
+            .map_err(unexpected("reading the outbox horizon"))?;
         let rows = events::Entity::find()
             .filter(events::Column::Seq.gt(after))
+            .apply_if(horizon, |query, horizon| {
+                query.filter(events::Column::Seq.lte(horizon))
+            })
             .order_by_asc(events::Column::Seq)
             .limit(row_limit(limit_rows))
             .all(&self.db)
@@ -47,7 +83,15 @@ impl EventFeed for SeaEventFeed {
         Ok(rows.into_iter().map(FeedEvent::from).collect())
     }
 
+    /// The highest seq readers may see (the horizon on PostgreSQL): the tailer starts after
+    /// it, and a seq still in flight below the newest one is delivered when it commits.
     async fn latest_seq(&self) -> anyhow::Result<i64> {
+        if let Some(horizon) = horizon(&self.db)
+            .await
+            .map_err(unexpected("reading the outbox horizon"))?
+        {
+            return Ok(horizon);
+        }
         Ok(self
             .aggregate(
                 Expr::col(events::Column::Seq).max(),

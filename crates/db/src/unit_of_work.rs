@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter,
 };
 use toolkit_application::Conflict;
 use toolkit_application::ports::{Applied, Change, CommitError, UnitOfWork};
@@ -17,9 +17,6 @@ use crate::doc_changes;
 use crate::entities::{events, memberships, projects, users};
 use crate::errors::{is_foreign_key_violation, unexpected, unique_violation};
 use crate::sql::statement;
-
-/// Key of the PostgreSQL advisory lock that serialises outbox appends (see [`append_event`]).
-const OUTBOX_LOCK_KEY: i64 = 7411;
 
 pub struct SeaUnitOfWork {
     db: DatabaseConnection,
@@ -259,37 +256,27 @@ async fn remove_member(
     ensure_an_owner_remains(txn, project_id).await
 }
 
-/// Appends to the outbox. On PostgreSQL a transaction-scoped advisory lock makes appends
-/// commit in `seq` order, so a reader tailing `seq > n` never skips a lower `seq` that
-/// commits late; the lock is taken by the INSERT itself (its one-row source), before the row
-/// draws its `seq`, which saves a round trip inside the serialised section. (SQLite has one
-/// writer at a time anyway.)
+/// Appends to the outbox. Takes no lock of its own: on PostgreSQL the `events_draw_seq`
+/// trigger draws the `seq` under a *shared* advisory lock that readers use to stop below any
+/// seq still in flight (`event_feed::horizon`, migration
+/// `m20261201_000008_outbox_without_global_lock`), so concurrent writers never wait for one
+/// another here. (SQLite has one writer at a time: seqs commit in order.)
 pub(crate) async fn append_event(txn: &DatabaseTransaction, event: NewEvent) -> Result<(), CommitError> {
-    let source = if txn.get_database_backend() == DbBackend::Postgres {
-        " FROM (SELECT pg_advisory_xact_lock($8)) AS outbox_lock"
-    } else {
-        ""
-    };
-    let mut values: Vec<Value> = vec![
-        Uuid::now_v7().into(),
-        event.project_id.map(|id| id.as_uuid()).into(),
-        event.user_id.map(|id| id.as_uuid()).into(),
-        event.kind.as_str().into(),
-        events::actor_json(&event.actor).into(),
-        event.data_json.into(),
-        event.at.into(),
-    ];
-    if !source.is_empty() {
-        values.push(OUTBOX_LOCK_KEY.into());
-    }
-    // raw SQL: one INSERT ... SELECT whose source takes the advisory lock (PostgreSQL).
+    // raw SQL: the database draws `seq` (identity on SQLite, the trigger on PostgreSQL);
+    // one plain INSERT with nothing returned is all the outbox needs.
     let stmt = statement(
         txn,
-        format!(
-            "INSERT INTO events (id, project_id, user_id, kind, actor, data, created_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7{source}"
-        ),
-        values,
+        "INSERT INTO events (id, project_id, user_id, kind, actor, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            Uuid::now_v7().into(),
+            event.project_id.map(|id| id.as_uuid()).into(),
+            event.user_id.map(|id| id.as_uuid()).into(),
+            event.kind.as_str().into(),
+            events::actor_json(&event.actor).into(),
+            event.data_json.into(),
+            event.at.into(),
+        ],
     );
     txn.execute_raw(stmt)
         .await

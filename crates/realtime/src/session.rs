@@ -222,7 +222,10 @@ async fn serve(
                     }
                     Some(Ok(Message::Text(text))) => {
                         let reply = if rate.allow() {
-                            match handle(deps, auth, out, conn, &text).await {
+                            // Boxed: the handling of a message (authorisation, replay from the
+                            // database) is a large future; inline, every idle session would
+                            // carry its space for as long as it lives.
+                            match Box::pin(handle(deps, auth, out, conn, &text)).await {
                                 Ok(reply) => reply,
                                 Err(Gone) => return out.reason_after_failure(),
                             }

@@ -74,7 +74,8 @@ pub trait DocRepository: Send + Sync + 'static {
         version: i64,
     ) -> anyhow::Result<Option<Revision>>;
 
-    /// Events of the project with `seq > after`, oldest first.
+    /// Events of the project with `seq > after`, oldest first, up to the outbox horizon (see
+    /// [`EventFeed::after`]).
     async fn events_after(
         &self,
         project_id: ProjectId,
@@ -89,12 +90,12 @@ pub trait DocRepository: Send + Sync + 'static {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait EventFeed: Send + Sync + 'static {
-    /// Every event (project and user-channel ones) with `seq > after`, oldest first. On
-    /// PostgreSQL, appends are serialised (advisory lock) so seqs become visible in order and a
-    /// reader never skips a late-committing lower seq.
+    /// Every event (project and user-channel ones) with `seq > after`, oldest first, up to
+    /// the outbox horizon: never a seq while a lower one may still commit, so a reader that
+    /// asks again after the last seq it got never skips one.
     async fn after(&self, after: i64, limit: u64) -> anyhow::Result<Vec<FeedEvent>>;
 
-    /// The highest `seq` so far (0 when empty).
+    /// The highest `seq` readers may see so far (the horizon; 0 when empty).
     async fn latest_seq(&self) -> anyhow::Result<i64>;
 
     /// The lowest `seq` still kept (retention purges older ones); `None` when empty.

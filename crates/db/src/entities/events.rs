@@ -2,8 +2,9 @@
 //! by the database; readers tail the outbox with `seq > n`), `id` (unique), `project_id`,
 //! `user_id`, `kind`, `actor` (JSON: `{"id", "displayName"}`, `{"apiKeyId", "name"}`,
 //! `{"github": true, "commitSha"}` or `{"system": true}`), `data` (a JSON object, as given by
-//! the use case), `created_at`. Rows are written by `append_event` (one raw INSERT that also
-//! takes the outbox lock on PostgreSQL) and read through this entity.
+//! the use case), `created_at`. Rows are written by `append_event` (one raw INSERT; on
+//! PostgreSQL a trigger draws the `seq`, see `event_feed`) and read with the column lists
+//! below, never past the outbox horizon (`event_feed::horizon`).
 
 use sea_orm::entity::prelude::{
     ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,

@@ -12,10 +12,10 @@ use anyhow::{Context, bail};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
 
-use crate::bench::api::{self, Api};
-use crate::bench::procfs;
-use crate::bench::server::Server;
-use crate::bench::stats::thousands;
+use crate::api::{self, Api};
+use crate::procfs;
+use crate::server::Server;
+use crate::stats::thousands;
 
 /// The PostgreSQL server all three run on, when `BENCH_DATABASE_URL` is not set.
 const DEFAULT_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";

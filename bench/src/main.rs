@@ -1,4 +1,5 @@
-//! `cargo xtask bench [http|ws|sync|flood] [--clients N]`: builds the server in release, starts it on
+//! `toolkit-bench [http|ws|sync|flood] [--clients N] [--idle M] [--anchors DIR]` (also as
+//! `cargo xtask bench …`, which runs this crate in release): builds the server in release, starts it on
 //! a free port with a fresh SQLite file (or `BENCH_DATABASE_URL`) and measures it (`sync`: the
 //! GitHub calls of its sync runs, against an in-process fake GitHub; `http --anchors <dir>`: side
 //! by side with the NestJS and bare actix anchors on PostgreSQL; `flood`: RSS and `/healthz`
@@ -84,8 +85,19 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     Ok(options)
 }
 
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the chosen scenarios, each against its own freshly started server.
-pub fn run(args: &[String]) -> anyhow::Result<()> {
+fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let binary = server::build_release()?;
     // Two client threads: the load generator shares the machine with the server, and says so.

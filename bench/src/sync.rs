@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use toolkit_github_fake::{Change, FakeGitHub};
 
-use crate::bench::api::{self, Api};
-use crate::bench::server::{Server, verdict};
+use crate::api::{self, Api};
+use crate::server::{Server, verdict};
 
 const OWNER: &str = "bench";
 const REPO: &str = "toolkit";

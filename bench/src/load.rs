@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::bench::stats::Latencies;
+use crate::stats::Latencies;
 
 /// One request of a worker; `Err` counts as an error (wrong status, transport failure).
 pub trait Step: Send + 'static {

@@ -17,9 +17,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::bench::api::{self, Api};
-use crate::bench::server::{Server, verdict};
-use crate::bench::stats::{Latencies, ms, thousands};
+use crate::api::{self, Api};
+use crate::server::{Server, verdict};
+use crate::stats::{Latencies, ms, thousands};
 
 type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions and SQL statements per request, repeatable on a busy machine (docs/benchmarks.md).
 #
-#   xtask/src/bench/callgrind.sh <toolkit-sync binary> [N]
+#   bench/callgrind.sh <toolkit-sync binary> [N]
 #
 # Starts the binary under `valgrind --tool=callgrind` on a fresh PostgreSQL database (on the
 # server of BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; needs psql,
@@ -10,7 +10,8 @@
 # keep-alive connection: GET by key (200), GET with If-None-Match (304), PUT with If-Match.
 # Prints the server's instructions (Ir) per request for each phase. With PGLOG set to the
 # server's log file (log_line_prefix with %d), the database is created with log_statement=all
-# and the statements each phase sent are counted too (BEGIN and COMMIT included).
+# and the statements each phase sent are counted too (BEGIN and COMMIT included). With
+# CALLGRIND_KEEP=<dir>, the per-phase dumps are copied there (`callgrind_annotate <dump>`).
 set -euo pipefail
 bin=$(realpath "$1"); n=${2:-200}
 server=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -22,6 +23,7 @@ pid=
 cleanup() {
   [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  if [[ -n ${CALLGRIND_KEEP:-} ]]; then mkdir -p "$CALLGRIND_KEEP" && cp "$work"/cg.out.* "$CALLGRIND_KEEP"/ 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::bench::procfs;
+use crate::procfs;
 
 /// How often `/readyz` is polled while the server starts.
 const READY_POLL: Duration = Duration::from_millis(5);

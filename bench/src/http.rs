@@ -11,11 +11,11 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
-use crate::bench::api::{self, Api};
-use crate::bench::load::{self, Outcome, Step};
-use crate::bench::procfs;
-use crate::bench::server::Server;
-use crate::bench::stats::{ms, thousands};
+use crate::api::{self, Api};
+use crate::load::{self, Outcome, Step};
+use crate::procfs;
+use crate::server::Server;
+use crate::stats::{ms, thousands};
 
 /// Concurrent workers per phase.
 const WORKERS: usize = 64;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What PUTs wait for in PostgreSQL under load (docs/benchmarks.md, "Where a PUT's time goes").
 #
-#   xtask/src/bench/pg-waits.sh <toolkit-sync binary> <nest-prisma dir with node_modules>
+#   bench/pg-waits.sh <toolkit-sync binary> <nest-prisma dir with node_modules>
 #
 # Starts the binary on a fresh database (server of BENCH_DATABASE_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres), seeds one project, one key and 50 docs of 2,048

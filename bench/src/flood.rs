@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
-use crate::bench::api;
-use crate::bench::server::{Server, verdict};
-use crate::bench::stats::{Latencies, ms};
+use crate::api;
+use crate::server::{Server, verdict};
+use crate::stats::{Latencies, ms};
 
 const LOGINS: usize = 400;
 const CONCURRENCY: usize = 200;
