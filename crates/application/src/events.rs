@@ -95,3 +95,6 @@ pub fn api_key_revoked_event(
         at,
     }
 }
+
+mod sync;
+pub use sync::{sync_completed, sync_conflict, sync_failed, sync_started};
