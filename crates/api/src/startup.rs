@@ -312,7 +312,7 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
     let gh = &settings.github;
     let github = crate::github_setup::connector(settings)?;
     let sync = SyncService::new(
-        repos.sync.clone(),
+        repos.sync.clone().into(),
         github,
         repos.bundles.clone(),
         unit_of_work.clone(),

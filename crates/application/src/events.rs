@@ -185,3 +185,6 @@ pub fn membership_event(
         at,
     }
 }
+
+mod sync;
+pub use sync::{sync_completed, sync_conflict, sync_failed, sync_started};

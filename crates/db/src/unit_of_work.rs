@@ -6,10 +6,12 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use toolkit_application::Conflict;
-use toolkit_application::ports::{Applied, Change, CommitError, UnitOfWork};
+use toolkit_application::ports::{
+    Applied, Change, CommitError, RefusedWrite, SyncDocWrite, UnitOfWork, refusal_reason,
+};
 use toolkit_domain::{Membership, NewEvent, Project, ProjectId, User, UserId};
 use uuid::Uuid;
 
@@ -17,6 +19,7 @@ use crate::doc_changes;
 use crate::entities::{events, memberships, projects, users};
 use crate::errors::{is_foreign_key_violation, unexpected, unique_violation};
 use crate::sql::statement;
+use crate::sync::changes as sync;
 
 pub struct SeaUnitOfWork {
     db: DatabaseConnection,
@@ -35,8 +38,22 @@ impl UnitOfWork for SeaUnitOfWork {
             .await
             .map_err(unexpected("beginning a transaction"))?;
         let mut applied = Applied::default();
+        // Sync doc writes the database refused so far (each rolled back to its savepoint).
+        let mut refused: Vec<RefusedWrite> = Vec::new();
         for change in changes {
-            if let Err(error) = apply(&txn, change, &mut applied).await {
+            let result = match change {
+                Change::SyncDocWrite(write) => sync_doc_write(&txn, write, &mut refused).await,
+                Change::SaveSyncState(mut save) => {
+                    save.settle(&refused);
+                    sync::save_state(&txn, save).await
+                }
+                Change::CompleteSyncRun(mut success) => {
+                    success.settle(&refused);
+                    sync::complete_run(&txn, success).await
+                }
+                other => apply(&txn, other, &mut applied).await,
+            };
+            if let Err(error) = result {
                 if let Err(rollback) = txn.rollback().await {
                     tracing::warn!(error = %rollback, "rollback failed; the connection discards the transaction");
                 }
@@ -73,8 +90,84 @@ async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied)
             key_id,
             at,
         } => crate::api_keys::revoke_in(txn, project_id, key_id, at).await?,
+        Change::SetSyncBase {
+            project_id,
+            path,
+            base_sha,
+        } => sync::set_base(txn, project_id, path, base_sha).await?,
+        Change::RetrySyncRun {
+            run_id,
+            not_before,
+            error,
+        } => sync::retry_run(txn, run_id, not_before, error).await?,
+        Change::FailSyncRun {
+            project_id,
+            run_id,
+            error,
+            at,
+        } => sync::fail_run(txn, project_id, run_id, error, at).await?,
+        Change::NoteSyncError { project_id, error } => sync::note_error(txn, project_id, error).await?,
+        Change::RefuseSyncCredential {
+            project_id,
+            credential_set_at,
+            at,
+        } => sync::refuse_credential(txn, project_id, credential_set_at, at).await?,
+        Change::PutSyncConflict(conflict) => sync::put_conflict(txn, conflict).await?,
+        Change::ResolveSyncConflict { conflict_id, by, at } => {
+            sync::resolve_conflict(txn, conflict_id, by, at).await?;
+        }
+        // Applied in `commit`, where the refused sync doc writes are known.
+        Change::SyncDocWrite(_) | Change::SaveSyncState(_) | Change::CompleteSyncRun(_) => {
+            return Err(CommitError::Unexpected(anyhow::anyhow!(
+                "a sync run change outside a commit's list"
+            )));
+        }
     }
     Ok(())
+}
+
+/// A sync run's doc change in a savepoint: a refusal (locked, edited meanwhile, path taken)
+/// rolls back this change only and is remembered for the run's state and outcome; an
+/// unexpected error fails the whole commit.
+async fn sync_doc_write(
+    txn: &DatabaseTransaction,
+    write: SyncDocWrite,
+    refused: &mut Vec<RefusedWrite>,
+) -> Result<(), CommitError> {
+    let savepoint = txn.begin().await.map_err(unexpected("opening a savepoint"))?;
+    let SyncDocWrite {
+        path,
+        change,
+        base_if_refused,
+    } = write;
+    let result = match *change {
+        Change::InsertDoc(insert) => doc_changes::insert_doc(&savepoint, insert).await.map(drop),
+        Change::UpdateDoc(update) => doc_changes::update_doc(&savepoint, update).await.map(drop),
+        Change::DeleteDoc(delete) => doc_changes::delete_doc(&savepoint, delete).await.map(drop),
+        other => Err(CommitError::Unexpected(anyhow::anyhow!(
+            "not a doc change in a sync doc write: {other:?}"
+        ))),
+    };
+    match result {
+        Ok(()) => savepoint
+            .commit()
+            .await
+            .map_err(|e| CommitError::Unexpected(unexpected("releasing a savepoint")(e))),
+        Err(CommitError::Unexpected(error)) => Err(CommitError::Unexpected(error)),
+        Err(error) => {
+            savepoint
+                .rollback()
+                .await
+                .map_err(|e| CommitError::Unexpected(unexpected("rolling back to a savepoint")(e)))?;
+            tracing::info!(path = %path, error = %error, "a sync doc write was refused; next run");
+            refused.push(RefusedWrite {
+                path,
+                base_if_refused,
+                reason: refusal_reason(&error),
+            });
+            Ok(())
+        }
+    }
 }
 
 /// A unique violation on `column` becomes `conflict`; anything else is unexpected.

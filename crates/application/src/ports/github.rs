@@ -288,9 +288,13 @@ pub struct SyncConflict {
     pub resolved_by: Option<UserId>,
 }
 
+// The sync store, one port per noun. Writes of a run or a resolution are `Change`s of the
+// unit of work (see `sync_changes.rs`); these are the reads and the queue's own updates.
+
+/// Links of projects to repository folders.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
-pub trait SyncRepository: Send + Sync + 'static {
+pub trait SyncLinks: Send + Sync + 'static {
     async fn link(&self, project_id: ProjectId) -> anyhow::Result<Option<GitHubLink>>;
     /// Creates or replaces the link (a changed repo/branch/folder forgets the file states).
     async fn put_link(&self, link: &GitHubLink) -> anyhow::Result<()>;
@@ -300,7 +304,12 @@ pub trait SyncRepository: Send + Sync + 'static {
     async fn links_for_repo(&self, owner: &str, repo: &str, branch: &str) -> anyhow::Result<Vec<GitHubLink>>;
     /// Projects whose link is due for a poll at `now` (`last_sync_at + poll_interval <= now`).
     async fn links_due(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<ProjectId>>;
+}
 
+/// The durable run queue.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SyncRunQueue: Send + Sync + 'static {
     /// Queues a run unless one is queued or running for the project: decided by a unique
     /// index, so concurrent requests on any instance get the same run. Returns the run.
     async fn enqueue(
@@ -315,56 +324,26 @@ pub trait SyncRepository: Send + Sync + 'static {
     async fn claim(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> anyhow::Result<Option<SyncRun>>;
     /// Extends a running run's lease (long runs).
     async fn renew_lease(&self, run_id: Uuid, lease_until: DateTime<Utc>) -> anyhow::Result<()>;
-    async fn succeed(&self, run_id: Uuid, outcome: &RunOutcome, now: DateTime<Utc>) -> anyhow::Result<()>;
-    async fn fail(&self, run_id: Uuid, error: &SyncError, now: DateTime<Utc>) -> anyhow::Result<()>;
-    /// Back to the queue until `not_before`, with `attempt + 1` and the error noted.
-    async fn retry_later(
-        &self,
-        run_id: Uuid,
-        not_before: DateTime<Utc>,
-        error: &SyncError,
-    ) -> anyhow::Result<()>;
     /// Asks a running run for a follow-up run when it ends (a webhook arrived after it read the
     /// tree). `false` when the run is not running any more (then queue a run instead).
     async fn request_follow_up(&self, run_id: Uuid) -> anyhow::Result<bool>;
     /// Whether a follow-up was requested for this (finished) run.
     async fn follow_up_requested(&self, run_id: Uuid) -> anyhow::Result<bool>;
-    /// Marks the link's credential as refused by GitHub (if the link is still at `generation`
-    /// and the credential unchanged since `credential_set_at`): not scheduled until replaced.
-    async fn refuse_credential(
-        &self,
-        project_id: ProjectId,
-        credential_set_at: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<()>;
     async fn runs(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<SyncRun>>;
     async fn run(&self, project_id: ProjectId, run_id: Uuid) -> anyhow::Result<Option<SyncRun>>;
+}
 
+/// The bases of the three-way decision.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SyncFileStates: Send + Sync + 'static {
     async fn file_states(&self, project_id: ProjectId) -> anyhow::Result<Vec<FileState>>;
-    /// After a run: replaces the file states and records the head and time on the link, in
-    /// one transaction and only if the link is still at `generation` (`false`: it was relinked
-    /// meanwhile, nothing saved).
-    async fn save_state(
-        &self,
-        project_id: ProjectId,
-        generation: i64,
-        states: &[FileState],
-        head: Option<BranchHead>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool>;
-    /// Sets (or with `None` removes) one path's base, e.g. after a conflict is resolved so the
-    /// file syncs again.
-    async fn set_base(
-        &self,
-        project_id: ProjectId,
-        path: String,
-        base_sha: Option<String>,
-    ) -> anyhow::Result<()>;
-    /// Records the last error on the link (shown by `GET /github`).
-    async fn note_error(&self, project_id: ProjectId, error: Option<SyncError>) -> anyhow::Result<()>;
+}
 
-    /// Records a conflict unless an unresolved one exists for the path (then updates it).
-    async fn put_conflict(&self, conflict: &SyncConflict) -> anyhow::Result<()>;
+/// Conflicts waiting for a person.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SyncConflicts: Send + Sync + 'static {
     /// Unresolved conflicts, ordered by id.
     async fn conflicts(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<SyncConflict>>;
     async fn conflict(
@@ -372,14 +351,21 @@ pub trait SyncRepository: Send + Sync + 'static {
         project_id: ProjectId,
         conflict_id: Uuid,
     ) -> anyhow::Result<Option<SyncConflict>>;
-    /// Marks it resolved (conditional on being unresolved); `false` if it already was.
-    async fn resolve_conflict(
-        &self,
-        conflict_id: Uuid,
-        by: UserId,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<bool>;
+}
 
+/// Webhook deliveries seen (replay protection).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait WebhookDeliveries: Send + Sync + 'static {
     /// Records a webhook delivery id; `false` when it was seen before (a replay).
     async fn record_delivery(&self, delivery_id: &str, now: DateTime<Utc>) -> anyhow::Result<bool>;
 }
+
+/// The whole sync store as one adapter provides it (wiring only: each use case names the
+/// nouns it needs).
+pub trait SyncRepository:
+    SyncLinks + SyncRunQueue + SyncFileStates + SyncConflicts + WebhookDeliveries
+{
+}
+
+impl<T: SyncLinks + SyncRunQueue + SyncFileStates + SyncConflicts + WebhookDeliveries> SyncRepository for T {}

@@ -12,6 +12,7 @@ mod github_credentials;
 mod realtime;
 mod security;
 mod store;
+mod sync_changes;
 mod unit_of_work;
 
 pub use api_keys::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource};
@@ -25,11 +26,14 @@ pub use docs::{DocRepository, EventFeed, FeedEvent, Housekeeping, SearchHit, Sea
 pub use docs::{MockDocRepository, MockEventFeed, MockHousekeeping, MockSearchIndex};
 pub use github::{
     BranchHead, EntryKind, FileState, GitHubClient, GitHubError, GitHubLink, HeadRead, PushEntry, RepoAccess,
-    RepoCoords, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncError, SyncRepository, SyncRun,
-    TreeEntry,
+    RepoCoords, RunOutcome, RunStatus, RunTrigger, Skipped, SyncConflict, SyncConflicts, SyncError,
+    SyncFileStates, SyncLinks, SyncRepository, SyncRun, SyncRunQueue, TreeEntry, WebhookDeliveries,
 };
 #[cfg(any(test, feature = "mocks"))]
-pub use github::{MockGitHubClient, MockSyncRepository};
+pub use github::{
+    MockGitHubClient, MockSyncConflicts, MockSyncFileStates, MockSyncLinks, MockSyncRunQueue,
+    MockWebhookDeliveries,
+};
 pub use github_credentials::{
     CredentialKind, GitHubConnector, GitHubCredential, LinkCredential, SealedSecret, SecretBox,
 };
@@ -49,6 +53,7 @@ pub use store::{
 pub use store::{
     MockMemberRepository, MockProjectRepository, MockRefreshTokenRepository, MockUserRepository,
 };
+pub use sync_changes::{RefusedWrite, SyncDocWrite, SyncRunSuccess, SyncStateSave, refusal_reason};
 #[cfg(any(test, feature = "mocks"))]
 pub use unit_of_work::MockUnitOfWork;
 pub use unit_of_work::{

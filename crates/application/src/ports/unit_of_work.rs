@@ -9,6 +9,10 @@ use toolkit_domain::{
     Project, ProjectId, User, UserId,
 };
 
+use uuid::Uuid;
+
+use super::github::{SyncConflict, SyncError};
+use super::sync_changes::{SyncDocWrite, SyncRunSuccess, SyncStateSave};
 use crate::{Conflict, QuotaExceeded};
 
 /// One write. Every list that changes a project also carries its [`Change::AppendEvent`]s, so
@@ -63,6 +67,56 @@ pub enum Change {
     /// Refuses the whole commit with [`CommitError::QuotaExceeded`] when the project, as
     /// changed so far, is over a quota. See [`QuotaCheck`].
     CheckQuota(QuotaCheck),
+    /// A sync run's doc change that may be refused alone. See [`SyncDocWrite`].
+    SyncDocWrite(SyncDocWrite),
+    /// Replaces a link's file states if the link is still at the run's generation (else
+    /// `NotFound("github link")`). See [`SyncStateSave`].
+    SaveSyncState(SyncStateSave),
+    /// Sets (or with `None` removes) one path's base, e.g. when a conflict is resolved.
+    SetSyncBase {
+        project_id: ProjectId,
+        path: String,
+        base_sha: Option<String>,
+    },
+    /// Marks a running run succeeded, with its `sync.completed` event. See [`SyncRunSuccess`].
+    CompleteSyncRun(SyncRunSuccess),
+    /// Back to the queue until `not_before`, with `attempt + 1` and the error noted.
+    RetrySyncRun {
+        run_id: Uuid,
+        not_before: DateTime<Utc>,
+        error: SyncError,
+    },
+    /// Marks a running run failed and appends `sync.failed` (built by
+    /// [`crate::events::sync_failed`]).
+    FailSyncRun {
+        project_id: ProjectId,
+        run_id: Uuid,
+        error: SyncError,
+        at: DateTime<Utc>,
+    },
+    /// Records the last error on the link (`None` clears it).
+    NoteSyncError {
+        project_id: ProjectId,
+        error: Option<SyncError>,
+    },
+    /// Marks the link's credential as refused by GitHub — only if unchanged since
+    /// `credential_set_at` (`None`: a link from before credentials, which gets a `server`
+    /// credential row for the refusal): the link is not scheduled until its owner sets one.
+    RefuseSyncCredential {
+        project_id: ProjectId,
+        credential_set_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    /// Records a conflict (updates the path's open conflict, else inserts); its
+    /// `sync.conflict` event goes in the same list.
+    PutSyncConflict(SyncConflict),
+    /// Marks an open conflict resolved (conditional UPDATE); not open →
+    /// `NotFound("sync conflict")`.
+    ResolveSyncConflict {
+        conflict_id: Uuid,
+        by: UserId,
+        at: DateTime<Utc>,
+    },
 }
 
 /// A per-project quota check inside the write transaction, after the doc change it guards:

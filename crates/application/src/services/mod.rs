@@ -9,6 +9,7 @@ pub mod housekeeping;
 pub mod projects;
 pub mod sync;
 pub mod sync_credentials;
+pub mod sync_plan;
 pub mod tickets;
 
 pub use access::{KeyCaller, Need, Principal};
@@ -18,7 +19,7 @@ pub use bundle::{Bundle, BundleFormat, BundlePages, BundleRead, BundleService};
 pub use docs::{DocEdit, DocPolicy, DocRead, DocService, IfMatch, KnownVersions, NewDoc, ProjectQuota};
 pub use housekeeping::{HousekeepingService, Retention, SweepReport};
 pub use projects::{NewProjectInput, ProjectPatch, ProjectService, ProjectView};
-pub use sync::{LinkInput, Resolution, SyncPolicy, SyncService};
+pub use sync::{LinkInput, Resolution, SyncPolicy, SyncService, SyncStore};
 pub use sync_credentials::{CredentialInput, RepoAllowlist};
 pub use tickets::{TICKET_TTL_SECONDS, TicketService};
 

@@ -2,27 +2,26 @@
 //! decides each file three ways (base = blob at the last sync) and never overwrites a change
 //! it has not seen: both-sides changes become conflicts holding both versions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use toolkit_domain::github::{
-    BranchName, FileAction, RepoFolder, RepoName, SyncDirection, decide, git_blob_sha,
-};
-use toolkit_domain::{
-    Actor, Author, DocContent, DocId, DocPath, EventKind, NewEvent, ProjectId, Role, Scope,
-};
+use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection, git_blob_sha};
+use toolkit_domain::{Author, DocContent, DocId, DocPath, EventKind, ProjectId, Role, Scope};
 use uuid::Uuid;
 
 use super::access::Principal;
 use super::sync_credentials::{self as creds, CredentialInput, RepoAllowlist, codes};
+use super::sync_plan::{self, LocalFile, PlanLimits, SkipReason};
 use super::{Caller, ProjectService, Runtime};
 use crate::error::Validator;
+use crate::events;
 use crate::ports::{
     BranchHead, BundleDoc, BundleSource, Change, CommitError, CredentialKind, DocDelete, DocInsert,
-    DocUpdate, EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError,
-    GitHubLink, HeadRead, LinkCredential, PushEntry, RunOutcome, RunStatus, RunTrigger, SecretBox, Skipped,
-    SyncConflict, SyncError, SyncRepository, SyncRun, TreeEntry, UnitOfWork,
+    DocUpdate, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError, GitHubLink, HeadRead,
+    LinkCredential, PushEntry, RepoCoords, RunOutcome, RunStatus, RunTrigger, SecretBox, Skipped,
+    SyncConflict, SyncConflicts, SyncDocWrite, SyncError, SyncFileStates, SyncLinks, SyncRepository, SyncRun,
+    SyncRunQueue, SyncRunSuccess, SyncStateSave, TreeEntry, UnitOfWork, WebhookDeliveries,
 };
 use crate::{AppError, FieldError, Forbidden, GitHubRefusal, Page, PageRequest};
 
@@ -85,9 +84,32 @@ pub enum Resolution {
     Content(String),
 }
 
+/// The sync store's ports, one per noun.
+#[derive(Clone)]
+pub struct SyncStore {
+    pub links: Arc<dyn SyncLinks>,
+    pub runs: Arc<dyn SyncRunQueue>,
+    pub file_states: Arc<dyn SyncFileStates>,
+    pub conflicts: Arc<dyn SyncConflicts>,
+    pub deliveries: Arc<dyn WebhookDeliveries>,
+}
+
+impl From<Arc<dyn SyncRepository>> for SyncStore {
+    /// Every noun from one adapter.
+    fn from(store: Arc<dyn SyncRepository>) -> Self {
+        Self {
+            links: store.clone(),
+            runs: store.clone(),
+            file_states: store.clone(),
+            conflicts: store.clone(),
+            deliveries: store,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct SyncService {
-    sync: Arc<dyn SyncRepository>,
+    sync: SyncStore,
     github: Arc<dyn GitHubConnector>,
     secrets: Arc<dyn SecretBox>,
     allowlist: RepoAllowlist,
@@ -100,16 +122,18 @@ pub struct SyncService {
 
 /// Why a run did not finish.
 enum RunError {
+    /// The branch moved during the push: read it again (another round).
+    NotFastForward,
     /// Try again at this time (rate limit, backoff) — counted as an attempt.
     Later(DateTime<Utc>, SyncError),
     /// Give up.
     Fatal(SyncError),
 }
 
-/// Internal code of a push that lost the race with another push (another round follows).
-const NOT_FAST_FORWARD: &str = "not-fast-forward";
-
 fn github_error(error: GitHubError, retry_at: DateTime<Utc>) -> RunError {
+    if matches!(error, GitHubError::NotFastForward) {
+        return RunError::NotFastForward;
+    }
     let failure = creds::run_failure(&error);
     // The details (status, GitHub's message) go to the log; the run shows the stable code.
     tracing::info!(error = %error, code = %failure.code, "GitHub refused a sync request");
@@ -134,17 +158,11 @@ fn storage_error(retry_at: DateTime<Utc>) -> impl Fn(anyhow::Error) -> RunError 
     }
 }
 
-/// The local side of one path.
-struct Local<'a> {
-    doc: &'a BundleDoc,
-    sha: String,
-}
-
 impl SyncService {
     /// The service, with no server-token allowlist and no way to store tokens until
     /// [`Self::with_credentials`] says otherwise.
     pub fn new(
-        sync: Arc<dyn SyncRepository>,
+        sync: SyncStore,
         github: Arc<dyn GitHubConnector>,
         bundles: Arc<dyn BundleSource>,
         uow: Arc<dyn UnitOfWork>,
@@ -265,8 +283,9 @@ impl SyncService {
             }));
         }
         link.credential = Some(stored);
-        self.sync.put_link(&link).await?;
+        self.sync.links.put_link(&link).await?;
         self.sync
+            .runs
             .enqueue(project_id, RunTrigger::Manual, self.rt.ids.new_id(), now)
             .await?;
         Ok(link)
@@ -308,7 +327,7 @@ impl SyncService {
                 stored(CredentialKind::App, None, Some(installation_id), None),
             )),
             None => {
-                let existing = self.sync.link(link.project_id).await?;
+                let existing = self.sync.links.link(link.project_id).await?;
                 if let Some(existing) = existing.filter(|e| same_place(e, link))
                     && let Some(kept) = existing.credential.clone()
                     && kept.kind != CredentialKind::Server
@@ -385,6 +404,7 @@ impl SyncService {
     pub async fn get_link(&self, caller: &Caller, project_id: ProjectId) -> Result<GitHubLink, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
         self.sync
+            .links
             .link(project_id)
             .await?
             .ok_or(AppError::NotFound("github link"))
@@ -395,14 +415,14 @@ impl SyncService {
     /// # Errors
     /// Only unexpected ones.
     pub async fn link_of(&self, project_id: ProjectId) -> Result<Option<GitHubLink>, AppError> {
-        Ok(self.sync.link(project_id).await?)
+        Ok(self.sync.links.link(project_id).await?)
     }
 
     /// # Errors
     /// `NotFound`, `Forbidden` (owner only).
     pub async fn unlink(&self, caller: &Caller, project_id: ProjectId) -> Result<(), AppError> {
         self.projects.authorize(caller, project_id, Role::Owner).await?;
-        if self.sync.delete_link(project_id).await? {
+        if self.sync.links.delete_link(project_id).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("github link"))
@@ -437,6 +457,7 @@ impl SyncService {
         }
         let link = self
             .sync
+            .links
             .link(project_id)
             .await?
             .ok_or(AppError::NotFound("github link"))?;
@@ -446,6 +467,7 @@ impl SyncService {
         }
         Ok(self
             .sync
+            .runs
             .enqueue(project_id, trigger, self.rt.ids.new_id(), self.rt.clock.now())
             .await?)
     }
@@ -464,7 +486,7 @@ impl SyncService {
     ) -> Result<usize, AppError> {
         let now = self.rt.clock.now();
         let mut queued = 0;
-        for link in self.sync.links_for_repo(owner, repo, branch).await? {
+        for link in self.sync.links.links_for_repo(owner, repo, branch).await? {
             let touched =
                 changed_paths.is_empty() || changed_paths.iter().any(|p| link.folder.doc_path(p).is_some());
             let refused = link.credential.as_ref().is_some_and(|c| c.refused_at.is_some());
@@ -482,9 +504,10 @@ impl SyncService {
         for _ in 0..2 {
             let run = self
                 .sync
+                .runs
                 .enqueue(project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
                 .await?;
-            if run.status != RunStatus::Running || self.sync.request_follow_up(run.id).await? {
+            if run.status != RunStatus::Running || self.sync.runs.request_follow_up(run.id).await? {
                 return Ok(());
             }
             // It finished in between: the next enqueue makes a fresh run.
@@ -498,9 +521,10 @@ impl SyncService {
     /// Only unexpected ones.
     pub async fn poll_due(&self) -> Result<usize, AppError> {
         let now = self.rt.clock.now();
-        let due = self.sync.links_due(now).await?;
+        let due = self.sync.links.links_due(now).await?;
         for project_id in &due {
             self.sync
+                .runs
                 .enqueue(*project_id, RunTrigger::Poll, self.rt.ids.new_id(), now)
                 .await?;
         }
@@ -514,6 +538,7 @@ impl SyncService {
     pub async fn first_delivery(&self, delivery_id: &str) -> Result<bool, AppError> {
         Ok(self
             .sync
+            .deliveries
             .record_delivery(delivery_id, self.rt.clock.now())
             .await?)
     }
@@ -527,7 +552,7 @@ impl SyncService {
         page: PageRequest,
     ) -> Result<Page<SyncRun>, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
-        let rows = self.sync.runs(project_id, page).await?;
+        let rows = self.sync.runs.runs(project_id, page).await?;
         Ok(Page::from_rows(rows, page, |r: &SyncRun| r.id))
     }
 
@@ -541,6 +566,7 @@ impl SyncService {
     ) -> Result<SyncRun, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
         self.sync
+            .runs
             .run(project_id, run_id)
             .await?
             .ok_or(AppError::NotFound("sync run"))
@@ -555,7 +581,7 @@ impl SyncService {
         page: PageRequest,
     ) -> Result<Page<SyncConflict>, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
-        let rows = self.sync.conflicts(project_id, page).await?;
+        let rows = self.sync.conflicts.conflicts(project_id, page).await?;
         Ok(Page::from_rows(rows, page, |c: &SyncConflict| c.id))
     }
 
@@ -574,6 +600,7 @@ impl SyncService {
         self.projects.authorize(caller, project_id, Role::Editor).await?;
         let conflict = self
             .sync
+            .conflicts
             .conflict(project_id, conflict_id)
             .await?
             .ok_or(AppError::NotFound("sync conflict"))?;
@@ -617,19 +644,19 @@ impl SyncService {
             now,
             || DocId::from_uuid(self.rt.ids.new_id()),
         );
-        if let Some(change) = change {
-            self.uow.commit(vec![change]).await?;
-        }
-        self.sync
-            .set_base(project_id, conflict.path.clone(), conflict.remote_sha.clone())
-            .await?;
-        if !self
-            .sync
-            .resolve_conflict(conflict_id, caller.user_id, now)
-            .await?
-        {
-            return Err(AppError::NotFound("sync conflict"));
-        }
+        // The doc, the base and the resolution: one transaction.
+        let mut changes: Vec<Change> = change.into_iter().collect();
+        changes.push(Change::SetSyncBase {
+            project_id,
+            path: conflict.path.clone(),
+            base_sha: conflict.remote_sha.clone(),
+        });
+        changes.push(Change::ResolveSyncConflict {
+            conflict_id,
+            by: caller.user_id,
+            at: now,
+        });
+        self.uow.commit(changes).await?;
         Ok(())
     }
 
@@ -645,67 +672,86 @@ impl SyncService {
     /// Only unexpected storage errors; GitHub failures end in retry or failure of the run.
     pub async fn work_once(&self) -> Result<bool, AppError> {
         let now = self.rt.clock.now();
-        let Some(run) = self.sync.claim(now, now + self.policy.lease).await? else {
+        let Some(run) = self.sync.runs.claim(now, now + self.policy.lease).await? else {
             return Ok(false);
         };
-        self.event(
-            run.project_id,
-            EventKind::SyncStarted,
-            serde_json::json!({"runId": run.id, "trigger": run.trigger.as_str()}),
-        )
-        .await;
-        let link = match self.sync.link(run.project_id).await {
+        let started = events::sync_started(run.project_id, run.id, run.trigger, now);
+        if let Err(error) = self.uow.commit(vec![Change::AppendEvent(started)]).await {
+            tracing::warn!(error = %error, run_id = %run.id, "could not record sync.started");
+        }
+        let link = match self.sync.links.link(run.project_id).await {
             Ok(link) => link,
             Err(error) => {
                 tracing::warn!(run_id = %run.id, error = %format!("{error:#}"), "sync run: cannot read the link");
                 None
             }
         };
-        let result = self.execute(&run, link.as_ref()).await;
+        let result = match &link {
+            Some(link) => self.execute(&run, link).await,
+            None => Err(RunError::Fatal(SyncError::new(
+                codes::UNLINKED,
+                "the project is no longer linked to GitHub",
+            ))),
+        };
         let now = self.rt.clock.now();
-        match result {
-            Ok(outcome) => {
-                self.sync.succeed(run.id, &outcome, now).await?;
-                self.event(
-                    run.project_id,
-                    EventKind::SyncCompleted,
-                    serde_json::json!({
-                        "runId": run.id, "pulled": outcome.pulled, "pushed": outcome.pushed,
-                        "conflicted": outcome.conflicted, "commitSha": outcome.commit_sha,
-                    }),
-                )
-                .await;
+        let failure = match result {
+            Ok(()) => None,
+            // (`execute` retries these as rounds; never left over.)
+            Err(RunError::NotFastForward) => Some((
+                creds::run_failure(&GitHubError::NotFastForward),
+                Some(self.backoff(run.attempt)),
+            )),
+            Err(RunError::Later(at, error)) => Some((error, Some(at))),
+            Err(RunError::Fatal(error)) => Some((error, None)),
+        };
+        if let Some((error, retry_at)) = failure {
+            let retry_at = retry_at.filter(|_| run.attempt + 1 < self.policy.max_attempts);
+            // GitHub refused this credential: not scheduled again until replaced.
+            let refused = error.code == codes::CREDENTIALS_INVALID || error.code == codes::PERMISSION_DENIED;
+            let refuse_credential = (retry_at.is_none() && refused).then(|| {
+                link.as_ref()
+                    .and_then(|l| l.credential.as_ref())
+                    .map(|c| c.set_at)
+            });
+            match retry_at {
+                Some(at) => {
+                    tracing::info!(run_id = %run.id, code = %error.code, retry_at = %at, "sync run will be retried");
+                }
+                None => tracing::warn!(run_id = %run.id, code = %error.code, "sync run failed"),
             }
-            Err(RunError::Later(at, error)) if run.attempt + 1 < self.policy.max_attempts => {
-                tracing::info!(run_id = %run.id, code = %error.code, retry_at = %at, "sync run will be retried");
-                // The link shows the error before the run does: whoever sees the run sees it.
-                self.sync.note_error(run.project_id, Some(error.clone())).await?;
-                self.sync.retry_later(run.id, at, &error).await?;
+            // The link shows the error, the refusal and the run's end together.
+            let mut changes = vec![Change::NoteSyncError {
+                project_id: run.project_id,
+                error: Some(error.clone()),
+            }];
+            if let Some(credential_set_at) = refuse_credential {
+                changes.push(Change::RefuseSyncCredential {
+                    project_id: run.project_id,
+                    credential_set_at,
+                    at: now,
+                });
+            }
+            changes.push(match retry_at {
+                Some(not_before) => Change::RetrySyncRun {
+                    run_id: run.id,
+                    not_before,
+                    error,
+                },
+                None => Change::FailSyncRun {
+                    project_id: run.project_id,
+                    run_id: run.id,
+                    error,
+                    at: now,
+                },
+            });
+            self.uow.commit(changes).await?;
+            if retry_at.is_some() {
                 return Ok(true);
             }
-            Err(RunError::Later(_, error) | RunError::Fatal(error)) => {
-                tracing::warn!(run_id = %run.id, code = %error.code, "sync run failed");
-                // The link shows the error (and the refusal) before the run shows its end.
-                self.sync.note_error(run.project_id, Some(error.clone())).await?;
-                if error.code == codes::CREDENTIALS_INVALID || error.code == codes::PERMISSION_DENIED {
-                    // GitHub refused this credential: not scheduled again until replaced.
-                    let set_at = link
-                        .as_ref()
-                        .and_then(|l| l.credential.as_ref())
-                        .map(|c| c.set_at);
-                    self.sync.refuse_credential(run.project_id, set_at, now).await?;
-                }
-                self.sync.fail(run.id, &error, now).await?;
-                self.event(
-                    run.project_id,
-                    EventKind::SyncFailed,
-                    serde_json::json!({"runId": run.id, "error": error.message, "code": error.code}),
-                )
-                .await;
-            }
         }
-        if self.sync.follow_up_requested(run.id).await? {
+        if self.sync.runs.follow_up_requested(run.id).await? {
             self.sync
+                .runs
                 .enqueue(run.project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
                 .await?;
         }
@@ -715,7 +761,7 @@ impl SyncService {
     /// Keeps a long run's lease so no other instance takes it over while it is alive.
     pub(crate) async fn renew_lease(&self, run_id: Uuid) {
         let until = self.rt.clock.now() + self.policy.lease;
-        if let Err(error) = self.sync.renew_lease(run_id, until).await {
+        if let Err(error) = self.sync.runs.renew_lease(run_id, until).await {
             tracing::warn!(error = %error, %run_id, "could not renew the sync run's lease");
         }
     }
@@ -729,28 +775,9 @@ impl SyncService {
         self.rt.clock.now() + delay + Duration::milliseconds(jitter_ms)
     }
 
-    async fn event(&self, project_id: ProjectId, kind: EventKind, data: serde_json::Value) {
-        let event = NewEvent {
-            kind,
-            project_id: Some(project_id),
-            user_id: None,
-            actor: Actor::System,
-            data_json: data.to_string(),
-            at: self.rt.clock.now(),
-        };
-        if let Err(error) = self.uow.commit(vec![Change::AppendEvent(event)]).await {
-            tracing::warn!(error = %error, "could not record a sync event");
-        }
-    }
-
-    async fn execute(&self, run: &SyncRun, link: Option<&GitHubLink>) -> Result<RunOutcome, RunError> {
+    /// Runs rounds until one commits (a push that lost the race is another round).
+    async fn execute(&self, run: &SyncRun, link: &GitHubLink) -> Result<(), RunError> {
         let retry_at = self.backoff(run.attempt);
-        let Some(link) = link else {
-            return Err(RunError::Fatal(SyncError::new(
-                codes::UNLINKED,
-                "the project is no longer linked to GitHub",
-            )));
-        };
         let credential = self.run_credential(link).map_err(RunError::Fatal)?;
         let client = self
             .github
@@ -758,12 +785,14 @@ impl SyncService {
             .await
             .map_err(|e| github_error(e, retry_at))?;
         for round in 0..self.policy.push_rounds.max(1) {
-            match self.sync_once(run.id, client.as_ref(), link, round > 0).await {
-                Err(RunError::Later(_, ref error)) if error.code == NOT_FAST_FORWARD => continue,
+            let changes = match self.sync_once(run.id, client.as_ref(), link, round > 0).await {
+                Ok(changes) => changes,
+                Err(RunError::NotFastForward) => continue,
                 // A rate limit names its own time; otherwise back off. Never earlier than either.
-                Err(RunError::Later(at, message)) => return Err(RunError::Later(at.max(retry_at), message)),
-                other => return other,
-            }
+                Err(RunError::Later(at, error)) => return Err(RunError::Later(at.max(retry_at), error)),
+                Err(fatal) => return Err(fatal),
+            };
+            return self.commit_run(changes, retry_at).await;
         }
         Err(RunError::Later(
             retry_at,
@@ -771,26 +800,38 @@ impl SyncService {
         ))
     }
 
-    /// One pull-decide-push round.
+    /// Commits a round's doc changes, conflicts, state, run row and events in ONE transaction.
+    async fn commit_run(&self, changes: Vec<Change>, retry_at: DateTime<Utc>) -> Result<(), RunError> {
+        match self.uow.commit(changes).await {
+            Ok(_) => Ok(()),
+            // Only the link check says this: relinked during the run, nothing written.
+            Err(CommitError::NotFound("github link")) => Err(RunError::Fatal(SyncError::new(
+                codes::RELINKED,
+                "the link changed during the run; the next run syncs the new repository",
+            ))),
+            Err(error) => Err(storage_error(retry_at)(anyhow::anyhow!(
+                "committing a sync run: {error}"
+            ))),
+        }
+    }
+
+    /// One pull-decide-push round: reads both sides, plans ([`sync_plan::plan`]), downloads,
+    /// pushes, and returns the list of changes that records it all.
     async fn sync_once(
         &self,
         run_id: Uuid,
         github: &dyn GitHubClient,
         link: &GitHubLink,
         force_read: bool,
-    ) -> Result<RunOutcome, RunError> {
+    ) -> Result<Vec<Change>, RunError> {
         self.renew_lease(run_id).await;
         let retry_at = self.rt.clock.now();
-        let gh = |e: GitHubError| match e {
-            GitHubError::NotFastForward => {
-                RunError::Later(retry_at, SyncError::new(NOT_FAST_FORWARD, "not a fast-forward"))
-            }
-            other => github_error(other, retry_at),
-        };
+        let gh = |e: GitHubError| github_error(e, retry_at);
         let storage = storage_error(retry_at);
         let coords = link.coords();
-        let states: HashMap<String, String> = self
+        let bases: BTreeMap<String, String> = self
             .sync
+            .file_states
             .file_states(link.project_id)
             .await
             .map_err(storage)?
@@ -802,20 +843,23 @@ impl SyncService {
             .bundle(link.project_id, None)
             .await
             .map_err(storage)?;
-        let local: BTreeMap<&str, Local<'_>> = docs
+        let local: BTreeMap<String, LocalFile> = docs
             .iter()
             .map(|d| {
                 (
-                    d.path.as_str(),
-                    Local {
-                        doc: d,
+                    d.path.clone(),
+                    LocalFile {
+                        content: d.content.clone(),
                         sha: git_blob_sha(d.content.as_bytes()),
                     },
                 )
             })
             .collect();
-        let local_dirty = local.iter().any(|(p, l)| states.get(*p) != Some(&l.sha))
-            || states.keys().any(|p| !local.contains_key(p.as_str()));
+        let local_dirty = local.iter().any(|(p, l)| bases.get(p) != Some(&l.sha))
+            || bases.keys().any(|p| !local.contains_key(p));
+        let at = self.rt.clock.now();
+        let mut outcome = RunOutcome::default();
+        let mut changes = Vec::new();
 
         let etag = if force_read { None } else { link.head_etag.clone() };
         let (head, remote): (Option<BranchHead>, BTreeMap<String, TreeEntry>) =
@@ -829,12 +873,8 @@ impl SyncService {
                     }
                     // Nothing changed anywhere: one request, and the link is not due again
                     // until its next poll.
-                    let states: Vec<FileState> = states
-                        .into_iter()
-                        .map(|(path, base_sha)| FileState { path, base_sha })
-                        .collect();
-                    self.save_state(link, &states, None, &storage).await?;
-                    return Ok(RunOutcome::default());
+                    changes.extend(finish(link, run_id, states_of(bases), None, outcome, at));
+                    return Ok(changes);
                 }
                 HeadRead::EmptyRepository => (None, BTreeMap::new()),
                 HeadRead::Head(head) => {
@@ -850,240 +890,121 @@ impl SyncService {
                 }
             };
 
-        let mut outcome = RunOutcome::default();
-        let mut quota = Quota::new(&self.policy);
-        // A remote change left for later (doc locked, edited meanwhile) needs the tree read again.
-        let mut retry_later = false;
-        let mut new_states: BTreeMap<String, String> = states.clone().into_iter().collect();
-        let mut pushes: Vec<(String, PushEntry, Option<String>)> = Vec::new();
+        let limits = PlanLimits {
+            max_content_bytes: self.policy.max_content_bytes,
+            max_files: self.policy.max_files_per_link,
+            max_bytes: self.policy.max_bytes_per_link,
+        };
+        let plan = sync_plan::plan(&bases, &local, &remote, link.direction, &link.folder, limits);
         let commit_sha = head.as_ref().map(|h| h.commit_sha.clone());
-        let paths: BTreeSet<String> = local
-            .keys()
-            .map(|p| (*p).to_owned())
-            .chain(remote.keys().cloned())
-            .chain(states.keys().cloned())
-            .collect();
-
-        for path in paths {
-            let remote_entry = remote.get(&path);
-            if let Some(entry) = remote_entry
-                && entry.kind != EntryKind::Blob
-            {
-                let reason = match entry.kind {
-                    EntryKind::Symlink => "symlink",
-                    EntryKind::Submodule => "submodule",
-                    _ => "not a regular file",
-                };
-                outcome.skipped.push(Skipped {
-                    path,
-                    reason: reason.into(),
-                });
+        let mut new_states = bases.clone();
+        let mut skipped = plan.skipped.clone();
+        for (path, base) in &plan.in_sync {
+            match base {
+                Some(base) => new_states.insert(path.clone(), base.clone()),
+                None => new_states.remove(path),
+            };
+        }
+        let local_doc = |path: &str| docs.iter().find(|d| d.path == path);
+        let author = || Author::GitHub {
+            commit_sha: commit_sha.clone(),
+        };
+        let doc_write = |path: &str, change: Change| {
+            Change::SyncDocWrite(SyncDocWrite {
+                path: path.to_owned(),
+                change: Box::new(change),
+                base_if_refused: bases.get(path).cloned(),
+            })
+        };
+        for pull in &plan.pulls {
+            let content = match self.fetch_text(github, &coords, &pull.entry).await.map_err(gh)? {
+                Ok(text) => {
+                    DocContent::parse(text, self.policy.max_content_bytes).map_err(|_| SkipReason::TooLarge)
+                }
+                Err(reason) => Err(reason),
+            };
+            let content = match content {
+                Ok(content) => content,
+                Err(reason) => {
+                    skipped.push((pull.path.clone(), reason));
+                    continue;
+                }
+            };
+            let Ok(path) = DocPath::parse(&pull.path) else {
                 continue;
+            };
+            let target = DocTarget {
+                project_id: link.project_id,
+                path: &path,
+                current: local_doc(&pull.path),
+            };
+            let message = Some("from GitHub".to_owned());
+            let new_id = || DocId::from_uuid(self.rt.ids.new_id());
+            if let Some(change) = doc_change(target, Some(content), None, author(), message, at, new_id) {
+                changes.push(doc_write(&pull.path, change));
+                outcome.pulled += 1;
+                new_states.insert(pull.path.clone(), pull.entry.sha.clone());
             }
-            if DocPath::parse(&path).is_err() {
-                outcome.skipped.push(Skipped {
-                    path,
-                    reason: "not a valid doc path".into(),
-                });
-                continue;
-            }
-            let base = states.get(&path).map(String::as_str);
-            let local_doc = local.get(path.as_str());
-            let action = decide(
-                base,
-                local_doc.map(|l| l.sha.as_str()),
-                remote_entry.map(|e| e.sha.as_str()),
-            );
-            match action {
-                FileAction::Unchanged => {}
-                FileAction::InSync => match remote_entry {
-                    Some(entry) => {
-                        new_states.insert(path, entry.sha.clone());
-                    }
-                    None => {
-                        new_states.remove(&path);
+        }
+        for path in &plan.trashes {
+            let Some(doc) = local_doc(path) else { continue };
+            let change = Change::DeleteDoc(delete_of(link.project_id, doc, None, author(), at));
+            changes.push(doc_write(path, change));
+            outcome.pulled += 1;
+            new_states.remove(path);
+        }
+        for planned in &plan.conflicts {
+            let remote_content = match &planned.remote {
+                // A conflict holds both versions, within the same limits as a pull.
+                Some(entry) => match self.fetch_text(github, &coords, entry).await.map_err(gh)? {
+                    Ok(text) => Some(text),
+                    Err(reason) => {
+                        // `None` would mean "deleted on GitHub": a binary file must not look so.
+                        skipped.push((planned.path.clone(), reason));
+                        continue;
                     }
                 },
-                FileAction::TakeRemote | FileAction::TrashLocal if !link.direction.pulls() => {}
-                FileAction::PushLocal | FileAction::DeleteRemote if !link.direction.pushes() => {}
-                FileAction::TakeRemote => {
-                    let Some(entry) = remote_entry else { continue };
-                    if entry
-                        .size
-                        .is_some_and(|s| s > self.policy.max_content_bytes as u64)
-                    {
-                        outcome.skipped.push(Skipped {
-                            path,
-                            reason: "larger than the content limit".into(),
-                        });
-                        continue;
-                    }
-                    if let Some(reason) = quota.take(entry.size) {
-                        retry_later = true;
-                        outcome.skipped.push(Skipped { path, reason });
-                        continue;
-                    }
-                    let bytes = github.blob(&coords, &entry.sha).await.map_err(gh)?;
-                    let Ok(text) = String::from_utf8(bytes) else {
-                        outcome.skipped.push(Skipped {
-                            path,
-                            reason: "not UTF-8 text".into(),
-                        });
-                        continue;
-                    };
-                    let Ok(content) = DocContent::parse(text, self.policy.max_content_bytes) else {
-                        outcome.skipped.push(Skipped {
-                            path,
-                            reason: "larger than the content limit".into(),
-                        });
-                        continue;
-                    };
-                    match self
-                        .write_remote(
-                            link.project_id,
-                            &path,
-                            local_doc.map(|l| l.doc),
-                            content,
-                            commit_sha.clone(),
-                        )
-                        .await
-                    {
-                        Ok(()) => {
-                            outcome.pulled += 1;
-                            new_states.insert(path, entry.sha.clone());
-                        }
-                        Err(reason) => {
-                            // Retried next run: the run must not remember this remote state as seen.
-                            retry_later = true;
-                            outcome.skipped.push(Skipped { path, reason });
-                        }
-                    }
-                }
-                FileAction::TrashLocal => {
-                    let Some(local_doc) = local_doc else { continue };
-                    match self
-                        .trash_local(link.project_id, local_doc.doc, commit_sha.clone())
-                        .await
-                    {
-                        Ok(()) => {
-                            outcome.pulled += 1;
-                            new_states.remove(&path);
-                        }
-                        Err(reason) => {
-                            // Retried next run: the run must not remember this remote state as seen.
-                            retry_later = true;
-                            outcome.skipped.push(Skipped { path, reason });
-                        }
-                    }
-                }
-                FileAction::PushLocal => {
-                    let Some(local_doc) = local_doc else { continue };
-                    let repo_path = link.folder.repo_path(&path);
-                    pushes.push((
-                        path,
-                        PushEntry::Upsert {
-                            path: repo_path,
-                            content: local_doc.doc.content.clone(),
-                        },
-                        Some(local_doc.sha.clone()),
-                    ));
-                }
-                FileAction::DeleteRemote => {
-                    pushes.push((
-                        path.clone(),
-                        PushEntry::Delete {
-                            path: link.folder.repo_path(&path),
-                        },
-                        None,
-                    ));
-                }
-                FileAction::Conflict => {
-                    let remote_content = match remote_entry {
-                        Some(entry) => {
-                            // The same limits as a pull: a conflict holds both versions.
-                            if entry
-                                .size
-                                .is_some_and(|s| s > self.policy.max_content_bytes as u64)
-                            {
-                                outcome.skipped.push(Skipped {
-                                    path,
-                                    reason: "larger than the content limit".into(),
-                                });
-                                continue;
-                            }
-                            if let Some(reason) = quota.take(entry.size) {
-                                retry_later = true;
-                                outcome.skipped.push(Skipped { path, reason });
-                                continue;
-                            }
-                            let bytes = github.blob(&coords, &entry.sha).await.map_err(gh)?;
-                            if bytes.len() > self.policy.max_content_bytes {
-                                outcome.skipped.push(Skipped {
-                                    path,
-                                    reason: "larger than the content limit".into(),
-                                });
-                                continue;
-                            }
-                            let Ok(text) = String::from_utf8(bytes) else {
-                                // `None` means "deleted on GitHub": a binary file must not look so.
-                                outcome.skipped.push(Skipped {
-                                    path,
-                                    reason: "not UTF-8 text".into(),
-                                });
-                                continue;
-                            };
-                            Some(text)
-                        }
-                        None => None,
-                    };
-                    let conflict = SyncConflict {
-                        id: self.rt.ids.new_id(),
-                        project_id: link.project_id,
-                        path: path.clone(),
-                        local_content: local_doc.map(|l| l.doc.content.clone()),
-                        remote_content,
-                        remote_sha: remote_entry.map(|e| e.sha.clone()),
-                        created_at: self.rt.clock.now(),
-                        resolved_at: None,
-                        resolved_by: None,
-                    };
-                    self.sync.put_conflict(&conflict).await.map_err(storage)?;
-                    self.event(
-                        link.project_id,
-                        EventKind::SyncConflict,
-                        serde_json::json!({"conflictId": conflict.id, "path": path}),
-                    )
-                    .await;
-                    outcome.conflicted += 1;
-                }
-            }
+                None => None,
+            };
+            let conflict = SyncConflict {
+                id: self.rt.ids.new_id(),
+                project_id: link.project_id,
+                path: planned.path.clone(),
+                local_content: local.get(&planned.path).map(|l| l.content.clone()),
+                remote_content,
+                remote_sha: planned.remote.as_ref().map(|e| e.sha.clone()),
+                created_at: at,
+                resolved_at: None,
+                resolved_by: None,
+            };
+            let event = events::sync_conflict(&conflict, at);
+            changes.push(Change::PutSyncConflict(conflict));
+            changes.push(Change::AppendEvent(event));
+            outcome.conflicted += 1;
         }
 
         let mut new_head = head.clone().map(|mut h| {
-            if retry_later {
+            if plan.incomplete() {
+                // A path left for later (quota) needs the tree read again.
                 h.etag = None;
             }
             h
         });
-        if !pushes.is_empty() {
+        outcome.commit_sha = commit_sha;
+        if !plan.pushes.is_empty() {
             // Downloads may have taken a while: keep the run ours before the push.
             self.renew_lease(run_id).await;
-            let entries: Vec<PushEntry> = pushes.iter().map(|(_, e, _)| e.clone()).collect();
+            let entries: Vec<PushEntry> = plan.pushes.iter().map(|p| p.entry.clone()).collect();
             let message = format!("Toolkit Sync: {} file(s) from the editor", entries.len());
             let sha = match &head {
-                Some(head) => github
-                    .commit(&coords, head, &entries, &message)
-                    .await
-                    .map_err(gh)?,
-                None => github
-                    .initial_commit(&coords, &entries, &message)
-                    .await
-                    .map_err(gh)?,
-            };
-            for (path, _, blob) in pushes {
-                match blob {
-                    Some(blob) => new_states.insert(path, blob),
-                    None => new_states.remove(&path),
+                Some(head) => github.commit(&coords, head, &entries, &message).await,
+                None => github.initial_commit(&coords, &entries, &message).await,
+            }
+            .map_err(gh)?;
+            for push in &plan.pushes {
+                match &push.base {
+                    Some(blob) => new_states.insert(push.path.clone(), blob.clone()),
+                    None => new_states.remove(&push.path),
                 };
             }
             outcome.pushed = u32::try_from(entries.len()).unwrap_or(u32::MAX);
@@ -1094,98 +1015,67 @@ impl SyncService {
                 tree_sha: String::new(),
                 etag: None,
             });
-        } else {
-            outcome.commit_sha = commit_sha;
         }
-        let states: Vec<FileState> = new_states
+        skipped.sort_by(|a, b| a.0.cmp(&b.0));
+        outcome.skipped = skipped
             .into_iter()
-            .map(|(path, base_sha)| FileState { path, base_sha })
+            .map(|(path, reason)| Skipped {
+                path,
+                reason: reason.to_string(),
+            })
             .collect();
-        self.save_state(link, &states, new_head, &storage).await?;
-        Ok(outcome)
+        changes.extend(finish(link, run_id, states_of(new_states), new_head, outcome, at));
+        Ok(changes)
     }
 
-    /// Saves the run's states for the generation the run started with; a relink meanwhile
-    /// fails the run instead of giving the new coordinates this run's bases.
-    async fn save_state(
+    /// A remote blob as text within the content limit: the one download of a pull and of
+    /// the remote side of a conflict alike.
+    async fn fetch_text(
         &self,
-        link: &GitHubLink,
-        states: &[FileState],
-        head: Option<BranchHead>,
-        storage: &impl Fn(anyhow::Error) -> RunError,
-    ) -> Result<(), RunError> {
-        let saved = self
-            .sync
-            .save_state(
-                link.project_id,
-                link.generation,
-                states,
-                head,
-                self.rt.clock.now(),
-            )
-            .await
-            .map_err(storage)?;
-        if saved {
-            Ok(())
-        } else {
-            Err(RunError::Fatal(SyncError::new(
-                codes::RELINKED,
-                "the link changed during the run; the next run syncs the new repository",
-            )))
+        github: &dyn GitHubClient,
+        coords: &RepoCoords,
+        entry: &TreeEntry,
+    ) -> Result<Result<String, SkipReason>, GitHubError> {
+        let bytes = github.blob(coords, &entry.sha).await?;
+        if bytes.len() > self.policy.max_content_bytes {
+            return Ok(Err(SkipReason::TooLarge));
         }
+        Ok(String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8))
     }
+}
 
-    /// Writes a remote version into the doc as a new revision attributed to GitHub.
-    async fn write_remote(
-        &self,
-        project_id: ProjectId,
-        path: &str,
-        local: Option<&BundleDoc>,
-        content: DocContent,
-        commit_sha: Option<String>,
-    ) -> Result<(), String> {
-        let path = DocPath::parse(path).map_err(|e| e.to_string())?;
-        let Some(change) = doc_change(
-            DocTarget {
-                project_id,
-                path: &path,
-                current: local,
-            },
-            Some(content),
-            None,
-            Author::GitHub { commit_sha },
-            Some("from GitHub".to_owned()),
-            self.rt.clock.now(),
-            || DocId::from_uuid(self.rt.ids.new_id()),
-        ) else {
-            return Ok(());
-        };
-        self.uow
-            .commit(vec![change])
-            .await
-            .map(|_| ())
-            .map_err(skip_reason)
-    }
+/// The last changes of a round: the link's new state (checked against the run's generation)
+/// and the run's success with its event.
+fn finish(
+    link: &GitHubLink,
+    run_id: Uuid,
+    states: Vec<FileState>,
+    head: Option<BranchHead>,
+    outcome: RunOutcome,
+    at: DateTime<Utc>,
+) -> [Change; 2] {
+    [
+        Change::SaveSyncState(SyncStateSave {
+            project_id: link.project_id,
+            generation: link.generation,
+            states,
+            head,
+            at,
+        }),
+        Change::CompleteSyncRun(SyncRunSuccess {
+            project_id: link.project_id,
+            run_id,
+            outcome,
+            at,
+        }),
+    ]
+}
 
-    async fn trash_local(
-        &self,
-        project_id: ProjectId,
-        doc: &BundleDoc,
-        commit_sha: Option<String>,
-    ) -> Result<(), String> {
-        let change = Change::DeleteDoc(delete_of(
-            project_id,
-            doc,
-            None,
-            Author::GitHub { commit_sha },
-            self.rt.clock.now(),
-        ));
-        self.uow
-            .commit(vec![change])
-            .await
-            .map(|_| ())
-            .map_err(skip_reason)
-    }
+fn states_of(bases: BTreeMap<String, String>) -> Vec<FileState> {
+    bases
+        .into_iter()
+        .map(|(path, base_sha)| FileState { path, base_sha })
+        .collect()
 }
 
 /// Where a doc change lands: the path, and the live doc there if any.
@@ -1256,45 +1146,6 @@ fn delete_of(
     }
 }
 
-/// What a run may still download from GitHub (the per-link quota).
-struct Quota {
-    files_left: u32,
-    bytes_left: u64,
-    max_files: u32,
-    max_bytes: u64,
-}
-
-impl Quota {
-    fn new(policy: &SyncPolicy) -> Self {
-        Self {
-            files_left: policy.max_files_per_link,
-            bytes_left: policy.max_bytes_per_link,
-            max_files: policy.max_files_per_link,
-            max_bytes: policy.max_bytes_per_link,
-        }
-    }
-
-    /// Takes one file of `size` bytes, or says why it is over the quota.
-    fn take(&mut self, size: Option<u64>) -> Option<String> {
-        let size = size.unwrap_or(0);
-        if self.files_left == 0 {
-            return Some(format!(
-                "over the link's quota of {} files per run; next run",
-                self.max_files
-            ));
-        }
-        if size > self.bytes_left {
-            return Some(format!(
-                "over the link's quota of {} bytes per run; next run",
-                self.max_bytes
-            ));
-        }
-        self.files_left -= 1;
-        self.bytes_left -= size;
-        None
-    }
-}
-
 /// Whether two links point at the same repository folder (then sync state is kept).
 fn same_place(a: &GitHubLink, b: &GitHubLink) -> bool {
     a.owner == b.owner && a.repo == b.repo && a.branch == b.branch && a.folder == b.folder
@@ -1310,17 +1161,5 @@ impl SecretBox for NoSecretBox {
 
     fn open(&self, _: &str, _: &crate::ports::SealedSecret) -> anyhow::Result<secrecy::SecretString> {
         anyhow::bail!("no secrets key configured")
-    }
-}
-
-/// Why a local write was left for the next run.
-fn skip_reason(error: CommitError) -> String {
-    match error {
-        CommitError::Locked(lock) => format!("locked by {} until the lock ends", lock.holder.display_name),
-        CommitError::Stale { .. } => "changed in the editor during the run; next run".into(),
-        CommitError::Conflict(_) => "path taken by another doc".into(),
-        CommitError::NotFound(what) => format!("{what} not found"),
-        CommitError::QuotaExceeded(q) => format!("over the project's {} quota", q.quota.as_str()),
-        CommitError::Unexpected(error) => format!("could not write: {error}"),
     }
 }

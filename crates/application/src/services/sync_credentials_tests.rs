@@ -43,7 +43,7 @@ fn context() -> String {
 /// An owner links; no link exists yet.
 fn owner_links(fx: &mut Fixture) {
     fx.caller_is(Some(Role::Owner));
-    fx.sync.expect_link().returning(|_| Ok(None));
+    fx.links.expect_link().returning(|_| Ok(None));
 }
 
 #[tokio::test]
@@ -51,8 +51,8 @@ async fn without_a_credential_a_repository_off_the_allowlist_is_refused_before_a
     let mut fx = Fixture::new();
     owner_links(&mut fx);
     fx.github.expect_check_access().never();
-    fx.sync.expect_put_link().never();
-    fx.sync.expect_enqueue().never();
+    fx.links.expect_put_link().never();
+    fx.runs.expect_enqueue().never();
     let asked = Arc::clone(&fx.asked);
 
     let error = fx
@@ -91,11 +91,11 @@ async fn a_token_is_checked_with_github_sealed_with_the_link_as_context_and_stor
         .returning(|_| Ok(RepoAccess { push: true }));
     let stored = log();
     let sink = Arc::clone(&stored);
-    fx.sync.expect_put_link().times(1).returning(move |link| {
+    fx.links.expect_put_link().times(1).returning(move |link| {
         sink.lock().unwrap().push(link.clone());
         Ok(())
     });
-    fx.sync
+    fx.runs
         .expect_enqueue()
         .times(1)
         .returning(|_, _, _, _| Ok(run(0)));
@@ -128,11 +128,11 @@ async fn a_read_only_token_may_pull_but_not_push() {
         fx.github
             .expect_check_access()
             .returning(|_| Ok(RepoAccess { push: false }));
-        fx.sync
+        fx.links
             .expect_put_link()
             .times(usize::from(allowed))
             .returning(|_| Ok(()));
-        fx.sync
+        fx.runs
             .expect_enqueue()
             .times(usize::from(allowed))
             .returning(|_, _, _, _| Ok(run(0)));
@@ -164,8 +164,8 @@ async fn a_token_github_refuses_or_cannot_see_the_repo_with_is_refused_and_nothi
             .expect_check_access()
             .times(1)
             .returning(move |_| Err(answer()));
-        fx.sync.expect_put_link().never();
-        fx.sync.expect_enqueue().never();
+        fx.links.expect_put_link().never();
+        fx.runs.expect_enqueue().never();
         let error = fx
             .build()
             .link(&caller(), pid(), token_input("pull", "acme"))
@@ -190,7 +190,7 @@ async fn blank_oversized_or_malformed_tokens_and_unconfigured_apps_are_refused_u
         fx.caller_is(Some(Role::Owner));
         fx.secrets.expect_seal().never();
         fx.github.expect_check_access().never();
-        fx.sync.expect_put_link().never();
+        fx.links.expect_put_link().never();
         let mut given = token_input("pull", "acme");
         given.credential = Some(CredentialInput::Token(SecretString::from(token.to_owned())));
         let error = fx.build().link(&caller(), pid(), given).await.unwrap_err();
@@ -217,7 +217,7 @@ async fn a_relink_at_the_same_place_without_a_credential_keeps_the_links_own() {
     let mut existing = link("pull", "docs");
     existing.owner = RepoName::parse("other-org").unwrap();
     existing.credential = Some(token_credential());
-    fx.sync
+    fx.links
         .expect_link()
         .returning(move |_| Ok(Some(existing.clone())));
     fx.secrets
@@ -228,14 +228,14 @@ async fn a_relink_at_the_same_place_without_a_credential_keeps_the_links_own() {
     fx.github
         .expect_check_access()
         .returning(|_| Ok(RepoAccess { push: false }));
-    fx.sync
+    fx.links
         .expect_put_link()
         .withf(|link: &GitHubLink| {
             link.credential == Some(token_credential()) && link.poll_interval_seconds == 600
         })
         .times(1)
         .returning(|_| Ok(()));
-    fx.sync.expect_enqueue().returning(|_, _, _, _| Ok(run(0)));
+    fx.runs.expect_enqueue().returning(|_, _, _, _| Ok(run(0)));
     let asked = Arc::clone(&fx.asked);
     fx.build()
         .link(
@@ -282,16 +282,12 @@ async fn a_credential_github_refuses_fails_the_run_with_its_code_and_stops_sched
             .expect_head()
             .times(1)
             .returning(move |_, _| Err(answer()));
-        fx.sync
-            .expect_refuse_credential()
-            .withf(|project_id, set_at, at| {
-                *project_id == pid() && *set_at == Some(earlier()) && *at == now()
-            })
-            .times(1)
-            .returning(|_, _, _| Ok(()));
+        let refusals = Arc::clone(&fx.rec.refusals);
         let (failures, _) = fx.fails();
         assert!(work(fx).await);
         assert!(taken_from(&failures)[0].starts_with(code), "{failures:?}");
+        // Only the credential the run used (set at `earlier`), with the run's failure.
+        assert_eq!(taken_from(&refusals), vec![Some(earlier())]);
     }
 }
 
@@ -316,11 +312,16 @@ async fn a_run_whose_link_was_relinked_meanwhile_saves_nothing_and_fails() {
         .expect_head()
         .times(1)
         .returning(|_, _| Ok(HeadRead::NotModified));
-    fx.sync
-        .expect_save_state()
-        .withf(|_, generation, _, _, _| *generation == 3)
+    // The link check of the run's commit refuses: nothing of the run is written.
+    fx.uow
+        .expect_commit()
+        .withf(|changes| {
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::SaveSyncState(save) if save.generation == 3))
+        })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(false));
+        .returning(|_| Err(CommitError::NotFound("github link")));
     let (failures, _) = fx.fails();
     assert!(work(fx).await);
     assert!(taken_from(&failures)[0].starts_with("link-changed"));
@@ -336,7 +337,7 @@ async fn a_link_github_refused_is_not_run_on_request_until_a_new_credential_is_s
         ..token_credential()
     });
     fx.linked(refused);
-    fx.sync.expect_enqueue().never();
+    fx.runs.expect_enqueue().never();
     let result = fx
         .build()
         .request_run(&Principal::User(caller()), pid(), RunTrigger::Manual)
@@ -350,16 +351,16 @@ async fn a_link_github_refused_is_not_run_on_request_until_a_new_credential_is_s
 #[tokio::test]
 async fn a_webhook_during_a_run_asks_that_run_for_a_follow_up() {
     let mut fx = Fixture::new();
-    fx.sync
+    fx.links
         .expect_links_for_repo()
         .returning(|_, _, _| Ok(vec![link("both", "")]));
-    fx.sync.expect_enqueue().times(1).returning(|_, _, _, _| {
+    fx.runs.expect_enqueue().times(1).returning(|_, _, _, _| {
         Ok(SyncRun {
             status: RunStatus::Running,
             ..run(0)
         })
     });
-    fx.sync
+    fx.runs
         .expect_request_follow_up()
         .withf(|run| *run == run_id())
         .times(1)

@@ -4,28 +4,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection, git_blob_sha};
 use toolkit_domain::{
-    Actor, ApiKeyId, ApiKeyRef, Author, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, NewEvent,
-    Project, ProjectDescription, ProjectId, ProjectName, ProjectSlug, Role, Scope, Scopes, UserId,
+    Actor, ApiKeyId, ApiKeyRef, Author, DocContent, DocId, DocPath, EventKind, NewEvent, ProjectId, Role,
+    Scope, Scopes, UserId,
 };
 use uuid::Uuid;
 
+use super::test_support::{
+    ada, caller, caller_id, earlier, exactly, id, now, other_pid, pid, project, runtime,
+};
 use super::{
-    Caller, KeyCaller, LinkInput, Principal, ProjectService, Resolution, Runtime, SyncPolicy, SyncService,
+    KeyCaller, LinkInput, Principal, ProjectService, Resolution, SyncPolicy, SyncService, SyncStore,
 };
 use crate::ports::{
     Applied, BranchHead, BundleDoc, Change, CommitError, CredentialKind, DocDelete, DocInsert, DocUpdate,
     EntryKind, FileState, GitHubClient, GitHubConnector, GitHubCredential, GitHubError, GitHubLink, HeadRead,
-    LinkCredential, MockBundleSource, MockClock, MockGitHubClient, MockIdGenerator, MockMemberRepository,
-    MockProjectRepository, MockSecretBox, MockSyncRepository, MockUnitOfWork, MockUserRepository, PushEntry,
-    RepoAccess, RepoCoords, RunOutcome, RunStatus, RunTrigger, SealedSecret, SyncConflict, SyncError,
-    SyncRun, TreeEntry,
+    LinkCredential, MockBundleSource, MockGitHubClient, MockMemberRepository, MockProjectRepository,
+    MockSecretBox, MockSyncConflicts, MockSyncFileStates, MockSyncLinks, MockSyncRunQueue, MockUnitOfWork,
+    MockUserRepository, MockWebhookDeliveries, PushEntry, RepoAccess, RepoCoords, RunOutcome, RunStatus,
+    RunTrigger, SealedSecret, SyncConflict, SyncError, SyncRun, TreeEntry,
 };
 use crate::services::RepoAllowlist;
 use crate::{AppError, Forbidden};
@@ -34,47 +36,7 @@ const MAX_BYTES: usize = 64;
 const MAX_ATTEMPTS: u32 = 4;
 const PUSH_ROUNDS: u32 = 3;
 
-// ----- fixed values -----
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap()
-}
-
-fn earlier() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
-}
-
-/// The n-th id handed out by the fixture's generator (1-based). The engine takes id 1 for
-/// the jitter of its backoff before anything else, so the first conflict or new doc is id 2.
-fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
-
-fn caller_id() -> UserId {
-    UserId::from_uuid(Uuid::from_u128(0xCA11_E500))
-}
-
-fn caller() -> Caller {
-    Caller {
-        user_id: caller_id(),
-        display_name: "Ada".to_owned(),
-    }
-}
-
-fn ada() -> Author {
-    Author::User {
-        id: caller_id(),
-        display_name: "Ada".to_owned(),
-    }
-}
-
-fn pid() -> ProjectId {
-    ProjectId::from_uuid(Uuid::from_u128(0x9000_0001))
-}
-
-fn other_pid() -> ProjectId {
-    ProjectId::from_uuid(Uuid::from_u128(0x9000_0002))
-}
+// ----- fixed values (the shared ones come from `test_support`) -----
 
 fn run_id() -> Uuid {
     Uuid::from_u128(0x5200_0001)
@@ -86,17 +48,6 @@ fn conflict_id() -> Uuid {
 
 fn doc_id(n: u128) -> DocId {
     DocId::from_uuid(Uuid::from_u128(0xD0C0_0000 + n))
-}
-
-fn project() -> Project {
-    Project {
-        id: pid(),
-        slug: ProjectSlug::parse("toolkit").unwrap(),
-        name: ProjectName::parse("Toolkit").unwrap(),
-        description: ProjectDescription::parse("Shared prompts").unwrap(),
-        created_at: earlier(),
-        updated_at: earlier(),
-    }
 }
 
 fn policy() -> SyncPolicy {
@@ -317,36 +268,6 @@ fn sync_event(kind: EventKind, data: serde_json::Value) -> Change {
     })
 }
 
-/// A `withf` predicate: the commit carries exactly `expected` (printed on mismatch).
-fn exactly(expected: Vec<Change>) -> impl Fn(&Vec<Change>) -> bool + Send + 'static {
-    move |changes: &Vec<Change>| {
-        let same = changes == &expected;
-        if !same {
-            eprintln!("committed: {changes:#?}\nexpected:  {expected:#?}");
-        }
-        same
-    }
-}
-
-/// A `withf` predicate: the commit is one event of `kind`.
-fn one_event(kind: EventKind) -> impl Fn(&Vec<Change>) -> bool + Send + 'static {
-    move |changes: &Vec<Change>| matches!(changes.as_slice(), [Change::AppendEvent(e)] if e.kind == kind)
-}
-
-/// A fixed clock and ids 1, 2, 3, ... in call order.
-fn runtime() -> Runtime {
-    let mut clock = MockClock::new();
-    clock.expect_now().returning(now);
-    let counter = AtomicU64::new(1);
-    let mut ids = MockIdGenerator::new();
-    ids.expect_new_id()
-        .returning(move || id(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
-    Runtime {
-        clock: Arc::new(clock),
-        ids: Arc::new(ids),
-    }
-}
-
 type Log<T> = Arc<Mutex<Vec<T>>>;
 
 /// A retry: (not_before, error).
@@ -364,7 +285,11 @@ fn taken_from<T: Clone>(log: &Log<T>) -> Vec<T> {
 
 struct Fixture {
     projects: MockProjectRepository,
-    sync: MockSyncRepository,
+    links: MockSyncLinks,
+    runs: MockSyncRunQueue,
+    states: MockSyncFileStates,
+    stored_conflicts: MockSyncConflicts,
+    deliveries: MockWebhookDeliveries,
     github: MockGitHubClient,
     bundles: MockBundleSource,
     uow: MockUnitOfWork,
@@ -373,13 +298,115 @@ struct Fixture {
     asked: Log<String>,
     allowlist: RepoAllowlist,
     apps: bool,
+    /// What the unit of work was handed, sorted by kind.
+    rec: Recorded,
+    /// Changes every run must commit (a pulled doc's change is looked for inside its
+    /// `SyncDocWrite`), in this order.
+    expected: Vec<Change>,
+    /// Events of a kind that must be committed this many times.
+    expected_events: Vec<(EventKind, usize)>,
+    /// How the run must end (checked after it).
+    end: Option<End>,
+}
+
+/// How a run ended, as committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Success,
+    Retry,
+    Failure,
+}
+
+/// Every commit, and the sync changes in it by kind.
+#[derive(Clone, Default)]
+struct Recorded {
+    commits: Log<Vec<Change>>,
+    saves: Log<(Vec<FileState>, Option<BranchHead>)>,
+    outcomes: Log<RunOutcome>,
+    retries: Log<Retry>,
+    failures: Log<String>,
+    noted: Log<Option<String>>,
+    conflicts: Log<SyncConflict>,
+    refusals: Log<Option<DateTime<Utc>>>,
+}
+
+impl Recorded {
+    /// Records one commit (answered with success).
+    fn commit(&self, changes: &[Change]) {
+        self.commits.lock().unwrap().push(changes.to_vec());
+        for change in changes {
+            match change {
+                Change::SaveSyncState(save) => {
+                    assert_eq!((save.project_id, save.generation, save.at), (pid(), 3, now()));
+                    self.saves
+                        .lock()
+                        .unwrap()
+                        .push((save.states.clone(), save.head.clone()));
+                }
+                Change::CompleteSyncRun(success) => {
+                    assert_eq!(
+                        (success.project_id, success.run_id, success.at),
+                        (pid(), run_id(), now())
+                    );
+                    self.outcomes.lock().unwrap().push(success.outcome.clone());
+                }
+                Change::RetrySyncRun {
+                    run_id: run,
+                    not_before,
+                    error,
+                } => {
+                    assert_eq!(*run, run_id());
+                    self.retries.lock().unwrap().push((*not_before, shown(error)));
+                }
+                Change::FailSyncRun {
+                    project_id,
+                    run_id: run,
+                    error,
+                    at,
+                } => {
+                    assert_eq!((*project_id, *run, *at), (pid(), run_id(), now()));
+                    self.failures.lock().unwrap().push(shown(error));
+                }
+                Change::NoteSyncError { project_id, error } => {
+                    assert_eq!(*project_id, pid());
+                    self.noted.lock().unwrap().push(error.as_ref().map(shown));
+                }
+                Change::RefuseSyncCredential {
+                    project_id,
+                    credential_set_at,
+                    at,
+                } => {
+                    assert_eq!((*project_id, *at), (pid(), now()));
+                    self.refusals.lock().unwrap().push(*credential_set_at);
+                }
+                Change::PutSyncConflict(conflict) => self.conflicts.lock().unwrap().push(conflict.clone()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Every change committed, a sync doc write's change in its place.
+    fn flat(&self) -> Vec<Change> {
+        taken_from(&self.commits)
+            .into_iter()
+            .flatten()
+            .map(|change| match change {
+                Change::SyncDocWrite(write) => *write.change,
+                other => other,
+            })
+            .collect()
+    }
 }
 
 impl Fixture {
     fn new() -> Self {
         Self {
             projects: MockProjectRepository::new(),
-            sync: MockSyncRepository::new(),
+            links: MockSyncLinks::new(),
+            runs: MockSyncRunQueue::new(),
+            states: MockSyncFileStates::new(),
+            stored_conflicts: MockSyncConflicts::new(),
+            deliveries: MockWebhookDeliveries::new(),
             github: MockGitHubClient::new(),
             bundles: MockBundleSource::new(),
             uow: MockUnitOfWork::new(),
@@ -387,14 +414,59 @@ impl Fixture {
             asked: log(),
             allowlist: RepoAllowlist::parse("acme/prompts").unwrap(),
             apps: true,
+            rec: Recorded::default(),
+            expected: Vec::new(),
+            expected_events: Vec::new(),
+            end: None,
+        }
+    }
+
+    /// After the use case: the expected changes were committed (in order), the expected
+    /// events as often as said, and the run ended as said.
+    fn verify(rec: &Recorded, expected: &[Change], events: &[(EventKind, usize)], end: Option<End>) {
+        let flat = rec.flat();
+        let mut rest = flat.iter();
+        for change in expected {
+            assert!(
+                rest.any(|c| c == change),
+                "not committed (in this order): {change:#?}\ncommitted: {flat:#?}"
+            );
+        }
+        for (kind, times) in events {
+            let seen = flat
+                .iter()
+                .filter(|c| matches!(c, Change::AppendEvent(e) if e.kind == *kind))
+                .count();
+            assert_eq!(seen, *times, "{kind:?} events");
+        }
+        if let Some(end) = end {
+            let ends = (
+                taken_from(&rec.outcomes).len(),
+                taken_from(&rec.retries).len(),
+                taken_from(&rec.failures).len(),
+            );
+            let want = match end {
+                End::Success => (1, 0, 0),
+                End::Retry => (0, 1, 0),
+                End::Failure => (0, 0, 1),
+            };
+            assert_eq!(ends, want, "(successes, retries, failures)");
+            if end != End::Success {
+                assert_eq!(taken_from(&rec.noted).len(), 1, "the link shows the error");
+            }
         }
     }
 
     fn build(mut self) -> SyncService {
         // Runs keep their lease at each round and before a push; tests that care check it.
-        self.sync.expect_renew_lease().returning(|_, _| Ok(()));
-        self.sync.expect_follow_up_requested().returning(|_| Ok(false));
-        self.sync.expect_refuse_credential().returning(|_, _, _| Ok(()));
+        self.runs.expect_renew_lease().returning(|_, _| Ok(()));
+        self.runs.expect_follow_up_requested().returning(|_| Ok(false));
+        // After any expectation a test set (mockall matches in order): record and succeed.
+        let rec = self.rec.clone();
+        self.uow.expect_commit().returning(move |changes| {
+            rec.commit(&changes);
+            Ok(Applied::default())
+        });
         let projects = ProjectService::new(
             Arc::new(self.projects),
             Arc::new(MockMemberRepository::new()),
@@ -402,8 +474,15 @@ impl Fixture {
             Arc::new(MockUnitOfWork::new()),
             runtime(),
         );
+        let store = SyncStore {
+            links: Arc::new(self.links),
+            runs: Arc::new(self.runs),
+            file_states: Arc::new(self.states),
+            conflicts: Arc::new(self.stored_conflicts),
+            deliveries: Arc::new(self.deliveries),
+        };
         SyncService::new(
-            Arc::new(self.sync),
+            store,
             Arc::new(FixedConnector {
                 client: Arc::new(self.github),
                 asked: self.asked,
@@ -429,7 +508,7 @@ impl Fixture {
 
     /// A due run at `attempt`, claimed for the lease; its `sync.started` event is recorded.
     fn claims(&mut self, attempt: u32) {
-        self.sync
+        self.runs
             .expect_claim()
             .withf(|at: &DateTime<Utc>, lease_until: &DateTime<Utc>| {
                 *at == now() && *lease_until == now() + Duration::minutes(5)
@@ -443,7 +522,7 @@ impl Fixture {
     }
 
     fn linked(&mut self, link: GitHubLink) {
-        self.sync
+        self.links
             .expect_link()
             .withf(|project_id: &ProjectId| *project_id == pid())
             .returning(move |_| Ok(Some(link.clone())));
@@ -452,7 +531,7 @@ impl Fixture {
     /// The bases of the last sync: (path, text of the blob).
     fn bases(&mut self, pairs: &[(&str, &str)]) {
         let states = states(pairs);
-        self.sync
+        self.states
             .expect_file_states()
             .withf(|project_id: &ProjectId| *project_id == pid())
             .returning(move |_| Ok(states.clone()));
@@ -523,121 +602,60 @@ impl Fixture {
             .returning(move |_, _, _, _| Ok(commit_sha.to_owned()));
     }
 
+    /// The use case commits `change` (after the ones expected before).
     fn expect_change(&mut self, change: Change) {
-        self.uow
-            .expect_commit()
-            .withf(exactly(vec![change]))
-            .times(1)
-            .returning(|_| Ok(Applied::default()));
+        self.expected.push(change);
     }
 
-    fn expect_event(&mut self, kind: EventKind, times: impl Into<mockall::TimesRange>) {
-        self.uow
-            .expect_commit()
-            .withf(one_event(kind))
-            .times(times)
-            .returning(|_| Ok(Applied::default()));
+    fn expect_event(&mut self, kind: EventKind, times: usize) {
+        self.expected_events.push((kind, times));
     }
 
-    /// Every `save_state`: (states, head).
+    /// Every state saved: (states, head).
     fn saves(&mut self) -> Log<(Vec<FileState>, Option<BranchHead>)> {
-        let seen = log();
-        let sink = Arc::clone(&seen);
-        self.sync
-            .expect_save_state()
-            .returning(move |project_id, generation, states, head, at| {
-                assert_eq!((project_id, generation, at), (pid(), 3, now()));
-                sink.lock().unwrap().push((states.to_vec(), head));
-                Ok(true)
-            });
-        seen
+        Arc::clone(&self.rec.saves)
     }
 
-    /// The run succeeds once (with its `sync.completed` event); the outcome is logged.
+    /// The run succeeds once; the outcome is logged.
     fn succeeds(&mut self) -> Log<RunOutcome> {
-        let seen = log();
-        let sink = Arc::clone(&seen);
-        self.sync
-            .expect_succeed()
-            .withf(|run: &Uuid, _: &RunOutcome, at: &DateTime<Utc>| *run == run_id() && *at == now())
-            .times(1)
-            .returning(move |_, outcome, _| {
-                sink.lock().unwrap().push(outcome.clone());
-                Ok(())
-            });
-        self.expect_event(EventKind::SyncCompleted, 1);
-        self.sync.expect_retry_later().never();
-        self.sync.expect_fail().never();
-        seen
+        self.end = Some(End::Success);
+        Arc::clone(&self.rec.outcomes)
     }
 
     /// The run goes back to the queue once; (not_before, error) is logged, and so is the noted
     /// error.
     fn retried(&mut self) -> (Log<Retry>, Log<Option<String>>) {
-        let seen = log();
-        let sink = Arc::clone(&seen);
-        self.sync
-            .expect_retry_later()
-            .times(1)
-            .returning(move |run, not_before, error| {
-                assert_eq!(run, run_id());
-                sink.lock().unwrap().push((not_before, shown(error)));
-                Ok(())
-            });
-        let noted = self.notes_error();
-        self.sync.expect_succeed().never();
-        self.sync.expect_fail().never();
-        (seen, noted)
+        self.end = Some(End::Retry);
+        (Arc::clone(&self.rec.retries), Arc::clone(&self.rec.noted))
     }
 
-    /// The run fails for good once (with its `sync.failed` event); the error is logged, and so
-    /// is the noted error.
+    /// The run fails for good once; the error is logged, and so is the noted error.
     fn fails(&mut self) -> (Log<String>, Log<Option<String>>) {
-        let seen = log();
-        let sink = Arc::clone(&seen);
-        self.sync
-            .expect_fail()
-            .withf(|run: &Uuid, _: &SyncError, at: &DateTime<Utc>| *run == run_id() && *at == now())
-            .times(1)
-            .returning(move |_, error, _| {
-                sink.lock().unwrap().push(shown(error));
-                Ok(())
-            });
-        let noted = self.notes_error();
-        self.expect_event(EventKind::SyncFailed, 1);
-        self.sync.expect_succeed().never();
-        self.sync.expect_retry_later().never();
-        (seen, noted)
-    }
-
-    fn notes_error(&mut self) -> Log<Option<String>> {
-        let seen = log();
-        let sink = Arc::clone(&seen);
-        self.sync
-            .expect_note_error()
-            .times(1)
-            .returning(move |project_id, error| {
-                assert_eq!(project_id, pid());
-                sink.lock().unwrap().push(error.as_ref().map(shown));
-                Ok(())
-            });
-        seen
+        self.end = Some(End::Failure);
+        (Arc::clone(&self.rec.failures), Arc::clone(&self.rec.noted))
     }
 
     /// Conflicts stored, in order.
     fn conflicts(&mut self) -> Log<SyncConflict> {
-        let seen = log();
-        let sink = Arc::clone(&seen);
-        self.sync.expect_put_conflict().returning(move |conflict| {
-            sink.lock().unwrap().push(conflict.clone());
-            Ok(())
-        });
-        seen
+        Arc::clone(&self.rec.conflicts)
+    }
+
+    /// Runs the use case on the built service, then checks what was committed.
+    async fn run<T>(self, use_case: impl AsyncFnOnce(SyncService) -> T) -> T {
+        let (rec, expected, events, end) = (
+            self.rec.clone(),
+            self.expected.clone(),
+            self.expected_events.clone(),
+            self.end,
+        );
+        let result = use_case(self.build()).await;
+        Self::verify(&rec, &expected, &events, end);
+        result
     }
 }
 
 async fn work(fx: Fixture) -> bool {
-    fx.build().work_once().await.unwrap()
+    fx.run(async |service| service.work_once().await.unwrap()).await
 }
 
 fn outcome(pulled: u32, pushed: u32, conflicted: u32, commit_sha: &str) -> RunOutcome {
@@ -669,7 +687,7 @@ fn conflict(path: &str, local: Option<&str>, remote: Option<&str>, n: u128) -> S
 #[tokio::test]
 async fn no_due_run_means_no_work_and_no_other_call() {
     let mut fx = Fixture::new();
-    fx.sync.expect_claim().times(1).returning(|_, _| Ok(None));
+    fx.runs.expect_claim().times(1).returning(|_, _| Ok(None));
     fx.uow.expect_commit().never();
 
     assert!(!work(fx).await);
@@ -899,11 +917,12 @@ async fn changes_on_both_sides_become_a_conflict_with_both_versions_while_other_
     fx.blob("theirs");
     fx.blob("b2");
     let conflicts = fx.conflicts();
+    // One commit: the pulled docs, then the conflicts with their events.
+    fx.expect_change(taken(2, "b2", 2));
     fx.expect_change(sync_event(
         EventKind::SyncConflict,
         serde_json::json!({"conflictId": id(2), "path": "a.md"}),
     ));
-    fx.expect_change(taken(2, "b2", 2));
     fx.push(vec![upsert("c.md", "c2")], "c2");
     let saved = fx.saves();
     let outcomes = fx.succeeds();
@@ -1019,7 +1038,6 @@ async fn a_not_modified_branch_never_pushes_over_a_remote_change_left_in_conflic
         .returning(|_, _, _| Ok(vec![file("a.md", "theirs")]));
     fx.github.expect_blob().returning(|_, _| Ok(b"theirs".to_vec()));
     let _ = fx.conflicts();
-    fx.expect_event(EventKind::SyncConflict, 0..=1);
     fx.no_push();
     let _ = fx.saves();
     let _ = fx.succeeds();
@@ -1094,8 +1112,12 @@ async fn unusable_remote_entries_are_skipped_with_reasons_and_the_run_still_succ
     );
 }
 
+/// A pulled doc is written in the run's one commit as a `SyncDocWrite` that remembers the
+/// path's old base: if the database refuses it (locked, edited meanwhile), the adapter keeps
+/// that base, lists the path as skipped and drops the ETag (`SyncStateSave::settle`), so the
+/// next run takes the change (the e2e test `a_remote_change_to_a_locked_doc_is_taken_after_the_lock`).
 #[tokio::test]
-async fn a_doc_locked_by_someone_is_skipped_naming_the_holder_and_keeps_its_base() {
+async fn a_pulled_doc_is_written_in_the_runs_one_commit_with_its_old_base_for_a_refusal() {
     let mut fx = Fixture::engine(
         link("both", ""),
         &[("a.md", "v1")],
@@ -1103,46 +1125,21 @@ async fn a_doc_locked_by_someone_is_skipped_naming_the_holder_and_keeps_its_base
     );
     fx.remote(vec![file("a.md", "v2")]);
     fx.blob("v2");
-    fx.uow
-        .expect_commit()
-        .withf(exactly(vec![taken(1, "v2", 3)]))
-        .times(1)
-        .returning(|_| {
-            Err(CommitError::Locked(Lock {
-                doc_id: doc_id(1),
-                holder: LockHolder {
-                    id: UserId::from_uuid(Uuid::from_u128(0x0B0B)),
-                    display_name: "Bob".to_owned(),
-                },
-                acquired_at: earlier(),
-                expires_at: now() + Duration::minutes(5),
-            }))
-        });
     fx.no_push();
-    let saved = fx.saves();
-    let outcomes = fx.succeeds();
+    let _ = fx.succeeds();
+    let commits = Arc::clone(&fx.rec.commits);
 
     assert!(work(fx).await);
-    // The base stays, and the head is saved WITHOUT its ETag so the next run reads the tree
-    // again and takes the change once the lock is gone.
-    assert_eq!(
-        taken_from(&saved),
-        vec![(
-            states(&[("a.md", "v1")]),
-            Some(BranchHead {
-                etag: None,
-                ..head1()
-            })
-        )]
-    );
-    let outcomes = taken_from(&outcomes);
-    assert_eq!(outcomes[0].pulled, 0);
-    assert_eq!(outcomes[0].skipped.len(), 1);
-    assert_eq!(outcomes[0].skipped[0].path, "a.md");
+    let commits = taken_from(&commits);
+    assert_eq!(commits.len(), 2, "sync.started, then the whole run in one commit");
+    let run = &commits[1];
     assert!(
-        outcomes[0].skipped[0].reason.contains("Bob"),
-        "{:?}",
-        outcomes[0].skipped
+        matches!(run.as_slice(), [
+            Change::SyncDocWrite(write),
+            Change::SaveSyncState(_),
+            Change::CompleteSyncRun(_),
+        ] if write.path == "a.md" && *write.change == taken(1, "v2", 3) && write.base_if_refused == Some(sha("v1"))),
+        "{run:#?}"
     );
 }
 
@@ -1329,7 +1326,7 @@ async fn a_branch_that_keeps_moving_is_retried_later_after_push_rounds_attempts(
         .expect_commit()
         .times(PUSH_ROUNDS as usize)
         .returning(|_, _, _, _| Err(GitHubError::NotFastForward));
-    fx.sync.expect_save_state().never();
+    let saved = fx.saves();
     let (retries, noted) = fx.retried();
 
     assert!(work(fx).await);
@@ -1341,6 +1338,7 @@ async fn a_branch_that_keeps_moving_is_retried_later_after_push_rounds_attempts(
     );
     assert!(retries[0].1.contains("kept moving"), "{:?}", retries[0].1);
     assert_eq!(taken_from(&noted), vec![Some(retries[0].1.clone())]);
+    assert!(taken_from(&saved).is_empty(), "no round committed");
 }
 
 /// BUG: `execute` replaces the time of every `RunError::Later` by its own backoff, so the
@@ -1376,10 +1374,6 @@ async fn transient_retry(attempt: u32) -> (DateTime<Utc>, String, Vec<Option<Str
         .expect_head()
         .times(1)
         .returning(|_, _| Err(GitHubError::Transient("502 Bad Gateway".into())));
-    fx.uow
-        .expect_commit()
-        .withf(one_event(EventKind::SyncFailed))
-        .never();
     let (retries, noted) = fx.retried();
     assert!(work(fx).await);
     let (at, error) = taken_from(&retries).remove(0);
@@ -1474,8 +1468,8 @@ async fn link_validates_every_field_before_asking_github() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Owner));
     fx.github.expect_check_access().never();
-    fx.sync.expect_put_link().never();
-    fx.sync.expect_enqueue().never();
+    fx.links.expect_put_link().never();
+    fx.runs.expect_enqueue().never();
 
     let error = fx
         .build()
@@ -1504,7 +1498,7 @@ async fn link_is_for_owners_only() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Editor));
     fx.github.expect_check_access().never();
-    fx.sync.expect_put_link().never();
+    fx.links.expect_put_link().never();
 
     let result = fx.build().link(&caller(), pid(), good_input()).await;
     assert!(
@@ -1526,9 +1520,9 @@ async fn link_refused_by_github(error: fn() -> GitHubError) -> AppError {
         .withf(|repo: &RepoCoords| *repo == coords())
         .times(1)
         .returning(move |_| Err(error()));
-    fx.sync.expect_link().returning(|_| Ok(None));
-    fx.sync.expect_put_link().never();
-    fx.sync.expect_enqueue().never();
+    fx.links.expect_link().returning(|_| Ok(None));
+    fx.links.expect_put_link().never();
+    fx.runs.expect_enqueue().never();
     fx.build().link(&caller(), pid(), good_input()).await.unwrap_err()
 }
 
@@ -1576,7 +1570,7 @@ async fn a_link_is_stored_then_a_manual_run_is_queued() {
     let mut fx = Fixture::new();
     let mut seq = Sequence::new();
     fx.caller_is(Some(Role::Owner));
-    fx.sync.expect_link().returning(|_| Ok(None));
+    fx.links.expect_link().returning(|_| Ok(None));
     fx.github
         .expect_check_access()
         .withf(|repo: &RepoCoords| *repo == coords())
@@ -1584,13 +1578,13 @@ async fn a_link_is_stored_then_a_manual_run_is_queued() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(RepoAccess { push: true }));
     let stored = expected.clone();
-    fx.sync
+    fx.links
         .expect_put_link()
         .withf(move |link: &GitHubLink| *link == stored)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
-    fx.sync
+    fx.runs
         .expect_enqueue()
         .withf(
             |project_id: &ProjectId, trigger: &RunTrigger, run: &Uuid, at: &DateTime<Utc>| {
@@ -1623,7 +1617,7 @@ fn key_of(project_id: ProjectId, scopes: &[&str]) -> Principal {
 
 impl Fixture {
     fn is_linked(&mut self, linked: bool) {
-        self.sync
+        self.links
             .expect_link()
             .withf(|project_id: &ProjectId| *project_id == pid())
             .times(1)
@@ -1631,7 +1625,7 @@ impl Fixture {
     }
 
     fn expect_enqueue(&mut self, project_id: ProjectId, trigger: RunTrigger, run_n: u128) {
-        self.sync
+        self.runs
             .expect_enqueue()
             .withf(
                 move |p: &ProjectId, t: &RunTrigger, run: &Uuid, at: &DateTime<Utc>| {
@@ -1662,7 +1656,7 @@ async fn an_editor_may_request_a_run() {
 async fn a_viewer_may_not_request_a_run() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Viewer));
-    fx.sync.expect_enqueue().never();
+    fx.runs.expect_enqueue().never();
 
     let result = fx
         .build()
@@ -1700,7 +1694,7 @@ async fn a_key_with_sync_run_may_request_a_run_without_any_membership_query() {
 async fn a_key_without_sync_run_is_forbidden() {
     let mut fx = Fixture::new();
     fx.projects.expect_find_for_member().never();
-    fx.sync.expect_enqueue().never();
+    fx.runs.expect_enqueue().never();
 
     let key = key_of(pid(), &["docs:read", "docs:write"]);
     let result = fx.build().request_run(&key, pid(), RunTrigger::Manual).await;
@@ -1718,8 +1712,8 @@ async fn a_key_without_sync_run_is_forbidden() {
 #[tokio::test]
 async fn a_key_of_another_project_does_not_find_the_project() {
     let mut fx = Fixture::new();
-    fx.sync.expect_link().never();
-    fx.sync.expect_enqueue().never();
+    fx.links.expect_link().never();
+    fx.runs.expect_enqueue().never();
 
     let key = key_of(other_pid(), &["sync:run"]);
     let result = fx.build().request_run(&key, pid(), RunTrigger::Manual).await;
@@ -1731,7 +1725,7 @@ async fn a_run_of_an_unlinked_project_is_not_found() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Owner));
     fx.is_linked(false);
-    fx.sync.expect_enqueue().never();
+    fx.runs.expect_enqueue().never();
 
     let result = fx
         .build()
@@ -1746,7 +1740,7 @@ async fn a_run_of_an_unlinked_project_is_not_found() {
 #[tokio::test]
 async fn a_push_queues_runs_only_for_links_whose_folder_it_touched() {
     let mut fx = Fixture::new();
-    fx.sync
+    fx.links
         .expect_links_for_repo()
         .withf(|owner: &str, repo: &str, branch: &str| (owner, repo, branch) == ("acme", "prompts", "main"))
         .times(1)
@@ -1758,7 +1752,7 @@ async fn a_push_queues_runs_only_for_links_whose_folder_it_touched() {
         });
     fx.expect_enqueue(pid(), RunTrigger::Webhook, 1);
     // The queued run is the one running: it takes the push as a follow-up.
-    fx.sync
+    fx.runs
         .expect_request_follow_up()
         .times(1)
         .returning(|_| Ok(true));
@@ -1781,7 +1775,7 @@ async fn a_push_queues_runs_only_for_links_whose_folder_it_touched() {
 async fn a_webhook_delivery_is_first_only_once() {
     for first in [true, false] {
         let mut fx = Fixture::new();
-        fx.sync
+        fx.deliveries
             .expect_record_delivery()
             .withf(|delivery: &str, at: &DateTime<Utc>| delivery == "d-42" && *at == now())
             .times(1)
@@ -1823,8 +1817,8 @@ fn resolved_update(text: &str) -> Change {
     })
 }
 
-/// Resolves `conflict` against these live docs and expects `change` (if any), then the base
-/// set to `base_sha`, then the conflict marked resolved — in that order.
+/// Resolves `conflict` against these live docs and expects ONE commit: `change` (if any),
+/// the base set to `base_sha`, and the conflict marked resolved — in that order.
 async fn resolves(
     conflict: SyncConflict,
     docs: Vec<BundleDoc>,
@@ -1833,50 +1827,58 @@ async fn resolves(
     base_sha: Option<String>,
 ) {
     let mut fx = Fixture::new();
-    let mut seq = Sequence::new();
     fx.caller_is(Some(Role::Editor));
-    fx.sync
+    fx.stored_conflicts
         .expect_conflict()
         .withf(|project_id: &ProjectId, c: &Uuid| *project_id == pid() && *c == conflict_id())
         .times(1)
         .returning(move |_, _| Ok(Some(conflict.clone())));
     fx.locals(docs);
-    match change {
-        Some(change) => {
-            fx.uow
-                .expect_commit()
-                .withf(exactly(vec![change]))
-                .times(1)
-                .in_sequence(&mut seq)
-                .returning(|_| Ok(Applied::default()));
-        }
-        None => {
-            fx.uow.expect_commit().never();
-        }
-    }
-    fx.sync
-        .expect_set_base()
-        .withf(
-            move |project_id: &ProjectId, path: &String, base: &Option<String>| {
-                *project_id == pid() && path == "CLAUDE.md" && *base == base_sha
-            },
-        )
+    let mut expected: Vec<Change> = change.into_iter().collect();
+    expected.push(Change::SetSyncBase {
+        project_id: pid(),
+        path: "CLAUDE.md".to_owned(),
+        base_sha,
+    });
+    expected.push(Change::ResolveSyncConflict {
+        conflict_id: conflict_id(),
+        by: caller_id(),
+        at: now(),
+    });
+    fx.uow
+        .expect_commit()
+        .withf(exactly(expected))
         .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(()));
-    fx.sync
-        .expect_resolve_conflict()
-        .withf(|c: &Uuid, by: &UserId, at: &DateTime<Utc>| {
-            *c == conflict_id() && *by == caller_id() && *at == now()
-        })
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_| Ok(Applied::default()));
 
     fx.build()
         .resolve(&caller(), pid(), conflict_id(), resolution)
         .await
         .unwrap();
+}
+
+/// A conflict resolved meanwhile refuses the whole commit: the doc is not written either.
+#[tokio::test]
+async fn a_conflict_resolved_meanwhile_writes_nothing() {
+    let mut fx = Fixture::new();
+    fx.caller_is(Some(Role::Editor));
+    fx.stored_conflicts
+        .expect_conflict()
+        .returning(|_, _| Ok(Some(open_conflict(Some("mine"), Some("theirs")))));
+    fx.locals(vec![]);
+    fx.uow
+        .expect_commit()
+        .times(1)
+        .returning(|_| Err(CommitError::NotFound("sync conflict")));
+
+    let result = fx
+        .build()
+        .resolve(&caller(), pid(), conflict_id(), Resolution::Local)
+        .await;
+    assert!(
+        matches!(result, Err(AppError::NotFound("sync conflict"))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -1970,7 +1972,7 @@ async fn resolving_with_a_deleted_side_when_the_doc_is_gone_writes_nothing_but_t
 async fn an_already_resolved_conflict_is_not_found() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Editor));
-    fx.sync.expect_conflict().times(1).returning(|_, _| {
+    fx.stored_conflicts.expect_conflict().times(1).returning(|_, _| {
         Ok(Some(SyncConflict {
             resolved_at: Some(earlier()),
             resolved_by: Some(caller_id()),
@@ -1978,8 +1980,6 @@ async fn an_already_resolved_conflict_is_not_found() {
         }))
     });
     fx.uow.expect_commit().never();
-    fx.sync.expect_set_base().never();
-    fx.sync.expect_resolve_conflict().never();
 
     let result = fx
         .build()
@@ -1995,7 +1995,7 @@ async fn an_already_resolved_conflict_is_not_found() {
 async fn a_viewer_may_not_resolve_a_conflict() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Viewer));
-    fx.sync.expect_conflict().never();
+    fx.stored_conflicts.expect_conflict().never();
     fx.uow.expect_commit().never();
 
     let result = fx
@@ -2012,7 +2012,7 @@ async fn a_viewer_may_not_resolve_a_conflict() {
 async fn choosing_a_remote_side_that_is_not_text_never_trashes_the_doc() {
     let mut fx = Fixture::new();
     fx.caller_is(Some(Role::Editor));
-    fx.sync.expect_conflict().times(1).returning(|_, _| {
+    fx.stored_conflicts.expect_conflict().times(1).returning(|_, _| {
         Ok(Some(SyncConflict {
             remote_sha: Some("b1n".to_owned()),
             ..open_conflict(Some("mine"), None)
@@ -2020,8 +2020,6 @@ async fn choosing_a_remote_side_that_is_not_text_never_trashes_the_doc() {
     });
     fx.locals(vec![local(1, "CLAUDE.md", "mine", 4)]);
     fx.uow.expect_commit().never();
-    fx.sync.expect_set_base().never();
-    fx.sync.expect_resolve_conflict().never();
 
     let result = fx
         .build()
@@ -2032,13 +2030,19 @@ async fn choosing_a_remote_side_that_is_not_text_never_trashes_the_doc() {
 
 #[tokio::test]
 async fn a_run_renews_its_lease_so_a_long_run_stays_its_own() {
-    let mut sync = MockSyncRepository::new();
-    sync.expect_renew_lease()
+    let mut runs = MockSyncRunQueue::new();
+    runs.expect_renew_lease()
         .withf(|_, until| *until == now() + Duration::minutes(5))
         .times(1..)
         .returning(|_, _| Ok(()));
     let service = SyncService::new(
-        Arc::new(sync),
+        SyncStore {
+            links: Arc::new(MockSyncLinks::new()),
+            runs: Arc::new(runs),
+            file_states: Arc::new(MockSyncFileStates::new()),
+            conflicts: Arc::new(MockSyncConflicts::new()),
+            deliveries: Arc::new(MockWebhookDeliveries::new()),
+        },
         Arc::new(FixedConnector {
             client: Arc::new(MockGitHubClient::new()),
             asked: log(),

@@ -5,18 +5,182 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{
-    BranchHead, CredentialKind, FileState, GitHubLink, LinkCredential, RunOutcome, RunStatus, RunTrigger,
-    SealedSecret, Skipped, SyncConflict, SyncError, SyncRepository, SyncRun,
+    BranchHead, Change, CommitError, CredentialKind, DocInsert, DocUpdate, FileState, GitHubLink,
+    LinkCredential, RunOutcome, RunStatus, RunTrigger, SealedSecret, Skipped, SyncConflict, SyncConflicts,
+    SyncDocWrite, SyncError, SyncFileStates, SyncLinks, SyncRun, SyncRunQueue, SyncRunSuccess, SyncStateSave,
+    WebhookDeliveries,
 };
 use toolkit_db::SeaSyncRepository;
 use toolkit_db::testing::fresh_database;
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
-use toolkit_domain::{Project, ProjectId};
+use toolkit_domain::{Author, DocContent, DocId, DocPath, EventKind, Project, ProjectId, UserId};
 use uuid::Uuid;
 
-use crate::support::{count, fresh_database_wide, now, owner_and_project, project, secs, user};
+use crate::support::{
+    commit, count, doc, event_kinds, fresh_database_wide, now, owner_and_project, project, secs, user,
+};
+
+/// The repository, and the sync writes the engine makes as the `Change`s it commits through
+/// the unit of work (each its own transaction here).
+struct Sync {
+    repo: SeaSyncRepository,
+    db: DatabaseConnection,
+}
+
+impl std::ops::Deref for Sync {
+    type Target = SeaSyncRepository;
+
+    fn deref(&self) -> &SeaSyncRepository {
+        &self.repo
+    }
+}
+
+impl Sync {
+    fn new(db: DatabaseConnection) -> Self {
+        Self {
+            repo: SeaSyncRepository::new(db.clone()),
+            db,
+        }
+    }
+
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), CommitError> {
+        commit(&self.db, changes).await.map(drop)
+    }
+
+    async fn project_of(&self, run_id: Uuid) -> ProjectId {
+        let stmt = Statement::from_sql_and_values(
+            self.db.get_database_backend(),
+            "SELECT project_id FROM sync_runs WHERE id = $1",
+            [run_id.into()],
+        );
+        let row = self.db.query_one_raw(stmt).await.unwrap().unwrap();
+        ProjectId::from_uuid(row.try_get("", "project_id").unwrap())
+    }
+
+    /// `false`: the link is not at `generation` (nothing saved).
+    async fn save_state(
+        &self,
+        project_id: ProjectId,
+        generation: i64,
+        states: &[FileState],
+        head: Option<BranchHead>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let save = SyncStateSave {
+            project_id,
+            generation,
+            states: states.to_vec(),
+            head,
+            at,
+        };
+        match self.commit(vec![Change::SaveSyncState(save)]).await {
+            Ok(()) => Ok(true),
+            Err(CommitError::NotFound("github link")) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn succeed(&self, run_id: Uuid, outcome: &RunOutcome, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let success = SyncRunSuccess {
+            project_id: self.project_of(run_id).await,
+            run_id,
+            outcome: outcome.clone(),
+            at,
+        };
+        Ok(self.commit(vec![Change::CompleteSyncRun(success)]).await?)
+    }
+
+    async fn fail(&self, run_id: Uuid, error: &SyncError, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let project_id = self.project_of(run_id).await;
+        let error = error.clone();
+        Ok(self
+            .commit(vec![Change::FailSyncRun {
+                project_id,
+                run_id,
+                error,
+                at,
+            }])
+            .await?)
+    }
+
+    async fn retry_later(
+        &self,
+        run_id: Uuid,
+        not_before: DateTime<Utc>,
+        error: &SyncError,
+    ) -> anyhow::Result<()> {
+        let error = error.clone();
+        Ok(self
+            .commit(vec![Change::RetrySyncRun {
+                run_id,
+                not_before,
+                error,
+            }])
+            .await?)
+    }
+
+    async fn note_error(&self, project_id: ProjectId, error: Option<SyncError>) -> anyhow::Result<()> {
+        Ok(self
+            .commit(vec![Change::NoteSyncError { project_id, error }])
+            .await?)
+    }
+
+    async fn refuse_credential(
+        &self,
+        project_id: ProjectId,
+        credential_set_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        Ok(self
+            .commit(vec![Change::RefuseSyncCredential {
+                project_id,
+                credential_set_at,
+                at,
+            }])
+            .await?)
+    }
+
+    async fn set_base(
+        &self,
+        project_id: ProjectId,
+        path: String,
+        base_sha: Option<String>,
+    ) -> anyhow::Result<()> {
+        Ok(self
+            .commit(vec![Change::SetSyncBase {
+                project_id,
+                path,
+                base_sha,
+            }])
+            .await?)
+    }
+
+    async fn put_conflict(&self, conflict: &SyncConflict) -> anyhow::Result<()> {
+        Ok(self
+            .commit(vec![Change::PutSyncConflict(conflict.clone())])
+            .await?)
+    }
+
+    /// `false`: it was not open.
+    async fn resolve_conflict(
+        &self,
+        conflict_id: Uuid,
+        by: UserId,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        match self
+            .commit(vec![Change::ResolveSyncConflict { conflict_id, by, at }])
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(CommitError::NotFound("sync conflict")) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
 
 fn link(project: &Project, folder: &str) -> GitHubLink {
     GitHubLink {
@@ -75,14 +239,14 @@ fn page(after: Option<Uuid>, limit: u32) -> PageRequest {
     PageRequest { after, limit }
 }
 
-async fn queued(sync: &SeaSyncRepository, project: &Project, at: DateTime<Utc>) -> SyncRun {
+async fn queued(sync: &Sync, project: &Project, at: DateTime<Utc>) -> SyncRun {
     sync.enqueue(project.id, RunTrigger::Manual, Uuid::now_v7(), at)
         .await
         .unwrap()
 }
 
 /// A run of `project`, claimed at `at` with a lease of `lease` seconds.
-async fn running(sync: &SeaSyncRepository, project: &Project, at: DateTime<Utc>, lease: i64) -> SyncRun {
+async fn running(sync: &Sync, project: &Project, at: DateTime<Utc>, lease: i64) -> SyncRun {
     let run = queued(sync, project, at).await;
     let claimed = sync.claim(at, at + secs(lease)).await.unwrap().unwrap();
     assert_eq!(claimed.id, run.id);
@@ -94,7 +258,7 @@ async fn a_link_is_stored_replaced_and_found_by_repository() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     assert_eq!(sync.link(toolkit.id).await.unwrap(), None);
 
     let stored = GitHubLink {
@@ -155,7 +319,7 @@ async fn a_link_is_stored_replaced_and_found_by_repository() {
 async fn moving_a_link_forgets_the_file_states_and_the_head() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let original = link(&toolkit, "docs");
     sync.put_link(&original).await.unwrap();
     let states = vec![state("a.md", "sha-a"), state("b/c.md", "sha-c")];
@@ -229,7 +393,7 @@ async fn deleting_a_link_removes_its_states_queued_runs_and_open_conflicts() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db.clone());
+    let sync = Sync::new(db.clone());
     for p in [&toolkit, &other] {
         sync.put_link(&link(p, "")).await.unwrap();
         sync.save_state(p.id, 0, &[state("a.md", "sha-a")], None, now())
@@ -269,7 +433,7 @@ async fn deleting_a_link_removes_its_states_queued_runs_and_open_conflicts() {
 async fn deleting_a_link_leaves_a_running_run_to_finish() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     sync.put_link(&link(&toolkit, "")).await.unwrap();
     let run = running(&sync, &toolkit, now(), 60).await;
 
@@ -285,7 +449,7 @@ async fn links_are_due_once_their_poll_interval_has_passed() {
     let (ada, never) = owner_and_project(&db).await;
     let recent = project(&db, "recent", "Recent", &ada).await;
     let old = project(&db, "old", "Old", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let t0 = now();
     sync.put_link(&link(&never, "")).await.unwrap();
     for p in [&recent, &old] {
@@ -318,7 +482,7 @@ async fn links_are_due_once_their_poll_interval_has_passed() {
 async fn an_enqueue_while_a_run_is_active_returns_that_run() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db.clone());
+    let sync = Sync::new(db.clone());
     let at = now();
 
     let first = sync
@@ -361,7 +525,7 @@ async fn an_enqueue_while_a_run_is_active_returns_that_run() {
 async fn twenty_concurrent_enqueues_make_one_run() {
     let db = fresh_database_wide().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = Arc::new(SeaSyncRepository::new(db.clone()));
+    let sync = Arc::new(Sync::new(db.clone()));
     let at = now();
 
     let tasks: Vec<_> = (0..20)
@@ -387,7 +551,7 @@ async fn twenty_concurrent_enqueues_make_one_run() {
 async fn a_run_is_claimed_once_it_is_due() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let at = now();
     assert_eq!(
         sync.claim(at, at + secs(60)).await.unwrap(),
@@ -414,7 +578,7 @@ async fn the_oldest_due_run_is_claimed_first() {
     let db = fresh_database().await;
     let (ada, first) = owner_and_project(&db).await;
     let second = project(&db, "second", "Second", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let at = now();
     let later = queued(&sync, &second, at + secs(1)).await;
     let earlier = queued(&sync, &first, at).await;
@@ -429,7 +593,7 @@ async fn the_oldest_due_run_is_claimed_first() {
 async fn of_ten_concurrent_claims_of_one_run_exactly_one_wins() {
     let db = fresh_database_wide().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = Arc::new(SeaSyncRepository::new(db));
+    let sync = Arc::new(Sync::new(db));
     let at = now();
     let run = queued(&sync, &toolkit, at).await;
 
@@ -456,7 +620,7 @@ async fn concurrent_claimers_share_out_several_runs() {
     for i in 0..5 {
         projects.push(project(&db, &format!("p{i}"), &format!("P{i}"), &ada).await);
     }
-    let sync = Arc::new(SeaSyncRepository::new(db));
+    let sync = Arc::new(Sync::new(db));
     let at = now();
     let mut runs = HashSet::new();
     for p in &projects {
@@ -483,7 +647,7 @@ async fn concurrent_claimers_share_out_several_runs() {
 async fn a_run_whose_lease_expired_is_claimed_again_and_renewing_keeps_it() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let at = now();
     let run = running(&sync, &toolkit, at, 30).await;
 
@@ -509,7 +673,7 @@ async fn finished_runs_record_their_outcome_or_error() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let at = now();
 
     let run = running(&sync, &toolkit, at, 60).await;
@@ -562,7 +726,7 @@ async fn finished_runs_record_their_outcome_or_error() {
 async fn a_run_retried_later_waits_and_counts_its_attempts() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let at = now();
     let run = running(&sync, &toolkit, at, 60).await;
 
@@ -595,7 +759,7 @@ async fn runs_are_listed_newest_first_in_pages() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let at = now();
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -622,7 +786,7 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     for p in [&toolkit, &other] {
         sync.put_link(&link(p, "")).await.unwrap();
     }
@@ -694,7 +858,7 @@ async fn saving_state_replaces_the_file_states_and_records_the_sync() {
 async fn one_base_is_set_replaced_or_removed() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     sync.put_link(&link(&toolkit, "")).await.unwrap();
     sync.save_state(
         toolkit.id,
@@ -727,7 +891,7 @@ async fn an_open_conflict_per_path_is_updated_and_resolved_once() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db.clone());
+    let sync = Sync::new(db.clone());
 
     let first = conflict(&toolkit, "a.md", Some("local 1"), Some("remote 1"));
     sync.put_conflict(&first).await.unwrap();
@@ -785,7 +949,7 @@ async fn an_open_conflict_per_path_is_updated_and_resolved_once() {
 async fn concurrent_conflicts_on_one_path_leave_one_open_conflict() {
     let db = fresh_database_wide().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = Arc::new(SeaSyncRepository::new(db.clone()));
+    let sync = Arc::new(Sync::new(db.clone()));
 
     let tasks: Vec<_> = (0..10)
         .map(|i| {
@@ -806,7 +970,7 @@ async fn open_conflicts_are_listed_by_id_in_pages() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let other = project(&db, "other", "Other", &ada).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let mut ids = Vec::new();
     for i in 0..5 {
         let c = conflict(&toolkit, &format!("{i}.md"), Some("l"), Some("r"));
@@ -830,7 +994,7 @@ async fn of_concurrent_resolutions_exactly_one_wins() {
     let db = fresh_database_wide().await;
     let (ada, toolkit) = owner_and_project(&db).await;
     let bob = user(&db, "bob@example.com").await;
-    let sync = Arc::new(SeaSyncRepository::new(db));
+    let sync = Arc::new(Sync::new(db));
     let c = conflict(&toolkit, "a.md", Some("l"), Some("r"));
     sync.put_conflict(&c).await.unwrap();
 
@@ -852,7 +1016,7 @@ async fn of_concurrent_resolutions_exactly_one_wins() {
 #[tokio::test]
 async fn a_replayed_delivery_is_recognised() {
     let db = fresh_database().await;
-    let sync = SeaSyncRepository::new(db.clone());
+    let sync = Sync::new(db.clone());
     let at = now();
     assert!(sync.record_delivery("d-1", at).await.unwrap());
     assert!(
@@ -870,7 +1034,7 @@ async fn a_replayed_delivery_is_recognised() {
 #[tokio::test]
 async fn concurrent_deliveries_of_one_id_are_new_once() {
     let db = fresh_database_wide().await;
-    let sync = Arc::new(SeaSyncRepository::new(db));
+    let sync = Arc::new(Sync::new(db));
     let at = now();
     let tasks: Vec<_> = (0..10)
         .map(|_| {
@@ -889,7 +1053,7 @@ async fn concurrent_deliveries_of_one_id_are_new_once() {
 async fn deleting_the_project_removes_its_sync_data() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db.clone());
+    let sync = Sync::new(db.clone());
     sync.put_link(&link(&toolkit, "")).await.unwrap();
     sync.save_state(toolkit.id, 0, &[state("a.md", "1")], None, now())
         .await
@@ -929,7 +1093,7 @@ fn token_credential(set_by: toolkit_domain::UserId, at: DateTime<Utc>) -> LinkCr
 async fn a_links_credential_round_trips_and_a_refusal_stops_polling_until_a_new_one_is_set() {
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     let t = now();
     let credential = token_credential(ada.id, t);
     let stored = GitHubLink {
@@ -982,7 +1146,7 @@ async fn a_links_credential_round_trips_and_a_refusal_stops_polling_until_a_new_
 async fn a_relink_elsewhere_starts_a_new_generation_and_an_old_runs_state_is_not_saved() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     sync.put_link(&link(&toolkit, "docs")).await.unwrap();
     let generation = sync.link(toolkit.id).await.unwrap().unwrap().generation;
     assert!(
@@ -1034,7 +1198,7 @@ async fn a_relink_elsewhere_starts_a_new_generation_and_an_old_runs_state_is_not
 async fn a_follow_up_can_be_asked_of_a_running_run_only() {
     let db = fresh_database().await;
     let (_, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db);
+    let sync = Sync::new(db);
     sync.put_link(&link(&toolkit, "")).await.unwrap();
     let run = running(&sync, &toolkit, now(), 60).await;
     assert!(!sync.follow_up_requested(run.id).await.unwrap());
@@ -1077,7 +1241,7 @@ async fn rotation_reseals_every_stored_token_with_the_current_key() {
     use toolkit_application::ports::SecretBox as _;
     let db = fresh_database().await;
     let (ada, toolkit) = owner_and_project(&db).await;
-    let sync = SeaSyncRepository::new(db.clone());
+    let sync = Sync::new(db.clone());
     let old = TaggingBox {
         current: "old",
         known: &["old"],
@@ -1109,4 +1273,319 @@ async fn rotation_reseals_every_stored_token_with_the_current_key() {
         known: &["new"],
     };
     assert!(only_new.open(&context, &resealed).is_ok());
+}
+
+// ----- a run's writes: one transaction -----
+
+/// Ada's pull of `path` as GitHub's new doc.
+fn pulled_doc(project: &Project, path: &str, text: &str, base_if_refused: Option<&str>) -> Change {
+    Change::SyncDocWrite(SyncDocWrite {
+        path: path.to_owned(),
+        change: Box::new(Change::InsertDoc(DocInsert {
+            id: DocId::from_uuid(Uuid::now_v7()),
+            project_id: project.id,
+            path: DocPath::parse(path).unwrap(),
+            content: DocContent::parse(text.to_owned(), 1 << 20).unwrap(),
+            message: Some("from GitHub".to_owned()),
+            author: Author::GitHub {
+                commit_sha: Some("commit-2".to_owned()),
+            },
+            at: now(),
+        })),
+        base_if_refused: base_if_refused.map(str::to_owned),
+    })
+}
+
+/// What one run commits: its doc writes, a conflict with its event, the new states and head
+/// (checked against `generation`), and the run's success.
+fn run_list(
+    project: &Project,
+    run: &SyncRun,
+    generation: i64,
+    docs: Vec<Change>,
+    pulled: u32,
+) -> Vec<Change> {
+    let conflict = conflict(project, "c.md", Some("mine"), Some("theirs"));
+    let mut list = docs;
+    list.push(Change::AppendEvent(toolkit_application::events::sync_conflict(
+        &conflict,
+        now(),
+    )));
+    list.push(Change::PutSyncConflict(conflict));
+    list.push(Change::SaveSyncState(SyncStateSave {
+        project_id: project.id,
+        generation,
+        states: vec![state("a.md", "new-a"), state("b.md", "new-b")],
+        head: Some(head("2")),
+        at: now(),
+    }));
+    list.push(Change::CompleteSyncRun(SyncRunSuccess {
+        project_id: project.id,
+        run_id: run.id,
+        outcome: RunOutcome {
+            pulled,
+            pushed: 0,
+            conflicted: 1,
+            skipped: Vec::new(),
+            commit_sha: Some("commit-2".to_owned()),
+        },
+        at: now(),
+    }));
+    list
+}
+
+/// Docs, revisions, events (one project per test database), the project's conflicts, file
+/// states, run and link.
+async fn everything(db: &DatabaseConnection, sync: &Sync, project: &Project, run: &SyncRun) -> String {
+    format!(
+        "docs {} revisions {} events {:?} conflicts {} states {:?} run {:?} link {:?}",
+        count(db, "docs").await,
+        count(db, "doc_revisions").await,
+        event_kinds(db).await,
+        sync.conflicts(project.id, page(None, 50)).await.unwrap().len(),
+        sync.file_states(project.id).await.unwrap(),
+        sync.run(project.id, run.id)
+            .await
+            .unwrap()
+            .map(|r| (r.status, r.pulled)),
+        sync.link(project.id)
+            .await
+            .unwrap()
+            .map(|l| (l.head_etag, l.last_commit_sha)),
+    )
+}
+
+/// Issue 10: the doc changes, the conflicts, the events (`doc.created`, `sync.conflict`,
+/// `sync.completed`), the file states and the run's end commit together — a relink during the
+/// run (stale generation) writes none of them, and a unique violation in the middle of the
+/// list neither.
+#[tokio::test]
+async fn a_runs_docs_events_conflicts_and_state_commit_together_or_not_at_all() {
+    let db = fresh_database().await;
+    let (ada, toolkit) = owner_and_project(&db).await;
+    let sync = Sync::new(db.clone());
+    sync.put_link(&link(&toolkit, "")).await.unwrap();
+    assert!(
+        sync.save_state(toolkit.id, 0, &[state("a.md", "old-a")], Some(head("1")), now())
+            .await
+            .unwrap()
+    );
+    let taken = doc(&db, &toolkit, "taken.md", "x", &ada).await;
+    let run = running(&sync, &toolkit, now(), 60).await;
+    let before = everything(&db, &sync, &toolkit, &run).await;
+
+    // Relinked meanwhile: the link is at another generation than the run read.
+    let stale = run_list(
+        &toolkit,
+        &run,
+        1,
+        vec![pulled_doc(&toolkit, "a.md", "A", Some("old-a"))],
+        1,
+    );
+    let refused = sync.commit(stale).await;
+    assert!(
+        matches!(refused, Err(CommitError::NotFound("github link"))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        everything(&db, &sync, &toolkit, &run).await,
+        before,
+        "nothing of the run was written"
+    );
+
+    // A unique violation half-way (a doc id that exists): nothing either.
+    let mut clash = run_list(
+        &toolkit,
+        &run,
+        0,
+        vec![pulled_doc(&toolkit, "a.md", "A", Some("old-a"))],
+        2,
+    );
+    let Change::SyncDocWrite(write) = pulled_doc(&toolkit, "b.md", "B", None) else {
+        unreachable!()
+    };
+    let Change::InsertDoc(mut insert) = *write.change else {
+        unreachable!()
+    };
+    insert.id = taken.id;
+    clash.insert(
+        1,
+        Change::SyncDocWrite(SyncDocWrite {
+            change: Box::new(Change::InsertDoc(insert)),
+            ..write
+        }),
+    );
+    let refused = sync.commit(clash).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(
+        everything(&db, &sync, &toolkit, &run).await,
+        before,
+        "nothing of the run was written"
+    );
+
+    // At the run's generation: all of it.
+    let list = run_list(
+        &toolkit,
+        &run,
+        0,
+        vec![
+            pulled_doc(&toolkit, "a.md", "A", Some("old-a")),
+            pulled_doc(&toolkit, "b.md", "B", None),
+        ],
+        2,
+    );
+    sync.commit(list).await.unwrap();
+    assert_eq!(
+        sync.file_states(toolkit.id).await.unwrap(),
+        vec![state("a.md", "new-a"), state("b.md", "new-b")]
+    );
+    let kinds = event_kinds(&db).await;
+    assert_eq!(
+        kinds[kinds.len() - 4..],
+        ["doc.created", "doc.created", "sync.conflict", "sync.completed"]
+    );
+    let finished = sync.run(toolkit.id, run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (finished.status, finished.pulled, finished.conflicted),
+        (RunStatus::Succeeded, 2, 1)
+    );
+    assert_eq!(sync.conflicts(toolkit.id, page(None, 50)).await.unwrap().len(), 1);
+    assert_eq!(count(&db, "docs").await, 3);
+}
+
+/// A doc write the database refuses (here: edited meanwhile) is rolled back alone: the rest of
+/// the run commits, the path keeps its old base and is listed as skipped, the head loses its
+/// ETag, and `sync.completed` counts what really landed.
+#[tokio::test]
+async fn a_refused_doc_write_keeps_its_base_and_is_skipped_while_the_rest_of_the_run_commits() {
+    let db = fresh_database().await;
+    let (ada, toolkit) = owner_and_project(&db).await;
+    let sync = Sync::new(db.clone());
+    sync.put_link(&link(&toolkit, "")).await.unwrap();
+    let edited = doc(&db, &toolkit, "b.md", "edited in the editor", &ada).await;
+    let run = running(&sync, &toolkit, now(), 60).await;
+    let stale_update = Change::SyncDocWrite(SyncDocWrite {
+        path: "b.md".to_owned(),
+        change: Box::new(Change::UpdateDoc(DocUpdate {
+            project_id: toolkit.id,
+            doc_id: edited.id,
+            expected_version: edited.version + 5,
+            writer: None,
+            path: None,
+            content: DocContent::parse("B".to_owned(), 1 << 20).unwrap(),
+            message: Some("from GitHub".to_owned()),
+            author: Author::GitHub { commit_sha: None },
+            at: now(),
+            kind: EventKind::DocUpdated,
+        })),
+        base_if_refused: Some("old-b".to_owned()),
+    });
+    let list = run_list(
+        &toolkit,
+        &run,
+        0,
+        vec![pulled_doc(&toolkit, "a.md", "A", None), stale_update],
+        2,
+    );
+    sync.commit(list).await.unwrap();
+
+    assert_eq!(
+        sync.file_states(toolkit.id).await.unwrap(),
+        vec![state("a.md", "new-a"), state("b.md", "old-b")]
+    );
+    let finished = sync.run(toolkit.id, run.id).await.unwrap().unwrap();
+    assert_eq!((finished.status, finished.pulled), (RunStatus::Succeeded, 1));
+    assert_eq!(finished.skipped.len(), 1, "{:?}", finished.skipped);
+    assert_eq!(finished.skipped[0].path, "b.md");
+    assert!(
+        finished.skipped[0].reason.contains("changed in the editor"),
+        "{:?}",
+        finished.skipped
+    );
+    let found = sync.link(toolkit.id).await.unwrap().unwrap();
+    assert_eq!(
+        (found.head_etag, found.last_commit_sha.as_deref()),
+        (None, Some("commit-2"))
+    );
+    let kinds = event_kinds(&db).await;
+    assert_eq!(
+        kinds[kinds.len() - 3..],
+        ["doc.created", "sync.conflict", "sync.completed"]
+    );
+    let stmt = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT data FROM events WHERE kind = 'sync.completed'".to_owned(),
+    );
+    let data: String = db
+        .query_one_raw(stmt)
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "data")
+        .unwrap();
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["pulled"], 1, "{data}");
+}
+
+/// Resolving a conflict is one transaction: the chosen doc, the base and the resolution. A
+/// conflict resolved meanwhile refuses all three.
+#[tokio::test]
+async fn resolving_a_conflict_writes_the_doc_the_base_and_the_resolution_together() {
+    let db = fresh_database().await;
+    let (ada, toolkit) = owner_and_project(&db).await;
+    let sync = Sync::new(db.clone());
+    sync.put_link(&link(&toolkit, "")).await.unwrap();
+    let open = conflict(&toolkit, "a.md", Some("mine"), Some("theirs"));
+    sync.put_conflict(&open).await.unwrap();
+    let resolution = |doc_path: &str, text: &str| {
+        vec![
+            Change::InsertDoc(DocInsert {
+                id: DocId::from_uuid(Uuid::now_v7()),
+                project_id: toolkit.id,
+                path: DocPath::parse(doc_path).unwrap(),
+                content: DocContent::parse(text.to_owned(), 1 << 20).unwrap(),
+                message: None,
+                author: Author::User {
+                    id: ada.id,
+                    display_name: "ada".to_owned(),
+                },
+                at: now(),
+            }),
+            Change::SetSyncBase {
+                project_id: toolkit.id,
+                path: "a.md".to_owned(),
+                base_sha: Some("sha-of-theirs".to_owned()),
+            },
+            Change::ResolveSyncConflict {
+                conflict_id: open.id,
+                by: ada.id,
+                at: now(),
+            },
+        ]
+    };
+    sync.commit(resolution("a.md", "mine")).await.unwrap();
+    assert_eq!(
+        sync.file_states(toolkit.id).await.unwrap(),
+        vec![state("a.md", "sha-of-theirs")]
+    );
+    assert!(
+        sync.conflicts(toolkit.id, page(None, 50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let revisions = count(&db, "doc_revisions").await;
+    sync.set_base(toolkit.id, "a.md".to_owned(), None).await.unwrap();
+
+    // (At a free path, so only the resolution itself can refuse.)
+    let again = sync.commit(resolution("elsewhere.md", "other")).await;
+    assert!(
+        matches!(again, Err(CommitError::NotFound("sync conflict"))),
+        "{again:?}"
+    );
+    assert_eq!(count(&db, "doc_revisions").await, revisions, "no doc written");
+    assert!(
+        sync.file_states(toolkit.id).await.unwrap().is_empty(),
+        "no base set"
+    );
 }
