@@ -309,6 +309,14 @@ mod tests {
         rows
     }
 
+    /// `(path, word)` rows as [`summary`] gives them.
+    fn rows(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(p, w)| ((*p).to_owned(), (*w).to_owned()))
+            .collect()
+    }
+
     struct Row {
         name: &'static str,
         base: Option<&'static str>,
@@ -506,13 +514,13 @@ mod tests {
         ));
         assert_eq!(
             got,
-            vec![
-                ("bad//path.md".to_owned(), "skip:not a valid doc path".to_owned()),
-                ("link.md".to_owned(), "skip:symlink".to_owned()),
-                ("odd".to_owned(), "skip:not a regular file".to_owned()),
-                ("ok.md".to_owned(), "pull".to_owned()),
-                ("sub".to_owned(), "skip:submodule".to_owned()),
-            ]
+            rows(&[
+                ("bad//path.md", "skip:not a valid doc path"),
+                ("link.md", "skip:symlink"),
+                ("odd", "skip:not a regular file"),
+                ("ok.md", "pull"),
+                ("sub", "skip:submodule"),
+            ])
         );
     }
 
@@ -538,18 +546,12 @@ mod tests {
         );
         assert_eq!(
             summary(&got),
-            vec![
-                ("a.md".to_owned(), "pull".to_owned()),
-                (
-                    "big.md".to_owned(),
-                    "skip:larger than the content limit".to_owned()
-                ),
-                ("c.md".to_owned(), "conflict".to_owned()),
-                (
-                    "d.md".to_owned(),
-                    "skip:over the link's quota of 2 files per run; next run".to_owned()
-                ),
-            ]
+            rows(&[
+                ("a.md", "pull"),
+                ("big.md", "skip:larger than the content limit"),
+                ("c.md", "conflict"),
+                ("d.md", "skip:over the link's quota of 2 files per run; next run"),
+            ])
         );
         assert!(
             got.incomplete(),
@@ -574,14 +576,11 @@ mod tests {
         );
         assert_eq!(
             summary(&got),
-            vec![
-                ("a.md".to_owned(), "pull".to_owned()),
-                (
-                    "b.md".to_owned(),
-                    "skip:over the link's quota of 5 bytes per run; next run".to_owned()
-                ),
-                ("c.md".to_owned(), "pull".to_owned()),
-            ]
+            rows(&[
+                ("a.md", "pull"),
+                ("b.md", "skip:over the link's quota of 5 bytes per run; next run"),
+                ("c.md", "pull"),
+            ])
         );
     }
 
