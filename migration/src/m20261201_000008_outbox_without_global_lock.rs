@@ -16,7 +16,8 @@
 //!   draw is the only one.
 //! - `outbox_horizon()` is the highest seq a reader may deliver: every transaction that drew
 //!   a seq ≤ it has ended. It reads, in this order, the highest seq drawn so far and the
-//!   smallest key of those locks still held; it returns `LEAST(drawn, smallest key)`. A reader then reads `seq <= horizon` in a *later*
+//!   smallest key of those locks still held in this database (`pg_locks` shows the whole
+//!   cluster's); it returns `LEAST(drawn, smallest key)`. A reader then reads `seq <= horizon` in a *later*
 //!   statement (a newer snapshot), so every row of an ended transaction is visible to it.
 //!
 //! Why it holds: take a writer W with seq s ≤ horizon. W read key k < s and took its lock
@@ -58,7 +59,8 @@ const HORIZON: &str = "CREATE FUNCTION outbox_horizon() RETURNS bigint LANGUAGE 
          SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO drawn FROM events_seq_seq;
          SELECT min(((classid::bigint & 65535) << 32) | objid::bigint) INTO pending
            FROM pg_locks
-          WHERE locktype = 'advisory' AND objsubid = 1 AND (classid::bigint >> 16) = 7411;
+          WHERE locktype = 'advisory' AND objsubid = 1 AND (classid::bigint >> 16) = 7411
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database());
          RETURN LEAST(drawn, pending);
      END $$";
 
