@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection, git_blob_sha};
-use toolkit_domain::{Author, DocContent, DocId, DocPath, EventKind, ProjectId, Role, Scope};
+use toolkit_domain::{Author, DocContent, DocId, DocPath, EventKind, ProjectId, Role};
 use uuid::Uuid;
 
 use super::access::Principal;
@@ -23,7 +23,7 @@ use crate::ports::{
     SyncConflict, SyncConflicts, SyncDocWrite, SyncError, SyncFileStates, SyncLinks, SyncRepository, SyncRun,
     SyncRunQueue, SyncRunSuccess, SyncStateSave, TreeEntry, UnitOfWork, WebhookDeliveries,
 };
-use crate::{AppError, FieldError, Forbidden, GitHubRefusal, Page, PageRequest};
+use crate::{AppError, FieldError, GitHubRefusal, Page, PageRequest};
 
 /// Limits and timings of the engine.
 #[derive(Debug, Clone, Copy)]
@@ -444,16 +444,7 @@ impl SyncService {
             Principal::User(caller) => {
                 self.projects.authorize(caller, project_id, Role::Editor).await?;
             }
-            Principal::Key(key) => {
-                if key.project_id != project_id {
-                    return Err(AppError::NotFound("project"));
-                }
-                if !key.scopes.contains(Scope::SyncRun) {
-                    return Err(AppError::Forbidden(Forbidden::MissingScope {
-                        required: Scope::SyncRun,
-                    }));
-                }
-            }
+            Principal::Key(key) => super::access::key_may(key, project_id, super::access::Need::SyncRun)?,
         }
         let link = self
             .sync
