@@ -476,8 +476,9 @@ impl TestApp {
         WsClient { stream }
     }
 
-    /// The `websocket_connections` gauge of `/metrics`: open sockets on this instance.
-    pub async fn open_sockets(&self) -> i64 {
+    /// One sample of `/metrics`, by its name and labels as printed (e.g.
+    /// `housekeeping_runs_total{outcome="ok"}`); `None` when it is not there (yet).
+    pub async fn metric(&self, sample: &str) -> Option<i64> {
         let text = self
             .client
             .get(self.url("/metrics"))
@@ -488,9 +489,34 @@ impl TestApp {
             .await
             .unwrap();
         text.lines()
-            .find_map(|line| line.strip_prefix("websocket_connections "))
+            .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' '))
             .and_then(|n| n.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no websocket_connections gauge in /metrics:\n{text}"))
+    }
+
+    /// The `websocket_connections` gauge of `/metrics`: open sockets on this instance.
+    pub async fn open_sockets(&self) -> i64 {
+        self.metric("websocket_connections")
+            .await
+            .unwrap_or_else(|| panic!("no websocket_connections gauge in /metrics"))
+    }
+
+    /// Rounds the sweeper has finished so far (`housekeeping_runs_total{outcome="ok"}`).
+    pub async fn sweeps(&self) -> i64 {
+        self.metric(r#"housekeeping_runs_total{outcome="ok"}"#)
+            .await
+            .unwrap_or(0)
+    }
+
+    /// Waits (up to 10 s) until the sweeper has finished `rounds` more rounds than `since`.
+    pub async fn wait_for_sweeps(&self, since: i64, rounds: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.sweeps().await < since + rounds {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sweeper did not finish {rounds} rounds after round {since}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// A socket authenticated with `X-API-Key`.

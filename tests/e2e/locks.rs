@@ -62,7 +62,8 @@ fn assert_lock_ahead(lock: &Value, doc_id: &str, holder: &TestUser, ttl: f64, ah
 
 #[tokio::test]
 async fn acquire_renew_and_release() {
-    let s = setup(spawn_app().await).await;
+    let (app, clock) = spawn_app_with_clock(|_| {}).await;
+    let s = setup(app).await;
     let (app, ed) = (&s.app, &s.ed);
 
     let lock = json_of(
@@ -90,7 +91,7 @@ async fn acquire_renew_and_release() {
     assert_eq!(list["items"][0]["lock"]["holder"]["id"], ed.id.as_str());
 
     // the holder renews: same acquiredAt, later expiry
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(1100));
     let renewed = json_of(
         app.lock_doc(
             &ed.access_token,
@@ -491,8 +492,9 @@ async fn the_sweeper_clears_and_announces_expired_locks() {
     .await;
     let base = app.last_seq(&s.ada.access_token, &s.project).await;
     let unlocked_since = |events: &[Value]| events.iter().filter(|e| e["type"] == "doc.unlocked").count();
-    // a sweep now finds nothing expired
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // a whole sweep now finds nothing expired
+    let sweeps = app.sweeps().await;
+    app.wait_for_sweeps(sweeps, 1).await;
     let events = app.events_after(&s.ada.access_token, &s.project, base).await;
     assert_eq!(
         unlocked_since(&events),
@@ -501,16 +503,16 @@ async fn the_sweeper_clears_and_announces_expired_locks() {
     );
 
     clock.advance(Duration::from_secs(16));
-    // the next sweep (every second) clears it; then two more sweeps announce nothing more
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while unlocked_since(&app.events_after(&s.ada.access_token, &s.project, base).await) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no sweep cleared the expired lock"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // the next whole sweep (every second) clears it (a round already under way when the clock
+    // moved may not have seen the expiry, hence two rounds); two more announce nothing more
+    let sweeps = app.sweeps().await;
+    app.wait_for_sweeps(sweeps, 2).await;
+    assert_eq!(
+        unlocked_since(&app.events_after(&s.ada.access_token, &s.project, base).await),
+        1,
+        "a sweep after the expiry clears the lock"
+    );
+    app.wait_for_sweeps(sweeps, 4).await;
 
     let events = app.events_after(&s.ada.access_token, &s.project, base).await;
     let unlocked: Vec<&Value> = events.iter().filter(|e| e["type"] == "doc.unlocked").collect();

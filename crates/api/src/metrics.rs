@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text format. Requests by route and status and their latency are
-//! recorded by the request middleware; open WebSockets and active locks are read at scrape time.
+//! recorded by the request middleware; open WebSockets and active locks are read at scrape time;
+//! the sweeper counts its rounds (`housekeeping_runs_total`), so an operator sees it is alive.
 //! Each server owns its registry (not the process-global one), so several servers in one
 //! process do not share counters.
 
@@ -23,6 +24,7 @@ pub struct Metrics {
     durations: HistogramVec,
     websocket_connections: IntGauge,
     doc_locks_active: IntGauge,
+    housekeeping_runs: IntCounterVec,
 }
 
 impl Metrics {
@@ -51,16 +53,25 @@ impl Metrics {
             "Open WebSocket connections on this instance",
         )?;
         let doc_locks_active = IntGauge::new("doc_locks_active", "Docs holding an unexpired lock")?;
+        let housekeeping_runs = IntCounterVec::new(
+            Opts::new(
+                "housekeeping_runs_total",
+                "Rounds of the sweeper (expired locks, trash and event purges), by outcome",
+            ),
+            &["outcome"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;
         registry.register(Box::new(websocket_connections.clone()))?;
         registry.register(Box::new(doc_locks_active.clone()))?;
+        registry.register(Box::new(housekeeping_runs.clone()))?;
         Ok(Self {
             registry,
             requests,
             durations,
             websocket_connections,
             doc_locks_active,
+            housekeeping_runs,
         })
     }
 
@@ -82,6 +93,12 @@ impl Metrics {
 
     pub fn set_doc_locks_active(&self, active: i64) {
         self.doc_locks_active.set(active);
+    }
+
+    /// Counts one finished sweeper round, `ok` or `failed`.
+    pub fn count_housekeeping_run(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.housekeeping_runs.with_label_values(&[outcome]).inc();
     }
 
     /// Every metric in the Prometheus text format.
@@ -127,7 +144,18 @@ mod tests {
         metrics.observe_request("GET", UNMATCHED, 404, 0.001);
         metrics.set_websocket_connections(3);
         metrics.set_doc_locks_active(2);
+        metrics.count_housekeeping_run(true);
+        metrics.count_housekeeping_run(true);
+        metrics.count_housekeeping_run(false);
         let text = metrics.render().unwrap();
+        assert!(
+            text.contains(r#"housekeeping_runs_total{outcome="ok"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"housekeeping_runs_total{outcome="failed"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"http_requests_total{method="GET",route="/api/v1/projects/{projectId}",status="200"} 1"#

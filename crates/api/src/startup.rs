@@ -48,6 +48,7 @@ struct Background {
     sync_interval: Duration,
     housekeeping: HousekeepingService,
     sweep_interval: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
     realtime: Realtime,
     handle_signals: bool,
 }
@@ -102,10 +103,11 @@ impl Application {
             sync_interval,
             housekeeping,
             sweep_interval,
+            metrics,
             realtime,
             handle_signals,
         } = self.background;
-        let sweeper = tokio::spawn(sweep(housekeeping, sweep_interval));
+        let sweeper = tokio::spawn(sweep(housekeeping, sweep_interval, metrics));
         let sync_worker = tokio::spawn(work_sync(sync, sync_interval));
         let tailer = tokio::spawn(toolkit_realtime::run_tailer(
             realtime.hub.clone(),
@@ -188,14 +190,17 @@ async fn shutdown_signal() {
 }
 
 /// Clears expired locks (announcing them) and purges old trash and events, forever. Expired
-/// locks already count as free everywhere; this only tidies and tells the clients.
-async fn sweep(housekeeping: HousekeepingService, every: Duration) {
+/// locks already count as free everywhere; this only tidies and tells the clients. Each round
+/// is counted in `/metrics` (`housekeeping_runs_total`).
+async fn sweep(housekeeping: HousekeepingService, every: Duration, metrics: Arc<crate::metrics::Metrics>) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        match housekeeping.run_once().await {
+        let outcome = housekeeping.run_once().await;
+        metrics.count_housekeeping_run(outcome.is_ok());
+        match outcome {
             Ok(report) if report != Default::default() => tracing::info!(?report, "housekeeping"),
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "housekeeping failed; retrying next round"),
@@ -371,6 +376,7 @@ async fn build_state(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Resu
         sync_interval: Duration::from_millis(gh.worker_interval_ms.max(10)),
         housekeeping,
         sweep_interval: Duration::from_secs(settings.locks.sweep_interval_seconds.max(1)),
+        metrics: state.metrics.clone(),
         realtime,
         handle_signals: settings.profile != Profile::Test,
     };
