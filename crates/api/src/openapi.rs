@@ -1,6 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and the embedded
 //! Swagger UI page (its assets are compiled in: nothing is fetched at build or run time).
 
+use std::sync::OnceLock;
+
+use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -125,6 +128,22 @@ impl Modify for Limits {
             }
         }
     }
+}
+
+/// `GET /api/openapi.json`, serialised on its first request and kept. Built at start-up (as
+/// the Swagger UI service does when handed the document), the document's tree stayed in every
+/// worker's heap for the life of the process, though most instances never serve it.
+pub async fn document() -> Result<HttpResponse, crate::problem::ApiError> {
+    static JSON: OnceLock<web::Bytes> = OnceLock::new();
+    let body = match JSON.get() {
+        Some(body) => body.clone(),
+        None => {
+            let json = serde_json::to_vec(&ApiDoc::openapi())
+                .map_err(|error| crate::problem::ApiError::internal(&error))?;
+            JSON.get_or_init(|| web::Bytes::from(json)).clone()
+        }
+    };
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 #[derive(OpenApi)]

@@ -21,15 +21,13 @@ use toolkit_auth::{Argon2Hasher, JwtConfig, JwtIssuer};
 use toolkit_db::DbSettings;
 use toolkit_realtime::wake::redis::RedisWake;
 use toolkit_realtime::{Hub, HubConfig, LocalWake, PollIntervals, SessionDeps, TokenCheck, Wake};
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::configuration::{self, HttpSettings, Profile, Settings};
 use crate::middleware::client_address::TrustedProxies;
 use crate::middleware::rate_limit::{RateLimits, rate_limit};
 use crate::middleware::request_context;
 use crate::middleware::security_headers::{SecurityHeaders, security_headers};
-use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use crate::state::{AppState, RealtimeState};
 use crate::system::{SystemClock, UuidV7Ids};
@@ -476,7 +474,6 @@ fn run(
     http.max_body_bytes = http
         .max_body_bytes
         .max(settings.docs.max_content_bytes.saturating_mul(2) + 65_536);
-    let openapi = ApiDoc::openapi();
     let server = HttpServer::new(move || {
         // The first `wrap` is the innermost: request_context sees (and renders as problems)
         // what the others answer.
@@ -490,7 +487,8 @@ fn run(
             .app_data(security.clone())
             .configure(|cfg| extractors::configure(cfg, http.max_body_bytes))
             .configure(routes::configure)
-            .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+            .route("/api/openapi.json", web::get().to(crate::openapi::document))
+            .service(SwaggerUi::new("/api/docs/{_:.*}").config(Config::from("/api/openapi.json")))
             .service(web::redirect("/api/docs", "/api/docs/"))
             .default_service(web::to(not_found))
     })
