@@ -837,7 +837,7 @@ pub struct SyncRunDto {
 impl From<SyncRun> for SyncRunDto {
     fn from(r: SyncRun) -> Self {
         Self {
-            id: r.id,
+            id: r.id.as_uuid(),
             status: r.status.as_str(),
             trigger: r.trigger.as_str(),
             attempt: r.attempt,
@@ -877,7 +877,7 @@ pub struct SyncConflictDto {
 impl From<SyncConflict> for SyncConflictDto {
     fn from(c: SyncConflict) -> Self {
         Self {
-            id: c.id,
+            id: c.id.as_uuid(),
             path: c.path,
             local_content: c.local_content,
             remote_content: c.remote_content,

@@ -4,18 +4,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, Value,
 };
 use toolkit_application::PageRequest;
-use toolkit_application::ports::{ProjectListing, ProjectRepository, TrashedProject};
+use toolkit_application::ports::{GitHubLink, ProjectListing, ProjectRepository, TrashedProject};
 use toolkit_domain::{Project, ProjectId, Role, UserId};
 
-use crate::entities::memberships;
 use crate::entities::projects::{self, PROJECT_WITH_ROLE_COLUMNS, ProjectWithRole};
+use crate::entities::{github_links, memberships};
 use crate::errors::unexpected;
 use crate::sql::{limit, row_limit, statement};
-use crate::sync::{LINK_COLUMNS, link_from_prefixed_row};
 
 pub struct SeaProjectRepository {
     db: DatabaseConnection,
@@ -58,12 +57,11 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// The link's columns in a project list: every link column aliased `g_<column>` (the
-/// `github_links` row left-joined as `g`).
+/// The link's columns in a project list: every column of the `github_links` entity aliased
+/// `g_<column>` (the row left-joined as `g`), which is how its model reads them back.
 fn listed_link_columns() -> String {
-    LINK_COLUMNS
-        .split(',')
-        .map(|column| format!("g.{0} AS g_{0}", column.trim()))
+    github_links::Column::iter()
+        .map(|column| format!("g.{0} AS g_{0}", column.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -77,7 +75,9 @@ fn listing(row: &QueryResult) -> anyhow::Result<ProjectListing> {
         .map_err(|e| anyhow::Error::new(e).context("reading github_links.project_id"))?
         .is_some();
     let github = if linked {
-        Some(link_from_prefixed_row(row, "g_")?)
+        Some(GitHubLink::try_from(github_links::Model::from_query_result(
+            row, "g_",
+        )?)?)
     } else {
         None
     };
@@ -112,7 +112,7 @@ impl ProjectRepository for SeaProjectRepository {
         page: PageRequest,
     ) -> anyhow::Result<Vec<ProjectListing>> {
         // raw SQL: `LOWER(name) LIKE LOWER($n) ESCAPE` (sea-query's LIKE takes only a literal
-        // pattern) over a LEFT JOIN selecting the link's columns with sync.rs's column list.
+        // pattern) over a LEFT JOIN selecting every column of the link entity.
         let mut sql = format!(
             "SELECT {PROJECT_WITH_ROLE_COLUMNS}, {} FROM memberships m \
              JOIN projects p ON p.id = m.project_id \

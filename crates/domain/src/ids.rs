@@ -62,6 +62,14 @@ typed_id!(
     /// All refresh tokens descending from one login; reuse of a rotated one revokes them all.
     RefreshTokenFamilyId
 );
+typed_id!(
+    /// One GitHub sync run of a project (time-ordered: newer runs have larger ids).
+    SyncRunId
+);
+typed_id!(
+    /// One GitHub sync conflict: a path both sides changed since the last sync.
+    ConflictId
+);
 
 #[cfg(test)]
 mod tests {

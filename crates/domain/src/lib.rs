@@ -15,7 +15,9 @@ pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, Scope, Scopes};
 pub use doc::{Author, Doc, DocContent, DocPath, Lock, LockHolder, LockTtl, PathPrefix, Revision};
 pub use error::ValidationError;
 pub use event::{Actor, EventKind, NewEvent};
-pub use ids::{ApiKeyId, DocId, ProjectId, RefreshTokenFamilyId, RefreshTokenId, UserId};
+pub use ids::{
+    ApiKeyId, ConflictId, DocId, ProjectId, RefreshTokenFamilyId, RefreshTokenId, SyncRunId, UserId,
+};
 pub use project::{Member, Membership, Project, ProjectDescription, ProjectName, ProjectSlug};
 pub use role::Role;
 pub use user::{DisplayName, Email, Password, User};

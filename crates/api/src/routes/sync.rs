@@ -5,7 +5,6 @@ use secrecy::ExposeSecret;
 use toolkit_application::ports::{RunStatus, RunTrigger};
 use toolkit_application::services::{CredentialInput, LinkInput, Resolution};
 use toolkit_domain::ProjectId;
-use uuid::Uuid;
 
 use crate::dto::{
     CredentialBody, GitHubLinkStateDto, PageDto, PutGitHubLinkBody, ResolveConflictBody, RunIdDto,
@@ -20,10 +19,6 @@ use crate::state::AppState;
 
 fn project(path: &str) -> Result<ProjectId, ApiError> {
     path_id(path, "project")
-}
-
-fn uuid(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
 }
 
 /// Links the project to a repository folder (owner), acting on GitHub with the given
@@ -117,7 +112,7 @@ pub async fn request_run(
         "queued"
     };
     Ok(HttpResponse::Accepted().json(RunIdDto {
-        run_id: run.id,
+        run_id: run.id.as_uuid(),
         status,
     }))
 }
@@ -153,7 +148,7 @@ pub async fn run(
 ) -> Result<HttpResponse, ApiError> {
     let run = state
         .sync
-        .run(&caller.0, project(&path.0)?, uuid(&path.1, "sync run")?)
+        .run(&caller.0, project(&path.0)?, path_id(&path.1, "sync run")?)
         .await?;
     Ok(HttpResponse::Ok().json(SyncRunDto::from(run)))
 }
@@ -223,7 +218,7 @@ pub async fn resolve(
         .resolve(
             &caller.0,
             project(&path.0)?,
-            uuid(&path.1, "sync conflict")?,
+            path_id(&path.1, "sync conflict")?,
             resolution,
         )
         .await?;

@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
-use toolkit_domain::{ProjectId, UserId};
-use uuid::Uuid;
+use toolkit_domain::{ConflictId, ProjectId, SyncRunId, UserId};
 
 use crate::PageRequest;
 
@@ -245,7 +244,7 @@ pub struct Skipped {
 /// A durable sync job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRun {
-    pub id: Uuid,
+    pub id: SyncRunId,
     pub project_id: ProjectId,
     pub status: RunStatus,
     pub trigger: RunTrigger,
@@ -276,7 +275,7 @@ pub struct RunOutcome {
 /// Both sides of a file that changed on both sides since the last sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncConflict {
-    pub id: Uuid,
+    pub id: ConflictId,
     pub project_id: ProjectId,
     pub path: String,
     /// `None` = deleted on that side.
@@ -316,21 +315,21 @@ pub trait SyncRunQueue: Send + Sync + 'static {
         &self,
         project_id: ProjectId,
         trigger: RunTrigger,
-        run_id: Uuid,
+        run_id: SyncRunId,
         now: DateTime<Utc>,
     ) -> anyhow::Result<SyncRun>;
     /// Claims one due run — queued with `not_before <= now`, or running with an expired
     /// lease (its instance died) — in ONE conditional UPDATE, setting `lease_until`.
     async fn claim(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> anyhow::Result<Option<SyncRun>>;
     /// Extends a running run's lease (long runs).
-    async fn renew_lease(&self, run_id: Uuid, lease_until: DateTime<Utc>) -> anyhow::Result<()>;
+    async fn renew_lease(&self, run_id: SyncRunId, lease_until: DateTime<Utc>) -> anyhow::Result<()>;
     /// Asks a running run for a follow-up run when it ends (a webhook arrived after it read the
     /// tree). `false` when the run is not running any more (then queue a run instead).
-    async fn request_follow_up(&self, run_id: Uuid) -> anyhow::Result<bool>;
+    async fn request_follow_up(&self, run_id: SyncRunId) -> anyhow::Result<bool>;
     /// Whether a follow-up was requested for this (finished) run.
-    async fn follow_up_requested(&self, run_id: Uuid) -> anyhow::Result<bool>;
+    async fn follow_up_requested(&self, run_id: SyncRunId) -> anyhow::Result<bool>;
     async fn runs(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<SyncRun>>;
-    async fn run(&self, project_id: ProjectId, run_id: Uuid) -> anyhow::Result<Option<SyncRun>>;
+    async fn run(&self, project_id: ProjectId, run_id: SyncRunId) -> anyhow::Result<Option<SyncRun>>;
 }
 
 /// The bases of the three-way decision.
@@ -349,7 +348,7 @@ pub trait SyncConflicts: Send + Sync + 'static {
     async fn conflict(
         &self,
         project_id: ProjectId,
-        conflict_id: Uuid,
+        conflict_id: ConflictId,
     ) -> anyhow::Result<Option<SyncConflict>>;
 }
 

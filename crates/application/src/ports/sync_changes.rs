@@ -3,8 +3,7 @@
 //! and a doc write the database refuses is settled inside that transaction.
 
 use chrono::{DateTime, Utc};
-use toolkit_domain::ProjectId;
-use uuid::Uuid;
+use toolkit_domain::{ProjectId, SyncRunId};
 
 use super::github::{BranchHead, FileState, RunOutcome, Skipped};
 use super::unit_of_work::{Change, CommitError};
@@ -86,7 +85,7 @@ impl SyncStateSave {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRunSuccess {
     pub project_id: ProjectId,
-    pub run_id: Uuid,
+    pub run_id: SyncRunId,
     pub outcome: RunOutcome,
     pub at: DateTime<Utc>,
 }
@@ -106,6 +105,8 @@ impl SyncRunSuccess {
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     fn state(path: &str, base: &str) -> FileState {
@@ -136,7 +137,7 @@ mod tests {
     fn success() -> SyncRunSuccess {
         SyncRunSuccess {
             project_id: ProjectId::from_uuid(Uuid::from_u128(1)),
-            run_id: Uuid::from_u128(2),
+            run_id: SyncRunId::from_uuid(Uuid::from_u128(2)),
             outcome: RunOutcome {
                 pulled: 3,
                 ..RunOutcome::default()

@@ -5,11 +5,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use toolkit_domain::{
-    ApiKeyId, Author, Doc, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, Membership, NewEvent,
-    Project, ProjectId, User, UserId,
+    ApiKeyId, Author, ConflictId, Doc, DocContent, DocId, DocPath, EventKind, Lock, LockHolder, Membership,
+    NewEvent, Project, ProjectId, SyncRunId, User, UserId,
 };
-
-use uuid::Uuid;
 
 use super::github::{SyncConflict, SyncError};
 use super::sync_changes::{SyncDocWrite, SyncRunSuccess, SyncStateSave};
@@ -82,7 +80,7 @@ pub enum Change {
     CompleteSyncRun(SyncRunSuccess),
     /// Back to the queue until `not_before`, with `attempt + 1` and the error noted.
     RetrySyncRun {
-        run_id: Uuid,
+        run_id: SyncRunId,
         not_before: DateTime<Utc>,
         error: SyncError,
     },
@@ -90,7 +88,7 @@ pub enum Change {
     /// [`crate::events::sync_failed`]).
     FailSyncRun {
         project_id: ProjectId,
-        run_id: Uuid,
+        run_id: SyncRunId,
         error: SyncError,
         at: DateTime<Utc>,
     },
@@ -113,7 +111,7 @@ pub enum Change {
     /// Marks an open conflict resolved (conditional UPDATE); not open →
     /// `NotFound("sync conflict")`.
     ResolveSyncConflict {
-        conflict_id: Uuid,
+        conflict_id: ConflictId,
         by: UserId,
         at: DateTime<Utc>,
     },

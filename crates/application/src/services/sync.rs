@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection, git_blob_sha};
-use toolkit_domain::{Author, DocContent, DocId, DocPath, EventKind, ProjectId, Role};
-use uuid::Uuid;
+use toolkit_domain::{Author, ConflictId, DocContent, DocId, DocPath, EventKind, ProjectId, Role, SyncRunId};
 
 use super::access::Principal;
 use super::sync_credentials::{self as creds, CredentialInput, RepoAllowlist, codes};
@@ -286,7 +285,12 @@ impl SyncService {
         self.sync.links.put_link(&link).await?;
         self.sync
             .runs
-            .enqueue(project_id, RunTrigger::Manual, self.rt.ids.new_id(), now)
+            .enqueue(
+                project_id,
+                RunTrigger::Manual,
+                SyncRunId::from_uuid(self.rt.ids.new_id()),
+                now,
+            )
             .await?;
         Ok(link)
     }
@@ -459,7 +463,12 @@ impl SyncService {
         Ok(self
             .sync
             .runs
-            .enqueue(project_id, trigger, self.rt.ids.new_id(), self.rt.clock.now())
+            .enqueue(
+                project_id,
+                trigger,
+                SyncRunId::from_uuid(self.rt.ids.new_id()),
+                self.rt.clock.now(),
+            )
             .await?)
     }
 
@@ -496,7 +505,12 @@ impl SyncService {
             let run = self
                 .sync
                 .runs
-                .enqueue(project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
+                .enqueue(
+                    project_id,
+                    RunTrigger::Webhook,
+                    SyncRunId::from_uuid(self.rt.ids.new_id()),
+                    now,
+                )
                 .await?;
             if run.status != RunStatus::Running || self.sync.runs.request_follow_up(run.id).await? {
                 return Ok(());
@@ -516,7 +530,12 @@ impl SyncService {
         for project_id in &due {
             self.sync
                 .runs
-                .enqueue(*project_id, RunTrigger::Poll, self.rt.ids.new_id(), now)
+                .enqueue(
+                    *project_id,
+                    RunTrigger::Poll,
+                    SyncRunId::from_uuid(self.rt.ids.new_id()),
+                    now,
+                )
                 .await?;
         }
         Ok(due.len())
@@ -544,7 +563,7 @@ impl SyncService {
     ) -> Result<Page<SyncRun>, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
         let rows = self.sync.runs.runs(project_id, page).await?;
-        Ok(Page::from_rows(rows, page, |r: &SyncRun| r.id))
+        Ok(Page::from_rows(rows, page, |r: &SyncRun| r.id.as_uuid()))
     }
 
     /// # Errors
@@ -553,7 +572,7 @@ impl SyncService {
         &self,
         caller: &Caller,
         project_id: ProjectId,
-        run_id: Uuid,
+        run_id: SyncRunId,
     ) -> Result<SyncRun, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
         self.sync
@@ -573,7 +592,7 @@ impl SyncService {
     ) -> Result<Page<SyncConflict>, AppError> {
         self.projects.authorize(caller, project_id, Role::Viewer).await?;
         let rows = self.sync.conflicts.conflicts(project_id, page).await?;
-        Ok(Page::from_rows(rows, page, |c: &SyncConflict| c.id))
+        Ok(Page::from_rows(rows, page, |c: &SyncConflict| c.id.as_uuid()))
     }
 
     /// Resolves a conflict by writing the chosen content as a new revision of the doc, and
@@ -585,7 +604,7 @@ impl SyncService {
         &self,
         caller: &Caller,
         project_id: ProjectId,
-        conflict_id: Uuid,
+        conflict_id: ConflictId,
         resolution: Resolution,
     ) -> Result<(), AppError> {
         self.projects.authorize(caller, project_id, Role::Editor).await?;
@@ -743,14 +762,19 @@ impl SyncService {
         if self.sync.runs.follow_up_requested(run.id).await? {
             self.sync
                 .runs
-                .enqueue(run.project_id, RunTrigger::Webhook, self.rt.ids.new_id(), now)
+                .enqueue(
+                    run.project_id,
+                    RunTrigger::Webhook,
+                    SyncRunId::from_uuid(self.rt.ids.new_id()),
+                    now,
+                )
                 .await?;
         }
         Ok(true)
     }
 
     /// Keeps a long run's lease so no other instance takes it over while it is alive.
-    pub(crate) async fn renew_lease(&self, run_id: Uuid) {
+    pub(crate) async fn renew_lease(&self, run_id: SyncRunId) {
         let until = self.rt.clock.now() + self.policy.lease;
         if let Err(error) = self.sync.runs.renew_lease(run_id, until).await {
             tracing::warn!(error = %error, %run_id, "could not renew the sync run's lease");
@@ -810,7 +834,7 @@ impl SyncService {
     /// pushes, and returns the list of changes that records it all.
     async fn sync_once(
         &self,
-        run_id: Uuid,
+        run_id: SyncRunId,
         github: &dyn GitHubClient,
         link: &GitHubLink,
         force_read: bool,
@@ -958,7 +982,7 @@ impl SyncService {
                 None => None,
             };
             let conflict = SyncConflict {
-                id: self.rt.ids.new_id(),
+                id: ConflictId::from_uuid(self.rt.ids.new_id()),
                 project_id: link.project_id,
                 path: planned.path.clone(),
                 local_content: local.get(&planned.path).map(|l| l.content.clone()),
@@ -1039,7 +1063,7 @@ impl SyncService {
 /// and the run's success with its event.
 fn finish(
     link: &GitHubLink,
-    run_id: Uuid,
+    run_id: SyncRunId,
     states: Vec<FileState>,
     head: Option<BranchHead>,
     outcome: RunOutcome,

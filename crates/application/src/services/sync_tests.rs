@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use mockall::Sequence;
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection, git_blob_sha};
 use toolkit_domain::{
-    Actor, ApiKeyId, ApiKeyRef, Author, DocContent, DocId, DocPath, EventKind, NewEvent, ProjectId, Role,
-    Scope, Scopes, UserId,
+    Actor, ApiKeyId, ApiKeyRef, Author, ConflictId, DocContent, DocId, DocPath, EventKind, NewEvent,
+    ProjectId, Role, Scope, Scopes, SyncRunId, UserId,
 };
 use uuid::Uuid;
 
@@ -38,12 +38,12 @@ const PUSH_ROUNDS: u32 = 3;
 
 // ----- fixed values (the shared ones come from `test_support`) -----
 
-fn run_id() -> Uuid {
-    Uuid::from_u128(0x5200_0001)
+fn run_id() -> SyncRunId {
+    SyncRunId::from_uuid(Uuid::from_u128(0x5200_0001))
 }
 
-fn conflict_id() -> Uuid {
-    Uuid::from_u128(0xC0F1_0001)
+fn conflict_id() -> ConflictId {
+    ConflictId::from_uuid(Uuid::from_u128(0xC0F1_0001))
 }
 
 fn doc_id(n: u128) -> DocId {
@@ -517,7 +517,7 @@ impl Fixture {
             .returning(move |_, _| Ok(Some(run(attempt))));
         self.expect_change(sync_event(
             EventKind::SyncStarted,
-            serde_json::json!({"runId": run_id(), "trigger": "poll"}),
+            serde_json::json!({"runId": run_id().as_uuid(), "trigger": "poll"}),
         ));
     }
 
@@ -670,7 +670,7 @@ fn outcome(pulled: u32, pushed: u32, conflicted: u32, commit_sha: &str) -> RunOu
 
 fn conflict(path: &str, local: Option<&str>, remote: Option<&str>, n: u128) -> SyncConflict {
     SyncConflict {
-        id: id(n),
+        id: ConflictId::from_uuid(id(n)),
         project_id: pid(),
         path: path.to_owned(),
         local_content: local.map(str::to_owned),
@@ -1587,8 +1587,11 @@ async fn a_link_is_stored_then_a_manual_run_is_queued() {
     fx.runs
         .expect_enqueue()
         .withf(
-            |project_id: &ProjectId, trigger: &RunTrigger, run: &Uuid, at: &DateTime<Utc>| {
-                *project_id == pid() && *trigger == RunTrigger::Manual && *run == id(1) && *at == now()
+            |project_id: &ProjectId, trigger: &RunTrigger, run: &SyncRunId, at: &DateTime<Utc>| {
+                *project_id == pid()
+                    && *trigger == RunTrigger::Manual
+                    && *run == SyncRunId::from_uuid(id(1))
+                    && *at == now()
             },
         )
         .times(1)
@@ -1628,8 +1631,11 @@ impl Fixture {
         self.runs
             .expect_enqueue()
             .withf(
-                move |p: &ProjectId, t: &RunTrigger, run: &Uuid, at: &DateTime<Utc>| {
-                    *p == project_id && *t == trigger && *run == id(run_n) && *at == now()
+                move |p: &ProjectId, t: &RunTrigger, run: &SyncRunId, at: &DateTime<Utc>| {
+                    *p == project_id
+                        && *t == trigger
+                        && *run == SyncRunId::from_uuid(id(run_n))
+                        && *at == now()
                 },
             )
             .times(1)
@@ -1830,7 +1836,7 @@ async fn resolves(
     fx.caller_is(Some(Role::Editor));
     fx.stored_conflicts
         .expect_conflict()
-        .withf(|project_id: &ProjectId, c: &Uuid| *project_id == pid() && *c == conflict_id())
+        .withf(|project_id: &ProjectId, c: &ConflictId| *project_id == pid() && *c == conflict_id())
         .times(1)
         .returning(move |_, _| Ok(Some(conflict.clone())));
     fx.locals(docs);
@@ -2060,7 +2066,9 @@ async fn a_run_renews_its_lease_so_a_long_run_stays_its_own() {
         runtime(),
         policy(),
     );
-    service.renew_lease(Uuid::from_u128(1)).await;
+    service
+        .renew_lease(SyncRunId::from_uuid(Uuid::from_u128(1)))
+        .await;
 }
 
 #[path = "sync_credentials_tests.rs"]

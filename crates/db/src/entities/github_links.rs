@@ -1,13 +1,18 @@
 //! The `github_links` table: a project's link to a repository folder, its sync bookkeeping
 //! and its credential (a sealed token, an App installation, or none = the server token).
-// TODO(issue 12): used by `sync.rs` once it leaves raw SQL; until then only by the tests.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use sea_orm::entity::prelude::StringLen;
 use sea_orm::entity::prelude::{
     ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,
     EnumIter, PrimaryKeyTrait, Uuid,
 };
+use toolkit_application::ports::GitHubLink;
+use toolkit_domain::ProjectId;
+use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
+
+use super::parse_column;
+use super::sync_runs::{counter, sync_error};
+use crate::sync_credentials;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "github_links")]
@@ -57,3 +62,28 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl TryFrom<Model> for GitHubLink {
+    type Error = anyhow::Error;
+
+    fn try_from(row: Model) -> anyhow::Result<Self> {
+        let credential = sync_credentials::from_model(&row)?;
+        Ok(GitHubLink {
+            project_id: ProjectId::from_uuid(row.project_id),
+            owner: parse_column("github_links.owner", RepoName::parse(&row.owner))?,
+            repo: parse_column("github_links.repo", RepoName::parse(&row.repo))?,
+            branch: parse_column("github_links.branch", BranchName::parse(&row.branch))?,
+            folder: parse_column("github_links.folder", RepoFolder::parse(&row.folder))?,
+            direction: parse_column("github_links.direction", SyncDirection::parse(&row.direction))?,
+            poll_interval_seconds: counter("github_links.poll_interval_seconds", row.poll_interval_seconds)?,
+            head_etag: row.head_etag,
+            last_commit_sha: row.last_commit_sha,
+            last_tree_sha: row.last_tree_sha,
+            last_sync_at: row.last_sync_at,
+            last_error: sync_error(row.last_error, row.last_error_code),
+            created_at: row.created_at,
+            generation: row.generation,
+            credential,
+        })
+    }
+}

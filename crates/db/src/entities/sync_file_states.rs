@@ -1,6 +1,4 @@
 //! The `sync_file_states` table: the git blob id each path had at the last sync.
-// TODO(issue 12): used by `sync.rs` once it leaves raw SQL; until then only by the tests.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use sea_orm::entity::prelude::{
     ActiveModelBehavior, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait, EnumIter,

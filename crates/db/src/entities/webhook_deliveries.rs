@@ -1,6 +1,4 @@
 //! The `webhook_deliveries` table: GitHub delivery ids already seen, swept by age.
-// TODO(issue 12): used by `sync.rs` once it leaves raw SQL; until then only by the tests.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use sea_orm::entity::prelude::{
     ActiveModelBehavior, DateTimeUtc, DeriveEntityModel, DerivePrimaryKey, DeriveRelation, EntityTrait,

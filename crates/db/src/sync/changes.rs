@@ -1,71 +1,70 @@
 //! Sync's [`Change`](toolkit_application::ports::Change)s, applied by the unit of work inside
 //! its transaction: a run's file states, run row, link error and conflicts commit with the
-//! run's doc changes and events, or not at all.
+//! run's doc changes and events, or not at all. Every update of a run is conditional on the run
+//! still running, every update of a link on its project; the database decides each.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, Value};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use toolkit_application::events;
 use toolkit_application::ports::{CommitError, SyncConflict, SyncError, SyncRunSuccess, SyncStateSave};
-use toolkit_domain::{ProjectId, UserId};
-use uuid::Uuid;
+use toolkit_domain::{ConflictId, ProjectId, SyncRunId, UserId};
 
-use super::{CONFLICT_ATTEMPTS, STATES_PER_INSERT, execute_in, int, skipped_to_json};
+use super::{CONFLICT_ATTEMPTS, STATES_PER_INSERT, inserted};
+use crate::entities::sync_runs::{self, Column as R, int, skipped_to_json};
+use crate::entities::{github_links, sync_conflicts, sync_file_states};
+use crate::errors::unexpected;
 use crate::unit_of_work::append_event;
+
+use github_links::Column as L;
 
 /// The link's state after a run, if the link is still at the run's generation. The check
 /// comes first and locks the link row until the commit, so a relink waits for this save or
 /// comes before it (and then nothing of the run is written).
 pub(crate) async fn save_state(txn: &DatabaseTransaction, save: SyncStateSave) -> Result<(), CommitError> {
-    let project: Value = save.project_id.as_uuid().into();
-    let current = execute_in(
-        txn,
-        "checking the link generation",
-        "UPDATE github_links SET generation = generation WHERE project_id = $1 AND generation = $2",
-        vec![project.clone(), save.generation.into()],
-    )
-    .await?;
-    if current == 0 {
+    let project = save.project_id.as_uuid();
+    let current = github_links::Entity::update_many()
+        .col_expr(L::Generation, Expr::col(L::Generation))
+        .filter(L::ProjectId.eq(project))
+        .filter(L::Generation.eq(save.generation))
+        .exec(txn)
+        .await
+        .map_err(unexpected("checking the link generation"))?;
+    if current.rows_affected == 0 {
         return Err(CommitError::NotFound("github link"));
     }
-    execute_in(
-        txn,
-        "replacing sync file states",
-        "DELETE FROM sync_file_states WHERE project_id = $1",
-        vec![project.clone()],
-    )
-    .await?;
+    sync_file_states::Entity::delete_many()
+        .filter(sync_file_states::Column::ProjectId.eq(project))
+        .exec(txn)
+        .await
+        .map_err(unexpected("replacing sync file states"))?;
     for chunk in save.states.chunks(STATES_PER_INSERT) {
-        let mut sql = String::from("INSERT INTO sync_file_states (project_id, path, base_sha) VALUES ");
-        let mut values: Vec<Value> = vec![project.clone()];
-        for (i, state) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            values.push(state.path.clone().into());
-            values.push(state.base_sha.clone().into());
-            sql.push_str(&format!("($1, ${}, ${})", values.len() - 1, values.len()));
-        }
-        execute_in(txn, "storing sync file states", &sql, values).await?;
+        let rows = chunk.iter().map(|state| sync_file_states::ActiveModel {
+            project_id: Set(project),
+            path: Set(state.path.clone()),
+            base_sha: Set(state.base_sha.clone()),
+        });
+        sync_file_states::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await
+            .map_err(unexpected("storing sync file states"))?;
     }
-    let (sql, values): (&str, Vec<Value>) = match save.head {
-        Some(head) => (
-            "UPDATE github_links SET head_etag = $2, last_commit_sha = $3, last_tree_sha = $4, \
-             last_sync_at = $5, last_error = NULL, last_error_code = NULL WHERE project_id = $1",
-            vec![
-                project,
-                head.etag.into(),
-                head.commit_sha.into(),
-                head.tree_sha.into(),
-                save.at.into(),
-            ],
-        ),
-        None => (
-            "UPDATE github_links SET last_sync_at = $2, last_error = NULL, last_error_code = NULL \
-             WHERE project_id = $1",
-            vec![project, save.at.into()],
-        ),
-    };
-    execute_in(txn, "recording a sync on the link", sql, values).await?;
+    let mut synced = github_links::Entity::update_many()
+        .col_expr(L::LastSyncAt, Expr::value(save.at))
+        .col_expr(L::LastError, Expr::value(Option::<String>::None))
+        .col_expr(L::LastErrorCode, Expr::value(Option::<String>::None));
+    if let Some(head) = save.head {
+        synced = synced
+            .col_expr(L::HeadEtag, Expr::value(head.etag))
+            .col_expr(L::LastCommitSha, Expr::value(head.commit_sha))
+            .col_expr(L::LastTreeSha, Expr::value(head.tree_sha));
+    }
+    synced
+        .filter(L::ProjectId.eq(project))
+        .exec(txn)
+        .await
+        .map_err(unexpected("recording a sync on the link"))?;
     Ok(())
 }
 
@@ -77,26 +76,43 @@ pub(crate) async fn set_base(
 ) -> Result<(), CommitError> {
     match base_sha {
         Some(base_sha) => {
-            execute_in(
-                txn,
-                "setting a sync base",
-                "INSERT INTO sync_file_states (project_id, path, base_sha) VALUES ($1, $2, $3) \
-                 ON CONFLICT (project_id, path) DO UPDATE SET base_sha = excluded.base_sha",
-                vec![project_id.as_uuid().into(), path.into(), base_sha.into()],
-            )
-            .await?;
+            let row = sync_file_states::ActiveModel {
+                project_id: Set(project_id.as_uuid()),
+                path: Set(path),
+                base_sha: Set(base_sha),
+            };
+            let upsert = OnConflict::columns([
+                sync_file_states::Column::ProjectId,
+                sync_file_states::Column::Path,
+            ])
+            .update_column(sync_file_states::Column::BaseSha)
+            .to_owned();
+            sync_file_states::Entity::insert(row)
+                .on_conflict(upsert)
+                .exec_without_returning(txn)
+                .await
+                .map_err(unexpected("setting a sync base"))?;
         }
         None => {
-            execute_in(
-                txn,
-                "removing a sync base",
-                "DELETE FROM sync_file_states WHERE project_id = $1 AND path = $2",
-                vec![project_id.as_uuid().into(), path.into()],
-            )
-            .await?;
+            sync_file_states::Entity::delete_many()
+                .filter(sync_file_states::Column::ProjectId.eq(project_id.as_uuid()))
+                .filter(sync_file_states::Column::Path.eq(path))
+                .exec(txn)
+                .await
+                .map_err(unexpected("removing a sync base"))?;
         }
     }
     Ok(())
+}
+
+/// Moves `run_id` to `status`, dropping its lease, only while it is running (a run that ended
+/// meanwhile, or was claimed again after its lease expired and ended there, is left alone).
+fn leave_running(run_id: SyncRunId, status: &'static str) -> sea_orm::UpdateMany<sync_runs::Entity> {
+    sync_runs::Entity::update_many()
+        .col_expr(R::Status, Expr::value(status))
+        .col_expr(R::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(R::Id.eq(run_id.as_uuid()))
+        .filter(R::Status.eq("running"))
 }
 
 /// The run succeeded (if it is still running), with its `sync.completed` event.
@@ -105,47 +121,35 @@ pub(crate) async fn complete_run(
     success: SyncRunSuccess,
 ) -> Result<(), CommitError> {
     let outcome = &success.outcome;
-    execute_in(
-        txn,
-        "finishing a sync run",
-        "UPDATE sync_runs SET status = 'succeeded', finished_at = $2, lease_until = NULL, \
-         pulled = $3, pushed = $4, conflicted = $5, skipped = $6, commit_sha = $7, error = NULL \
-         WHERE id = $1 AND status = 'running'",
-        vec![
-            success.run_id.into(),
-            success.at.into(),
-            int(outcome.pulled),
-            int(outcome.pushed),
-            int(outcome.conflicted),
-            skipped_to_json(&outcome.skipped).into(),
-            outcome.commit_sha.clone().into(),
-        ],
-    )
-    .await?;
+    leave_running(success.run_id, "succeeded")
+        .col_expr(R::FinishedAt, Expr::value(success.at))
+        .col_expr(R::Pulled, Expr::value(int(outcome.pulled)))
+        .col_expr(R::Pushed, Expr::value(int(outcome.pushed)))
+        .col_expr(R::Conflicted, Expr::value(int(outcome.conflicted)))
+        .col_expr(R::Skipped, Expr::value(skipped_to_json(&outcome.skipped)))
+        .col_expr(R::CommitSha, Expr::value(outcome.commit_sha.clone()))
+        .col_expr(R::Error, Expr::value(Option::<String>::None))
+        .exec(txn)
+        .await
+        .map_err(unexpected("finishing a sync run"))?;
     let event = events::sync_completed(success.project_id, success.run_id, outcome, success.at);
     append_event(txn, event).await
 }
 
 pub(crate) async fn retry_run(
     txn: &DatabaseTransaction,
-    run_id: Uuid,
+    run_id: SyncRunId,
     not_before: DateTime<Utc>,
     error: SyncError,
 ) -> Result<(), CommitError> {
-    execute_in(
-        txn,
-        "re-queueing a sync run",
-        "UPDATE sync_runs SET status = 'queued', not_before = $2, attempt = attempt + 1, \
-         error = $3, error_code = $4, lease_until = NULL \
-         WHERE id = $1 AND status = 'running'",
-        vec![
-            run_id.into(),
-            not_before.into(),
-            error.message.into(),
-            error.code.into(),
-        ],
-    )
-    .await?;
+    leave_running(run_id, "queued")
+        .col_expr(R::NotBefore, Expr::value(not_before))
+        .col_expr(R::Attempt, Expr::col(R::Attempt).add(1))
+        .col_expr(R::Error, Expr::value(error.message))
+        .col_expr(R::ErrorCode, Expr::value(error.code))
+        .exec(txn)
+        .await
+        .map_err(unexpected("re-queueing a sync run"))?;
     Ok(())
 }
 
@@ -153,23 +157,17 @@ pub(crate) async fn retry_run(
 pub(crate) async fn fail_run(
     txn: &DatabaseTransaction,
     project_id: ProjectId,
-    run_id: Uuid,
+    run_id: SyncRunId,
     error: SyncError,
     at: DateTime<Utc>,
 ) -> Result<(), CommitError> {
-    execute_in(
-        txn,
-        "failing a sync run",
-        "UPDATE sync_runs SET status = 'failed', finished_at = $2, lease_until = NULL, error = $3, \
-         error_code = $4 WHERE id = $1 AND status = 'running'",
-        vec![
-            run_id.into(),
-            at.into(),
-            error.message.clone().into(),
-            error.code.clone().into(),
-        ],
-    )
-    .await?;
+    leave_running(run_id, "failed")
+        .col_expr(R::FinishedAt, Expr::value(at))
+        .col_expr(R::Error, Expr::value(error.message.clone()))
+        .col_expr(R::ErrorCode, Expr::value(error.code.clone()))
+        .exec(txn)
+        .await
+        .map_err(unexpected("failing a sync run"))?;
     append_event(txn, events::sync_failed(project_id, run_id, &error, at)).await
 }
 
@@ -182,13 +180,13 @@ pub(crate) async fn note_error(
         Some(e) => (Some(e.message), Some(e.code)),
         None => (None, None),
     };
-    execute_in(
-        txn,
-        "recording a sync error",
-        "UPDATE github_links SET last_error = $2, last_error_code = $3 WHERE project_id = $1",
-        vec![project_id.as_uuid().into(), message.into(), code.into()],
-    )
-    .await?;
+    github_links::Entity::update_many()
+        .col_expr(L::LastError, Expr::value(message))
+        .col_expr(L::LastErrorCode, Expr::value(code))
+        .filter(L::ProjectId.eq(project_id.as_uuid()))
+        .exec(txn)
+        .await
+        .map_err(unexpected("recording a sync error"))?;
     Ok(())
 }
 
@@ -200,19 +198,20 @@ pub(crate) async fn refuse_credential(
 ) -> Result<(), CommitError> {
     // Only the credential the run used: one set meanwhile starts afresh. A link from before
     // credentials gets a `server` credential row so the refusal has a place.
-    let (sql, values): (&str, Vec<Value>) = match credential_set_at {
-        Some(set_at) => (
-            "UPDATE github_links SET credential_refused_at = $2 \
-             WHERE project_id = $1 AND credential_set_at = $3",
-            vec![project_id.as_uuid().into(), at.into(), set_at.into()],
-        ),
-        None => (
-            "UPDATE github_links SET credential_refused_at = $2, credential_kind = 'server', \
-             credential_set_at = $2 WHERE project_id = $1 AND credential_kind IS NULL",
-            vec![project_id.as_uuid().into(), at.into()],
-        ),
+    let refuse = github_links::Entity::update_many()
+        .col_expr(L::CredentialRefusedAt, Expr::value(at))
+        .filter(L::ProjectId.eq(project_id.as_uuid()));
+    let refuse = match credential_set_at {
+        Some(set_at) => refuse.filter(L::CredentialSetAt.eq(set_at)),
+        None => refuse
+            .col_expr(L::CredentialKind, Expr::value("server"))
+            .col_expr(L::CredentialSetAt, Expr::value(at))
+            .filter(L::CredentialKind.is_null()),
     };
-    execute_in(txn, "refusing a link's credential", sql, values).await?;
+    refuse
+        .exec(txn)
+        .await
+        .map_err(unexpected("refusing a link's credential"))?;
     Ok(())
 }
 
@@ -220,47 +219,45 @@ pub(crate) async fn put_conflict(
     txn: &DatabaseTransaction,
     conflict: SyncConflict,
 ) -> Result<(), CommitError> {
+    use sync_conflicts::Column as C;
     // Not `ON CONFLICT (project_id, path) WHERE resolved_at IS NULL DO UPDATE`: SQLite
     // matches such a target against the connection's cached schema when preparing, and a
     // pool connection that last read the schema mid-migration refuses it. Instead: update
     // the open conflict; if there is none, insert, and a concurrent insert that won the
     // partial unique index sends us back to the update.
-    let project: Value = conflict.project_id.as_uuid().into();
+    let project = conflict.project_id.as_uuid();
     for _ in 0..CONFLICT_ATTEMPTS {
-        let updated = execute_in(
-            txn,
-            "updating a sync conflict",
-            "UPDATE sync_conflicts SET local_content = $3, remote_content = $4, remote_sha = $5 \
-             WHERE project_id = $1 AND path = $2 AND resolved_at IS NULL",
-            vec![
-                project.clone(),
-                conflict.path.clone().into(),
-                conflict.local_content.clone().into(),
-                conflict.remote_content.clone().into(),
-                conflict.remote_sha.clone().into(),
-            ],
-        )
-        .await?;
-        if updated == 1 {
+        let updated = sync_conflicts::Entity::update_many()
+            .col_expr(C::LocalContent, Expr::value(conflict.local_content.clone()))
+            .col_expr(C::RemoteContent, Expr::value(conflict.remote_content.clone()))
+            .col_expr(C::RemoteSha, Expr::value(conflict.remote_sha.clone()))
+            .filter(C::ProjectId.eq(project))
+            .filter(C::Path.eq(conflict.path.clone()))
+            .filter(C::ResolvedAt.is_null())
+            .exec(txn)
+            .await
+            .map_err(unexpected("updating a sync conflict"))?;
+        if updated.rows_affected == 1 {
             return Ok(());
         }
-        let inserted = execute_in(
-            txn,
-            "recording a sync conflict",
-            "INSERT INTO sync_conflicts (id, project_id, path, local_content, remote_content, \
-             remote_sha, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            vec![
-                conflict.id.into(),
-                project.clone(),
-                conflict.path.clone().into(),
-                conflict.local_content.clone().into(),
-                conflict.remote_content.clone().into(),
-                conflict.remote_sha.clone().into(),
-                conflict.created_at.into(),
-            ],
-        )
-        .await?;
-        if inserted == 1 {
+        let row = sync_conflicts::ActiveModel {
+            id: Set(conflict.id.as_uuid()),
+            project_id: Set(project),
+            path: Set(conflict.path.clone()),
+            local_content: Set(conflict.local_content.clone()),
+            remote_content: Set(conflict.remote_content.clone()),
+            remote_sha: Set(conflict.remote_sha.clone()),
+            created_at: Set(conflict.created_at),
+            resolved_at: NotSet,
+            resolved_by: NotSet,
+        };
+        // No conflict target: the partial unique index on open conflicts (or the id) refuses.
+        let result = sync_conflicts::Entity::insert(row)
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .try_insert()
+            .exec_without_returning(txn)
+            .await;
+        if inserted(result, "recording a sync conflict")? == 1 {
             return Ok(());
         }
     }
@@ -272,19 +269,20 @@ pub(crate) async fn put_conflict(
 
 pub(crate) async fn resolve_conflict(
     txn: &DatabaseTransaction,
-    conflict_id: Uuid,
+    conflict_id: ConflictId,
     by: UserId,
     at: DateTime<Utc>,
 ) -> Result<(), CommitError> {
-    let rows = execute_in(
-        txn,
-        "resolving a sync conflict",
-        "UPDATE sync_conflicts SET resolved_at = $2, resolved_by = $3 \
-         WHERE id = $1 AND resolved_at IS NULL",
-        vec![conflict_id.into(), at.into(), by.as_uuid().into()],
-    )
-    .await?;
-    if rows == 1 {
+    use sync_conflicts::Column as C;
+    let result = sync_conflicts::Entity::update_many()
+        .col_expr(C::ResolvedAt, Expr::value(at))
+        .col_expr(C::ResolvedBy, Expr::value(by.as_uuid()))
+        .filter(C::Id.eq(conflict_id.as_uuid()))
+        .filter(C::ResolvedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(unexpected("resolving a sync conflict"))?;
+    if result.rows_affected == 1 {
         Ok(())
     } else {
         Err(CommitError::NotFound("sync conflict"))

@@ -1,48 +1,41 @@
 //! [`SyncConflicts`]: open conflicts (written by the `PutSyncConflict` and `ResolveSyncConflict` changes).
 
 use async_trait::async_trait;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{SyncConflict, SyncConflicts};
-use toolkit_domain::ProjectId;
-use uuid::Uuid;
+use toolkit_domain::{ConflictId, ProjectId};
 
-use super::{CONFLICT_COLUMNS, SeaSyncRepository, conflict_from_row, limit_of};
+use super::SeaSyncRepository;
+use crate::entities::sync_conflicts::{self, Column as C};
 use crate::errors::unexpected;
+use crate::sql::row_limit;
 
 #[async_trait]
 impl SyncConflicts for SeaSyncRepository {
     async fn conflicts(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<SyncConflict>> {
-        let after = page.after.unwrap_or(Uuid::nil());
-        let stmt = self.statement(
-            &format!(
-                "SELECT {CONFLICT_COLUMNS} FROM sync_conflicts \
-                 WHERE project_id = $1 AND resolved_at IS NULL AND id > $2 ORDER BY id LIMIT $3"
-            ),
-            [project_id.as_uuid().into(), after.into(), limit_of(page)],
-        );
-        let rows = self
-            .db
-            .query_all_raw(stmt)
+        let rows = sync_conflicts::Entity::find()
+            .filter(C::ProjectId.eq(project_id.as_uuid()))
+            .filter(C::ResolvedAt.is_null())
+            .apply_if(page.after, |q, after| q.filter(C::Id.gt(after)))
+            .order_by_asc(C::Id)
+            .limit(row_limit(page.fetch_limit()))
+            .all(&self.db)
             .await
             .map_err(unexpected("listing sync conflicts"))?;
-        rows.iter().map(conflict_from_row).collect()
+        Ok(rows.into_iter().map(SyncConflict::from).collect())
     }
 
     async fn conflict(
         &self,
         project_id: ProjectId,
-        conflict_id: Uuid,
+        conflict_id: ConflictId,
     ) -> anyhow::Result<Option<SyncConflict>> {
-        let stmt = self.statement(
-            &format!("SELECT {CONFLICT_COLUMNS} FROM sync_conflicts WHERE id = $1 AND project_id = $2"),
-            [conflict_id.into(), project_id.as_uuid().into()],
-        );
-        let row = self
-            .db
-            .query_one_raw(stmt)
+        let row = sync_conflicts::Entity::find_by_id(conflict_id.as_uuid())
+            .filter(C::ProjectId.eq(project_id.as_uuid()))
+            .one(&self.db)
             .await
             .map_err(unexpected("reading a sync conflict"))?;
-        row.as_ref().map(conflict_from_row).transpose()
+        Ok(row.map(SyncConflict::from))
     }
 }

@@ -1,32 +1,29 @@
 //! [`SyncFileStates`]: the blob each path had at the last sync (written by the `SaveSyncState` change).
 
 use async_trait::async_trait;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use toolkit_application::ports::{FileState, SyncFileStates};
 use toolkit_domain::ProjectId;
 
-use super::{SeaSyncRepository, get};
+use super::SeaSyncRepository;
+use crate::entities::sync_file_states::{self, Column as F};
 use crate::errors::unexpected;
 
 #[async_trait]
 impl SyncFileStates for SeaSyncRepository {
     async fn file_states(&self, project_id: ProjectId) -> anyhow::Result<Vec<FileState>> {
-        let stmt = self.statement(
-            "SELECT path, base_sha FROM sync_file_states WHERE project_id = $1 ORDER BY path",
-            [project_id.as_uuid().into()],
-        );
-        let rows = self
-            .db
-            .query_all_raw(stmt)
+        let rows = sync_file_states::Entity::find()
+            .filter(F::ProjectId.eq(project_id.as_uuid()))
+            .order_by_asc(F::Path)
+            .all(&self.db)
             .await
             .map_err(unexpected("reading sync file states"))?;
-        rows.iter()
-            .map(|row| {
-                Ok(FileState {
-                    path: get(row, "sync_file_states", "path")?,
-                    base_sha: get(row, "sync_file_states", "base_sha")?,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|row| FileState {
+                path: row.path,
+                base_sha: row.base_sha,
             })
-            .collect()
+            .collect())
     }
 }

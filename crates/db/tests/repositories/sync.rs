@@ -16,7 +16,9 @@ use toolkit_application::ports::{
 use toolkit_db::SeaSyncRepository;
 use toolkit_db::testing::fresh_database;
 use toolkit_domain::github::{BranchName, RepoFolder, RepoName, SyncDirection};
-use toolkit_domain::{Author, DocContent, DocId, DocPath, EventKind, Project, ProjectId, UserId};
+use toolkit_domain::{
+    Author, ConflictId, DocContent, DocId, DocPath, EventKind, Project, ProjectId, SyncRunId, UserId,
+};
 use uuid::Uuid;
 
 use crate::support::{
@@ -50,11 +52,11 @@ impl Sync {
         commit(&self.db, changes).await.map(drop)
     }
 
-    async fn project_of(&self, run_id: Uuid) -> ProjectId {
+    async fn project_of(&self, run_id: SyncRunId) -> ProjectId {
         let stmt = Statement::from_sql_and_values(
             self.db.get_database_backend(),
             "SELECT project_id FROM sync_runs WHERE id = $1",
-            [run_id.into()],
+            [run_id.as_uuid().into()],
         );
         let row = self.db.query_one_raw(stmt).await.unwrap().unwrap();
         ProjectId::from_uuid(row.try_get("", "project_id").unwrap())
@@ -83,7 +85,12 @@ impl Sync {
         }
     }
 
-    async fn succeed(&self, run_id: Uuid, outcome: &RunOutcome, at: DateTime<Utc>) -> anyhow::Result<()> {
+    async fn succeed(
+        &self,
+        run_id: SyncRunId,
+        outcome: &RunOutcome,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let success = SyncRunSuccess {
             project_id: self.project_of(run_id).await,
             run_id,
@@ -93,7 +100,7 @@ impl Sync {
         Ok(self.commit(vec![Change::CompleteSyncRun(success)]).await?)
     }
 
-    async fn fail(&self, run_id: Uuid, error: &SyncError, at: DateTime<Utc>) -> anyhow::Result<()> {
+    async fn fail(&self, run_id: SyncRunId, error: &SyncError, at: DateTime<Utc>) -> anyhow::Result<()> {
         let project_id = self.project_of(run_id).await;
         let error = error.clone();
         Ok(self
@@ -108,7 +115,7 @@ impl Sync {
 
     async fn retry_later(
         &self,
-        run_id: Uuid,
+        run_id: SyncRunId,
         not_before: DateTime<Utc>,
         error: &SyncError,
     ) -> anyhow::Result<()> {
@@ -167,7 +174,7 @@ impl Sync {
     /// `false`: it was not open.
     async fn resolve_conflict(
         &self,
-        conflict_id: Uuid,
+        conflict_id: ConflictId,
         by: UserId,
         at: DateTime<Utc>,
     ) -> anyhow::Result<bool> {
@@ -223,7 +230,7 @@ fn state(path: &str, sha: &str) -> FileState {
 
 fn conflict(project: &Project, path: &str, local: Option<&str>, remote: Option<&str>) -> SyncConflict {
     SyncConflict {
-        id: Uuid::now_v7(),
+        id: ConflictId::from_uuid(Uuid::now_v7()),
         project_id: project.id,
         path: path.to_owned(),
         local_content: local.map(str::to_owned),
@@ -240,9 +247,14 @@ fn page(after: Option<Uuid>, limit: u32) -> PageRequest {
 }
 
 async fn queued(sync: &Sync, project: &Project, at: DateTime<Utc>) -> SyncRun {
-    sync.enqueue(project.id, RunTrigger::Manual, Uuid::now_v7(), at)
-        .await
-        .unwrap()
+    sync.enqueue(
+        project.id,
+        RunTrigger::Manual,
+        SyncRunId::from_uuid(Uuid::now_v7()),
+        at,
+    )
+    .await
+    .unwrap()
 }
 
 /// A run of `project`, claimed at `at` with a lease of `lease` seconds.
@@ -486,7 +498,12 @@ async fn an_enqueue_while_a_run_is_active_returns_that_run() {
     let at = now();
 
     let first = sync
-        .enqueue(toolkit.id, RunTrigger::Webhook, Uuid::now_v7(), at)
+        .enqueue(
+            toolkit.id,
+            RunTrigger::Webhook,
+            SyncRunId::from_uuid(Uuid::now_v7()),
+            at,
+        )
         .await
         .unwrap();
     assert_eq!(first.status, RunStatus::Queued);
@@ -497,14 +514,24 @@ async fn an_enqueue_while_a_run_is_active_returns_that_run() {
     assert_eq!((first.started_at, first.finished_at), (None, None));
 
     let again = sync
-        .enqueue(toolkit.id, RunTrigger::Poll, Uuid::now_v7(), at + secs(1))
+        .enqueue(
+            toolkit.id,
+            RunTrigger::Poll,
+            SyncRunId::from_uuid(Uuid::now_v7()),
+            at + secs(1),
+        )
         .await
         .unwrap();
     assert_eq!(again, first, "queued: coalesced");
 
     let claimed = sync.claim(at, at + secs(60)).await.unwrap().unwrap();
     let while_running = sync
-        .enqueue(toolkit.id, RunTrigger::Manual, Uuid::now_v7(), at + secs(2))
+        .enqueue(
+            toolkit.id,
+            RunTrigger::Manual,
+            SyncRunId::from_uuid(Uuid::now_v7()),
+            at + secs(2),
+        )
         .await
         .unwrap();
     assert_eq!(while_running, claimed, "running: coalesced");
@@ -513,7 +540,12 @@ async fn an_enqueue_while_a_run_is_active_returns_that_run() {
         .await
         .unwrap();
     let next = sync
-        .enqueue(toolkit.id, RunTrigger::Manual, Uuid::now_v7(), at + secs(4))
+        .enqueue(
+            toolkit.id,
+            RunTrigger::Manual,
+            SyncRunId::from_uuid(Uuid::now_v7()),
+            at + secs(4),
+        )
         .await
         .unwrap();
     assert_ne!(next.id, first.id, "a finished run does not absorb new requests");
@@ -533,9 +565,14 @@ async fn twenty_concurrent_enqueues_make_one_run() {
             let sync = Arc::clone(&sync);
             let project_id = toolkit.id;
             tokio::spawn(async move {
-                sync.enqueue(project_id, RunTrigger::Webhook, Uuid::now_v7(), at)
-                    .await
-                    .unwrap()
+                sync.enqueue(
+                    project_id,
+                    RunTrigger::Webhook,
+                    SyncRunId::from_uuid(Uuid::now_v7()),
+                    at,
+                )
+                .await
+                .unwrap()
             })
         })
         .collect();
@@ -775,9 +812,15 @@ async fn runs_are_listed_newest_first_in_pages() {
     let first = sync.runs(toolkit.id, page(None, 2)).await.unwrap();
     // fetch_limit is one more than the page
     assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), ids[..3]);
-    let second = sync.runs(toolkit.id, page(Some(ids[1]), 2)).await.unwrap();
+    let second = sync
+        .runs(toolkit.id, page(Some(ids[1].as_uuid()), 2))
+        .await
+        .unwrap();
     assert_eq!(second.iter().map(|r| r.id).collect::<Vec<_>>(), ids[2..5]);
-    let last = sync.runs(toolkit.id, page(Some(ids[4]), 2)).await.unwrap();
+    let last = sync
+        .runs(toolkit.id, page(Some(ids[4].as_uuid()), 2))
+        .await
+        .unwrap();
     assert!(last.is_empty());
 }
 
@@ -925,7 +968,12 @@ async fn an_open_conflict_per_path_is_updated_and_resolved_once() {
         !sync.resolve_conflict(first.id, ada.id, at).await.unwrap(),
         "once"
     );
-    assert!(!sync.resolve_conflict(Uuid::now_v7(), ada.id, at).await.unwrap());
+    assert!(
+        !sync
+            .resolve_conflict(ConflictId::from_uuid(Uuid::now_v7()), ada.id, at)
+            .await
+            .unwrap()
+    );
     let resolved = sync.conflict(toolkit.id, first.id).await.unwrap().unwrap();
     assert_eq!(
         (resolved.resolved_at, resolved.resolved_by),
@@ -985,7 +1033,10 @@ async fn open_conflicts_are_listed_by_id_in_pages() {
 
     let first = sync.conflicts(toolkit.id, page(None, 2)).await.unwrap();
     assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..3]);
-    let rest = sync.conflicts(toolkit.id, page(Some(ids[1]), 2)).await.unwrap();
+    let rest = sync
+        .conflicts(toolkit.id, page(Some(ids[1].as_uuid()), 2))
+        .await
+        .unwrap();
     assert_eq!(rest.iter().map(|c| c.id).collect::<Vec<_>>(), ids[2..]);
 }
 
