@@ -14,38 +14,21 @@
 # CALLGRIND_KEEP=<dir>, the per-phase dumps are copied there (`callgrind_annotate <dump>`).
 set -euo pipefail
 bin=$(realpath "$1"); n=${2:-200}
-server=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-authority=${server#*://}; authority=${authority%%/*}; scheme=${server%%://*}
-db=callgrind_$$_$RANDOM
-admin="$scheme://$authority/postgres"
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+source "$(dirname "$0")/../scripts/server-lib.sh"
+keep_results() {
   if [[ -n ${CALLGRIND_KEEP:-} ]]; then mkdir -p "$CALLGRIND_KEEP" && cp "$work"/cg.out.* "$CALLGRIND_KEEP"/ 2>/dev/null || true; fi
-  rm -rf "$work"
 }
-trap cleanup EXIT
-psql -q "$admin" -c "CREATE DATABASE $db"
+bench_setup callgrind
 if [[ -n ${PGLOG:-} ]]; then psql -q "$admin" -c "ALTER DATABASE $db SET log_statement = 'all'"; fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 base="http://127.0.0.1:$port/api/v1"
-TOOLKIT_PROFILE=development DATABASE_URL="$scheme://$authority/$db" TOOLKIT__SERVER__PORT=$port \
-  TOOLKIT__LOG__LEVEL=warn TOOLKIT__AUTH__JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=' | head -c 64) \
+TOOLKIT_PROFILE=development DATABASE_URL="$db_url" TOOLKIT__SERVER__PORT=$port \
+  TOOLKIT__LOG__LEVEL=warn TOOLKIT__AUTH__JWT_SECRET=$(random_jwt_secret) \
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.2
-done
+wait_until_ready "http://127.0.0.1:$port/readyz" "$pid" 600 0.2 "$work/server.log"
 
-post() { curl -fsS -H 'content-type: application/json' ${token:+-H "authorization: Bearer $token"} -d "$2" "$base$1"; }
-token=$(post /auth/register '{"email":"cg@example.com","password":"callgrind-password","displayName":"CG"}' | jq -r .accessToken)
-project=$(post /projects '{"name":"CG","slug":"cg"}' | jq -r .id)
-key=$(post "/projects/$project/api-keys" '{"name":"cg","scopes":["docs:read","docs:write"]}' | jq -r .key)
-content=$(printf 'x%.0s' $(seq 1 2047))
+seed_project CG
 doc=$(post "/projects/$project/docs" "{\"path\":\"doc.md\",\"content\":\"$content\\n\"}" | jq -r .id)
 url="$base/projects/$project/docs/$doc"
 version=1

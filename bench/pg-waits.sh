@@ -11,32 +11,17 @@
 # = the outbox lock, IO/WALSync = commit fsync), and which statement they were in.
 set -euo pipefail
 bin=$(realpath "$1"); nest=$(realpath "$2")
-server=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-authority=${server#*://}; authority=${authority%%/*}; scheme=${server%%://*}
-db=pgwaits_$$_$RANDOM
-admin="$scheme://$authority/postgres"
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-psql -q "$admin" -c "CREATE DATABASE $db"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+source "$(dirname "$0")/../scripts/server-lib.sh"
+bench_setup pgwaits
+port=$(free_port)
 base="http://127.0.0.1:$port/api/v1"
-TOOLKIT_PROFILE=development DATABASE_URL="$scheme://$authority/$db" TOOLKIT__SERVER__PORT=$port \
+TOOLKIT_PROFILE=development DATABASE_URL="$db_url" TOOLKIT__SERVER__PORT=$port \
   TOOLKIT__DATABASE__MAX_CONNECTIONS=10 TOOLKIT__LOG__LEVEL=warn \
-  TOOLKIT__AUTH__JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=' | head -c 64) \
+  TOOLKIT__AUTH__JWT_SECRET=$(random_jwt_secret) \
   "$bin" >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-post() { curl -fsS -H 'content-type: application/json' ${token:+-H "authorization: Bearer $token"} -d "$2" "$base$1"; }
-token=$(post /auth/register '{"email":"w@example.com","password":"pg-waits-password","displayName":"W"}' | jq -r .accessToken)
-project=$(post /projects '{"name":"W","slug":"w"}' | jq -r .id)
-key=$(post "/projects/$project/api-keys" '{"name":"w","scopes":["docs:read","docs:write"]}' | jq -r .key)
-content=$(printf 'x%.0s' $(seq 1 2047))
+wait_until_ready "http://127.0.0.1:$port/readyz" "$pid" 300 0.1 "$work/server.log"
+seed_project W
 for i in $(seq 1 50); do
   post "/projects/$project/docs" "{\"path\":\"doc-$i.md\",\"content\":\"$content\\n\"}" | jq -r .id >>"$work/ids"
 done

@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source scripts/server-lib.sh
 port="$(free_port)"
 base="http://127.0.0.1:$port"
 # A "GitHub" that knows no repository (every path 404): linking answers its documented 422
@@ -62,11 +62,7 @@ env -u REDIS_URL -u GITHUB_TOKEN \
     RUST_LOG=warn \
     "$BIN" >"$workdir/server.log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do
-    curl -fsS "$base/healthz" >/dev/null 2>&1 && break
-    kill -0 "$server" 2>/dev/null || { cat "$workdir/server.log"; exit 1; }
-    sleep 0.1
-done
+wait_until_ready "$base/healthz" "$server" 100 0.1 "$workdir/server.log"
 
 json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 token="$(curl -fsS -X POST "$base/api/v1/auth/register" -H 'Content-Type: application/json' \

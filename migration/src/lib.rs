@@ -4,6 +4,7 @@ pub use sea_orm_migration::MigratorTrait;
 /// The connection type the migrator runs on, so callers need no direct sea-orm dependency.
 pub use sea_orm_migration::sea_orm::{DatabaseConnection, DbConn, DbErr};
 
+mod columns;
 mod m20261125_000001_foundation;
 mod m20261125_000002_docs;
 mod m20261125_000003_api_keys;

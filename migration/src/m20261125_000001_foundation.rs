@@ -1,10 +1,15 @@
 //! The foundation schema: users, refresh tokens, projects, memberships and the event outbox.
 
 use sea_orm_migration::prelude::{
-    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, ForeignKey, ForeignKeyAction, Index, MigrationTrait,
-    SchemaManager, Table, async_trait,
+    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, Index, IntoIden, MigrationTrait, SchemaManager, Table,
+    async_trait,
 };
 use sea_orm_migration::sea_orm;
+
+use crate::columns::{
+    cascade, create_indexes, drop_tables, index, optional_text, optional_timestamp, optional_uuid, text,
+    timestamp, unique_text, uuid, uuid_primary_key,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -75,15 +80,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Users::Table)
-                    .col(ColumnDef::new(Users::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Users::Email).text().not_null().unique_key())
-                    .col(ColumnDef::new(Users::DisplayName).text().not_null())
-                    .col(ColumnDef::new(Users::PasswordHash).text().not_null())
-                    .col(
-                        ColumnDef::new(Users::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(uuid_primary_key(Users::Id))
+                    .col(unique_text(Users::Email))
+                    .col(text(Users::DisplayName))
+                    .col(text(Users::PasswordHash))
+                    .col(timestamp(Users::CreatedAt))
                     .to_owned(),
             )
             .await?;
@@ -92,82 +93,49 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(RefreshTokens::Table)
-                    .col(ColumnDef::new(RefreshTokens::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(RefreshTokens::FamilyId).uuid().not_null())
-                    .col(ColumnDef::new(RefreshTokens::UserId).uuid().not_null())
-                    .col(
-                        ColumnDef::new(RefreshTokens::TokenHash)
-                            .text()
-                            .not_null()
-                            .unique_key(),
-                    )
-                    .col(
-                        ColumnDef::new(RefreshTokens::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(RefreshTokens::ExpiresAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(RefreshTokens::UsedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(RefreshTokens::RevokedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_refresh_tokens_user")
-                            .from(RefreshTokens::Table, RefreshTokens::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .col(uuid_primary_key(RefreshTokens::Id))
+                    .col(uuid(RefreshTokens::FamilyId))
+                    .col(uuid(RefreshTokens::UserId))
+                    .col(unique_text(RefreshTokens::TokenHash))
+                    .col(timestamp(RefreshTokens::CreatedAt))
+                    .col(timestamp(RefreshTokens::ExpiresAt))
+                    .col(optional_timestamp(RefreshTokens::UsedAt))
+                    .col(optional_timestamp(RefreshTokens::RevokedAt))
+                    .foreign_key(&mut cascade(
+                        "fk_refresh_tokens_user",
+                        (RefreshTokens::Table, RefreshTokens::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_refresh_tokens_family")
-                    .table(RefreshTokens::Table)
-                    .col(RefreshTokens::FamilyId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_refresh_tokens_user")
-                    .table(RefreshTokens::Table)
-                    .col(RefreshTokens::UserId)
-                    .to_owned(),
-            )
-            .await?;
+        create_indexes(
+            manager,
+            [
+                index(
+                    "idx_refresh_tokens_family",
+                    RefreshTokens::Table,
+                    [RefreshTokens::FamilyId],
+                ),
+                index(
+                    "idx_refresh_tokens_user",
+                    RefreshTokens::Table,
+                    [RefreshTokens::UserId],
+                ),
+            ],
+        )
+        .await?;
 
         manager
             .create_table(
                 Table::create()
                     .table(Projects::Table)
-                    .col(ColumnDef::new(Projects::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Projects::Slug).text().not_null().unique_key())
-                    .col(ColumnDef::new(Projects::Name).text().not_null())
-                    .col(ColumnDef::new(Projects::Description).text().null())
-                    .col(
-                        ColumnDef::new(Projects::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Projects::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(uuid_primary_key(Projects::Id))
+                    .col(unique_text(Projects::Slug))
+                    .col(text(Projects::Name))
+                    .col(optional_text(Projects::Description))
+                    .col(timestamp(Projects::CreatedAt))
+                    .col(timestamp(Projects::UpdatedAt))
                     .to_owned(),
             )
             .await?;
@@ -176,45 +144,35 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Memberships::Table)
-                    .col(ColumnDef::new(Memberships::ProjectId).uuid().not_null())
-                    .col(ColumnDef::new(Memberships::UserId).uuid().not_null())
-                    .col(ColumnDef::new(Memberships::Role).text().not_null())
-                    .col(
-                        ColumnDef::new(Memberships::AddedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(uuid(Memberships::ProjectId))
+                    .col(uuid(Memberships::UserId))
+                    .col(text(Memberships::Role))
+                    .col(timestamp(Memberships::AddedAt))
                     .primary_key(
                         Index::create()
                             .name("pk_memberships")
                             .col(Memberships::ProjectId)
                             .col(Memberships::UserId),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_memberships_project")
-                            .from(Memberships::Table, Memberships::ProjectId)
-                            .to(Projects::Table, Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_memberships_user")
-                            .from(Memberships::Table, Memberships::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_memberships_project",
+                        (Memberships::Table, Memberships::ProjectId),
+                        (Projects::Table, Projects::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_memberships_user",
+                        (Memberships::Table, Memberships::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_memberships_user")
-                    .table(Memberships::Table)
-                    .col(Memberships::UserId)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_memberships_user",
+                Memberships::Table,
+                [Memberships::UserId],
+            ))
             .await?;
 
         // `project_id` is deliberately not a foreign key: a `project.deleted` event outlives
@@ -231,59 +189,45 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(Events::Id).uuid().not_null().unique_key())
-                    .col(ColumnDef::new(Events::ProjectId).uuid().null())
-                    .col(ColumnDef::new(Events::UserId).uuid().null())
-                    .col(ColumnDef::new(Events::Kind).text().not_null())
-                    .col(ColumnDef::new(Events::Actor).text().not_null())
-                    .col(ColumnDef::new(Events::Data).text().not_null())
-                    .col(
-                        ColumnDef::new(Events::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(optional_uuid(Events::ProjectId))
+                    .col(optional_uuid(Events::UserId))
+                    .col(text(Events::Kind))
+                    .col(text(Events::Actor))
+                    .col(text(Events::Data))
+                    .col(timestamp(Events::CreatedAt))
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_events_project_seq")
-                    .table(Events::Table)
-                    .col(Events::ProjectId)
-                    .col(Events::Seq)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_events_user_seq")
-                    .table(Events::Table)
-                    .col(Events::UserId)
-                    .col(Events::Seq)
-                    .to_owned(),
-            )
-            .await?;
-        Ok(())
+        create_indexes(
+            manager,
+            [
+                index(
+                    "idx_events_project_seq",
+                    Events::Table,
+                    [Events::ProjectId, Events::Seq],
+                ),
+                index(
+                    "idx_events_user_seq",
+                    Events::Table,
+                    [Events::UserId, Events::Seq],
+                ),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Children first, so no foreign key points at a dropped table.
-        manager
-            .drop_table(Table::drop().table(Events::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Memberships::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Projects::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(RefreshTokens::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Users::Table).to_owned())
-            .await?;
-        Ok(())
+        drop_tables(
+            manager,
+            [
+                Events::Table.into_iden(),
+                Memberships::Table.into_iden(),
+                Projects::Table.into_iden(),
+                RefreshTokens::Table.into_iden(),
+                Users::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

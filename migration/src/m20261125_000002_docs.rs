@@ -2,10 +2,15 @@
 //! generation, and full-text search (a generated `tsvector` on PostgreSQL, FTS5 on SQLite).
 
 use sea_orm_migration::prelude::{
-    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, ForeignKey, ForeignKeyAction, Index, MigrationTrait,
-    SchemaManager, Table, async_trait,
+    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, Index, IntoIden, MigrationTrait, SchemaManager, Table,
+    async_trait,
 };
 use sea_orm_migration::sea_orm::{self, ConnectionTrait, DbBackend};
+
+use crate::columns::{
+    big_integer, cascade, create_indexes, drop_tables, index, optional_text, optional_timestamp,
+    optional_uuid, text, timestamp, uuid, uuid_primary_key,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -111,100 +116,65 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Docs::Table)
-                    .col(ColumnDef::new(Docs::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(Docs::ProjectId).uuid().not_null())
-                    .col(ColumnDef::new(Docs::Path).text().not_null())
-                    .col(ColumnDef::new(Docs::Content).text().not_null())
-                    .col(ColumnDef::new(Docs::Version).big_integer().not_null())
-                    .col(ColumnDef::new(Docs::Sha256).text().not_null())
-                    .col(ColumnDef::new(Docs::Size).big_integer().not_null())
-                    .col(
-                        ColumnDef::new(Docs::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Docs::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(Docs::UpdatedBy).text().not_null())
-                    .col(ColumnDef::new(Docs::DeletedAt).timestamp_with_time_zone().null())
-                    .col(ColumnDef::new(Docs::DeletedBy).text().null())
-                    .col(ColumnDef::new(Docs::LockHolderId).uuid().null())
-                    .col(ColumnDef::new(Docs::LockHolderName).text().null())
-                    .col(
-                        ColumnDef::new(Docs::LockAcquiredAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(Docs::LockExpiresAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_docs_project")
-                            .from(Docs::Table, Docs::ProjectId)
-                            .to(Projects::Table, Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .col(uuid_primary_key(Docs::Id))
+                    .col(uuid(Docs::ProjectId))
+                    .col(text(Docs::Path))
+                    .col(text(Docs::Content))
+                    .col(big_integer(Docs::Version))
+                    .col(text(Docs::Sha256))
+                    .col(big_integer(Docs::Size))
+                    .col(timestamp(Docs::CreatedAt))
+                    .col(timestamp(Docs::UpdatedAt))
+                    .col(text(Docs::UpdatedBy))
+                    .col(optional_timestamp(Docs::DeletedAt))
+                    .col(optional_text(Docs::DeletedBy))
+                    .col(optional_uuid(Docs::LockHolderId))
+                    .col(optional_text(Docs::LockHolderName))
+                    .col(optional_timestamp(Docs::LockAcquiredAt))
+                    .col(optional_timestamp(Docs::LockExpiresAt))
+                    .foreign_key(&mut cascade(
+                        "fk_docs_project",
+                        (Docs::Table, Docs::ProjectId),
+                        (Projects::Table, Projects::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         // A partial index: sea-query cannot say `WHERE`, and this SQL is the same on both.
         execute_all(manager, &[LIVE_PATH_INDEX]).await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_docs_project_id")
-                    .table(Docs::Table)
-                    .col(Docs::ProjectId)
-                    .col(Docs::Id)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_docs_lock_expires_at")
-                    .table(Docs::Table)
-                    .col(Docs::LockExpiresAt)
-                    .to_owned(),
-            )
-            .await?;
+        create_indexes(
+            manager,
+            [
+                index("idx_docs_project_id", Docs::Table, [Docs::ProjectId, Docs::Id]),
+                index("idx_docs_lock_expires_at", Docs::Table, [Docs::LockExpiresAt]),
+            ],
+        )
+        .await?;
 
         manager
             .create_table(
                 Table::create()
                     .table(DocRevisions::Table)
-                    .col(ColumnDef::new(DocRevisions::DocId).uuid().not_null())
-                    .col(ColumnDef::new(DocRevisions::Version).big_integer().not_null())
-                    .col(ColumnDef::new(DocRevisions::Path).text().not_null())
-                    .col(ColumnDef::new(DocRevisions::Content).text().not_null())
-                    .col(ColumnDef::new(DocRevisions::Sha256).text().not_null())
-                    .col(ColumnDef::new(DocRevisions::Size).big_integer().not_null())
-                    .col(ColumnDef::new(DocRevisions::Message).text().null())
-                    .col(ColumnDef::new(DocRevisions::Author).text().not_null())
-                    .col(
-                        ColumnDef::new(DocRevisions::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(uuid(DocRevisions::DocId))
+                    .col(big_integer(DocRevisions::Version))
+                    .col(text(DocRevisions::Path))
+                    .col(text(DocRevisions::Content))
+                    .col(text(DocRevisions::Sha256))
+                    .col(big_integer(DocRevisions::Size))
+                    .col(optional_text(DocRevisions::Message))
+                    .col(text(DocRevisions::Author))
+                    .col(timestamp(DocRevisions::CreatedAt))
                     .primary_key(
                         Index::create()
                             .name("pk_doc_revisions")
                             .col(DocRevisions::DocId)
                             .col(DocRevisions::Version),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_doc_revisions_doc")
-                            .from(DocRevisions::Table, DocRevisions::DocId)
-                            .to(Docs::Table, Docs::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut cascade(
+                        "fk_doc_revisions_doc",
+                        (DocRevisions::Table, DocRevisions::DocId),
+                        (Docs::Table, Docs::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -230,12 +200,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         }
-        manager
-            .drop_table(Table::drop().table(DocRevisions::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Docs::Table).to_owned())
-            .await?;
+        drop_tables(
+            manager,
+            [DocRevisions::Table.into_iden(), Docs::Table.into_iden()],
+        )
+        .await?;
         // Plain SQL: SQLite (>= 3.35) and PostgreSQL both drop a column this way.
         execute_all(manager, &["ALTER TABLE projects DROP COLUMN content_generation"]).await?;
         Ok(())

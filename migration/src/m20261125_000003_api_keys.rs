@@ -1,10 +1,13 @@
 //! Per-project API keys for hook scripts and CI: only the SHA-256 of a key is stored.
 
 use sea_orm_migration::prelude::{
-    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, ForeignKey, ForeignKeyAction, Index, MigrationTrait,
-    SchemaManager, Table, async_trait,
+    DbErr, DeriveIden, DeriveMigrationName, MigrationTrait, SchemaManager, Table, async_trait,
 };
 use sea_orm_migration::sea_orm;
+
+use crate::columns::{
+    cascade, index, optional_timestamp, text, timestamp, unique_text, uuid, uuid_primary_key,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -37,53 +40,32 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ApiKeys::Table)
-                    .col(ColumnDef::new(ApiKeys::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(ApiKeys::ProjectId).uuid().not_null())
-                    .col(ColumnDef::new(ApiKeys::Name).text().not_null())
-                    .col(ColumnDef::new(ApiKeys::Prefix).text().not_null())
+                    .col(uuid_primary_key(ApiKeys::Id))
+                    .col(uuid(ApiKeys::ProjectId))
+                    .col(text(ApiKeys::Name))
+                    .col(text(ApiKeys::Prefix))
                     // The one index every key-authenticated request uses.
-                    .col(ColumnDef::new(ApiKeys::SecretHash).text().not_null().unique_key())
+                    .col(unique_text(ApiKeys::SecretHash))
                     // Comma-separated scope names, e.g. `docs:read,docs:write`.
-                    .col(ColumnDef::new(ApiKeys::Scopes).text().not_null())
-                    .col(
-                        ColumnDef::new(ApiKeys::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ApiKeys::ExpiresAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(ApiKeys::LastUsedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(ApiKeys::RevokedAt)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_api_keys_project")
-                            .from(ApiKeys::Table, ApiKeys::ProjectId)
-                            .to(Projects::Table, Projects::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .col(text(ApiKeys::Scopes))
+                    .col(timestamp(ApiKeys::CreatedAt))
+                    .col(optional_timestamp(ApiKeys::ExpiresAt))
+                    .col(optional_timestamp(ApiKeys::LastUsedAt))
+                    .col(optional_timestamp(ApiKeys::RevokedAt))
+                    .foreign_key(&mut cascade(
+                        "fk_api_keys_project",
+                        (ApiKeys::Table, ApiKeys::ProjectId),
+                        (Projects::Table, Projects::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_api_keys_project")
-                    .table(ApiKeys::Table)
-                    .col(ApiKeys::ProjectId)
-                    .col(ApiKeys::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_api_keys_project",
+                ApiKeys::Table,
+                [ApiKeys::ProjectId, ApiKeys::Id],
+            ))
             .await
     }
 

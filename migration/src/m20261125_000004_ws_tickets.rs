@@ -1,10 +1,11 @@
 //! Single-use WebSocket tickets (browsers cannot send headers on the handshake): hashed, 30 s.
 
 use sea_orm_migration::prelude::{
-    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, ForeignKey, ForeignKeyAction, MigrationTrait,
-    SchemaManager, Table, async_trait,
+    DbErr, DeriveIden, DeriveMigrationName, MigrationTrait, SchemaManager, Table, async_trait,
 };
 use sea_orm_migration::sea_orm;
+
+use crate::columns::{cascade, text, text_primary_key, timestamp, uuid};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -32,31 +33,16 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(WsTickets::Table)
-                    .col(
-                        ColumnDef::new(WsTickets::TicketHash)
-                            .text()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(WsTickets::UserId).uuid().not_null())
-                    .col(ColumnDef::new(WsTickets::DisplayName).text().not_null())
-                    .col(
-                        ColumnDef::new(WsTickets::AccessExpiresAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(WsTickets::ExpiresAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_ws_tickets_user")
-                            .from(WsTickets::Table, WsTickets::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .col(text_primary_key(WsTickets::TicketHash))
+                    .col(uuid(WsTickets::UserId))
+                    .col(text(WsTickets::DisplayName))
+                    .col(timestamp(WsTickets::AccessExpiresAt))
+                    .col(timestamp(WsTickets::ExpiresAt))
+                    .foreign_key(&mut cascade(
+                        "fk_ws_tickets_user",
+                        (WsTickets::Table, WsTickets::UserId),
+                        (Users::Table, Users::Id),
+                    ))
                     .to_owned(),
             )
             .await

@@ -5,10 +5,15 @@
 //! per project, one unresolved conflict per path.
 
 use sea_orm_migration::prelude::{
-    ColumnDef, DbErr, DeriveIden, DeriveMigrationName, ForeignKey, ForeignKeyAction,
-    ForeignKeyCreateStatement, Index, IntoIden, MigrationTrait, SchemaManager, Table, async_trait,
+    DbErr, DeriveIden, DeriveMigrationName, ForeignKeyCreateStatement, Index, IntoIden, MigrationTrait,
+    SchemaManager, Table, async_trait,
 };
 use sea_orm_migration::sea_orm::{self, ConnectionTrait};
+
+use crate::columns::{
+    cascade, create_indexes, drop_tables, index, integer, optional_text, optional_timestamp, optional_uuid,
+    text, text_primary_key, timestamp, uuid, uuid_primary_key,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -101,31 +106,9 @@ const INDEXES: [&str; 3] = [
     "CREATE UNIQUE INDEX uq_sync_conflicts_open ON sync_conflicts (project_id, path) WHERE resolved_at IS NULL",
 ];
 
-fn timestamp<T: IntoIden>(column: T) -> ColumnDef {
-    ColumnDef::new(column)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn optional_timestamp<T: IntoIden>(column: T) -> ColumnDef {
-    ColumnDef::new(column)
-        .timestamp_with_time_zone()
-        .null()
-        .to_owned()
-}
-
-fn cascade_to_project<T: IntoIden + 'static>(
-    name: &str,
-    table: T,
-    column: impl IntoIden,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(table, column)
-        .to(Projects::Table, Projects::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
+/// A foreign key from `table.column` to the project, whose rows go with it.
+fn cascade_to_project(name: &str, table: impl IntoIden, column: impl IntoIden) -> ForeignKeyCreateStatement {
+    cascade(name, (table, column), (Projects::Table, Projects::Id))
 }
 
 #[async_trait::async_trait]
@@ -135,29 +118,20 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(GithubLinks::Table)
-                    .col(
-                        ColumnDef::new(GithubLinks::ProjectId)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(GithubLinks::Owner).text().not_null())
-                    .col(ColumnDef::new(GithubLinks::Repo).text().not_null())
-                    .col(ColumnDef::new(GithubLinks::Branch).text().not_null())
+                    .col(uuid_primary_key(GithubLinks::ProjectId))
+                    .col(text(GithubLinks::Owner))
+                    .col(text(GithubLinks::Repo))
+                    .col(text(GithubLinks::Branch))
                     // "" for the repository root, else `docs/ai`.
-                    .col(ColumnDef::new(GithubLinks::Folder).text().not_null())
+                    .col(text(GithubLinks::Folder))
                     // both | pull | push
-                    .col(ColumnDef::new(GithubLinks::Direction).text().not_null())
-                    .col(
-                        ColumnDef::new(GithubLinks::PollIntervalSeconds)
-                            .integer()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(GithubLinks::HeadEtag).text().null())
-                    .col(ColumnDef::new(GithubLinks::LastCommitSha).text().null())
-                    .col(ColumnDef::new(GithubLinks::LastTreeSha).text().null())
+                    .col(text(GithubLinks::Direction))
+                    .col(integer(GithubLinks::PollIntervalSeconds))
+                    .col(optional_text(GithubLinks::HeadEtag))
+                    .col(optional_text(GithubLinks::LastCommitSha))
+                    .col(optional_text(GithubLinks::LastTreeSha))
                     .col(optional_timestamp(GithubLinks::LastSyncAt))
-                    .col(ColumnDef::new(GithubLinks::LastError).text().null())
+                    .col(optional_text(GithubLinks::LastError))
                     .col(timestamp(GithubLinks::CreatedAt))
                     .col(timestamp(GithubLinks::UpdatedAt))
                     .foreign_key(&mut cascade_to_project(
@@ -173,9 +147,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SyncFileStates::Table)
-                    .col(ColumnDef::new(SyncFileStates::ProjectId).uuid().not_null())
-                    .col(ColumnDef::new(SyncFileStates::Path).text().not_null())
-                    .col(ColumnDef::new(SyncFileStates::BaseSha).text().not_null())
+                    .col(uuid(SyncFileStates::ProjectId))
+                    .col(text(SyncFileStates::Path))
+                    .col(text(SyncFileStates::BaseSha))
                     .primary_key(
                         Index::create()
                             .name("pk_sync_file_states")
@@ -195,25 +169,25 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SyncRuns::Table)
-                    .col(ColumnDef::new(SyncRuns::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(SyncRuns::ProjectId).uuid().not_null())
+                    .col(uuid_primary_key(SyncRuns::Id))
+                    .col(uuid(SyncRuns::ProjectId))
                     // queued | running | succeeded | failed
-                    .col(ColumnDef::new(SyncRuns::Status).text().not_null())
+                    .col(text(SyncRuns::Status))
                     // manual | webhook | poll
-                    .col(ColumnDef::new(SyncRuns::Trigger).text().not_null())
-                    .col(ColumnDef::new(SyncRuns::Attempt).integer().not_null())
+                    .col(text(SyncRuns::Trigger))
+                    .col(integer(SyncRuns::Attempt))
                     .col(timestamp(SyncRuns::NotBefore))
                     .col(optional_timestamp(SyncRuns::LeaseUntil))
                     .col(timestamp(SyncRuns::CreatedAt))
                     .col(optional_timestamp(SyncRuns::StartedAt))
                     .col(optional_timestamp(SyncRuns::FinishedAt))
-                    .col(ColumnDef::new(SyncRuns::Pulled).integer().not_null())
-                    .col(ColumnDef::new(SyncRuns::Pushed).integer().not_null())
-                    .col(ColumnDef::new(SyncRuns::Conflicted).integer().not_null())
+                    .col(integer(SyncRuns::Pulled))
+                    .col(integer(SyncRuns::Pushed))
+                    .col(integer(SyncRuns::Conflicted))
                     // JSON array of `{"path", "reason"}`.
-                    .col(ColumnDef::new(SyncRuns::Skipped).text().not_null())
-                    .col(ColumnDef::new(SyncRuns::CommitSha).text().null())
-                    .col(ColumnDef::new(SyncRuns::Error).text().null())
+                    .col(text(SyncRuns::Skipped))
+                    .col(optional_text(SyncRuns::CommitSha))
+                    .col(optional_text(SyncRuns::Error))
                     .foreign_key(&mut cascade_to_project(
                         "fk_sync_runs_project",
                         SyncRuns::Table,
@@ -222,42 +196,38 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_sync_runs_due")
-                    .table(SyncRuns::Table)
-                    .col(SyncRuns::Status)
-                    .col(SyncRuns::NotBefore)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_sync_runs_project")
-                    .table(SyncRuns::Table)
-                    .col(SyncRuns::ProjectId)
-                    .col(SyncRuns::Id)
-                    .to_owned(),
-            )
-            .await?;
+        create_indexes(
+            manager,
+            [
+                index(
+                    "idx_sync_runs_due",
+                    SyncRuns::Table,
+                    [SyncRuns::Status, SyncRuns::NotBefore],
+                ),
+                index(
+                    "idx_sync_runs_project",
+                    SyncRuns::Table,
+                    [SyncRuns::ProjectId, SyncRuns::Id],
+                ),
+            ],
+        )
+        .await?;
 
         manager
             .create_table(
                 Table::create()
                     .table(SyncConflicts::Table)
-                    .col(ColumnDef::new(SyncConflicts::Id).uuid().not_null().primary_key())
-                    .col(ColumnDef::new(SyncConflicts::ProjectId).uuid().not_null())
-                    .col(ColumnDef::new(SyncConflicts::Path).text().not_null())
+                    .col(uuid_primary_key(SyncConflicts::Id))
+                    .col(uuid(SyncConflicts::ProjectId))
+                    .col(text(SyncConflicts::Path))
                     // NULL = deleted on that side.
-                    .col(ColumnDef::new(SyncConflicts::LocalContent).text().null())
-                    .col(ColumnDef::new(SyncConflicts::RemoteContent).text().null())
-                    .col(ColumnDef::new(SyncConflicts::RemoteSha).text().null())
+                    .col(optional_text(SyncConflicts::LocalContent))
+                    .col(optional_text(SyncConflicts::RemoteContent))
+                    .col(optional_text(SyncConflicts::RemoteSha))
                     .col(timestamp(SyncConflicts::CreatedAt))
                     .col(optional_timestamp(SyncConflicts::ResolvedAt))
                     // No foreign key: the conflict's history outlives its resolver's account.
-                    .col(ColumnDef::new(SyncConflicts::ResolvedBy).uuid().null())
+                    .col(optional_uuid(SyncConflicts::ResolvedBy))
                     .foreign_key(&mut cascade_to_project(
                         "fk_sync_conflicts_project",
                         SyncConflicts::Table,
@@ -267,39 +237,29 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_sync_conflicts_project")
-                    .table(SyncConflicts::Table)
-                    .col(SyncConflicts::ProjectId)
-                    .col(SyncConflicts::Id)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_sync_conflicts_project",
+                SyncConflicts::Table,
+                [SyncConflicts::ProjectId, SyncConflicts::Id],
+            ))
             .await?;
 
         manager
             .create_table(
                 Table::create()
                     .table(WebhookDeliveries::Table)
-                    .col(
-                        ColumnDef::new(WebhookDeliveries::DeliveryId)
-                            .text()
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(text_primary_key(WebhookDeliveries::DeliveryId))
                     .col(timestamp(WebhookDeliveries::ReceivedAt))
                     .to_owned(),
             )
             .await?;
         // Old deliveries are swept by age.
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_webhook_deliveries_received_at")
-                    .table(WebhookDeliveries::Table)
-                    .col(WebhookDeliveries::ReceivedAt)
-                    .to_owned(),
-            )
+            .create_index(index(
+                "idx_webhook_deliveries_received_at",
+                WebhookDeliveries::Table,
+                [WebhookDeliveries::ReceivedAt],
+            ))
             .await?;
 
         let db = manager.get_connection();
@@ -310,16 +270,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Dropping a table drops its indexes too.
-        for table in [
-            WebhookDeliveries::Table.into_iden(),
-            SyncConflicts::Table.into_iden(),
-            SyncRuns::Table.into_iden(),
-            SyncFileStates::Table.into_iden(),
-            GithubLinks::Table.into_iden(),
-        ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
-        }
-        Ok(())
+        drop_tables(
+            manager,
+            [
+                WebhookDeliveries::Table.into_iden(),
+                SyncConflicts::Table.into_iden(),
+                SyncRuns::Table.into_iden(),
+                SyncFileStates::Table.into_iden(),
+                GithubLinks::Table.into_iden(),
+            ],
+        )
+        .await
     }
 }

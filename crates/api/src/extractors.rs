@@ -13,7 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use toolkit_application::PageRequest;
 use toolkit_application::services::{Caller, IfMatch, KnownVersions, Principal};
-use toolkit_domain::ApiKeySecret;
+use toolkit_domain::{ApiKeySecret, ProjectId};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -256,6 +256,34 @@ impl ListParams {
         } else {
             Err(ApiError::bad_request(errors, "invalid list parameters"))
         }
+    }
+}
+
+/// `{projectId}` and `?limit=&cursor=` of a project's paged list (members, API keys, trash):
+/// the extraction those lists shared, checked in the order they answered it — a query that does
+/// not parse (400, through `QueryConfig`'s handler), a project id that is no uuid (404), then a
+/// limit or cursor out of range (400).
+pub struct ProjectPage {
+    pub project_id: ProjectId,
+    pub page: PageRequest,
+}
+
+impl FromRequest for ProjectPage {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = web::Query::<ListParams>::extract(req)
+            .into_inner()
+            .and_then(|query| {
+                let project = web::Path::<String>::extract(req).into_inner()?;
+                let project_id = path_id(&project, "project")?;
+                Ok(Self {
+                    project_id,
+                    page: query.page()?,
+                })
+            });
+        ready(parsed)
     }
 }
 

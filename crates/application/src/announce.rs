@@ -8,17 +8,24 @@ use chrono::{DateTime, Utc};
 
 use crate::ports::{Applied, Change, CommitError, EventPublisher, Housekeeping, UnitOfWork};
 
-/// A [`UnitOfWork`] that announces after every successful commit that wrote an event.
-pub struct AnnouncingUnitOfWork {
-    inner: Arc<dyn UnitOfWork>,
+/// A port `P` wrapped so that what it commits is announced: one decorator type for every port
+/// that writes outbox events, each with its own rule for when to announce (its impl below).
+pub struct Announcing<P: ?Sized> {
+    inner: Arc<P>,
     publisher: Arc<dyn EventPublisher>,
 }
 
-impl AnnouncingUnitOfWork {
-    pub fn new(inner: Arc<dyn UnitOfWork>, publisher: Arc<dyn EventPublisher>) -> Self {
+impl<P: ?Sized> Announcing<P> {
+    pub fn new(inner: Arc<P>, publisher: Arc<dyn EventPublisher>) -> Self {
         Self { inner, publisher }
     }
 }
+
+/// A [`UnitOfWork`] that announces after every successful commit that wrote an event.
+pub type AnnouncingUnitOfWork = Announcing<dyn UnitOfWork>;
+
+/// A [`Housekeeping`] that announces when the sweep wrote `doc.unlocked` events.
+pub type AnnouncingHousekeeping = Announcing<dyn Housekeeping>;
 
 /// Whether committing `change` can append an outbox event: every change but a user insert
 /// (project and member changes carry their `AppendEvent`, doc and lock changes write theirs).
@@ -35,18 +42,6 @@ impl UnitOfWork for AnnouncingUnitOfWork {
             self.publisher.announce();
         }
         Ok(applied)
-    }
-}
-
-/// A [`Housekeeping`] that announces when the sweep wrote `doc.unlocked` events.
-pub struct AnnouncingHousekeeping {
-    inner: Arc<dyn Housekeeping>,
-    publisher: Arc<dyn EventPublisher>,
-}
-
-impl AnnouncingHousekeeping {
-    pub fn new(inner: Arc<dyn Housekeeping>, publisher: Arc<dyn EventPublisher>) -> Self {
-        Self { inner, publisher }
     }
 }
 

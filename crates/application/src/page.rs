@@ -53,32 +53,27 @@ impl<T> Page<T> {
 mod tests {
     use super::*;
 
+    /// `count` fresh ids, paged from the start three at a time.
+    fn first_page_of_three(count: usize) -> (Vec<Uuid>, Page<Uuid>) {
+        let ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
+        let request = PageRequest {
+            after: None,
+            limit: 3,
+        };
+        let page = Page::from_rows(ids.clone(), request, |id| *id);
+        (ids, page)
+    }
+
     #[test]
     fn a_full_page_points_at_its_last_item() {
-        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
-        let page = Page::from_rows(
-            ids.clone(),
-            PageRequest {
-                after: None,
-                limit: 3,
-            },
-            |id| *id,
-        );
+        let (ids, page) = first_page_of_three(4);
         assert_eq!(page.items, ids[..3]);
         assert_eq!(page.next, Some(ids[2]));
     }
 
     #[test]
     fn the_last_page_has_no_next() {
-        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
-        let page = Page::from_rows(
-            ids.clone(),
-            PageRequest {
-                after: None,
-                limit: 3,
-            },
-            |id| *id,
-        );
+        let (_, page) = first_page_of_three(3);
         assert_eq!(page.items.len(), 3);
         assert_eq!(page.next, None);
     }

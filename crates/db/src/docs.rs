@@ -12,7 +12,7 @@ use toolkit_application::ports::{DocRepository, StoredEvent};
 use toolkit_domain::{Doc, DocId, PathPrefix, ProjectId, Revision};
 
 use crate::entities::docs::{doc_from_row, path_starts_with, revision_from_row};
-use crate::entities::{doc_revisions, docs, events};
+use crate::entities::{doc_revisions, docs};
 use crate::errors::unexpected;
 use crate::sql::row_limit;
 
@@ -160,22 +160,16 @@ impl DocRepository for SeaDocRepository {
         after: i64,
         limit_rows: u64,
     ) -> anyhow::Result<Vec<StoredEvent>> {
-        // Stops at the outbox horizon (`event_feed::horizon`): a client that asks again
-        // with the last seq shown never skips a lower seq that commits later.
-        let horizon = crate::event_feed::horizon(&self.db)
-            .await
-            .map_err(unexpected("reading the outbox horizon"))?;
-        let rows = events::Entity::find()
-            .filter(events::Column::ProjectId.eq(project_id.as_uuid()))
-            .filter(events::Column::Seq.gt(after))
-            .apply_if(horizon, |query, horizon| {
-                query.filter(events::Column::Seq.lte(horizon))
-            })
-            .order_by_asc(events::Column::Seq)
-            .limit(row_limit(limit_rows))
-            .all(&self.db)
-            .await
-            .map_err(unexpected("reading events"))?;
+        // Stops at the outbox horizon: a client that asks again with the last seq shown never
+        // skips a lower seq that commits later.
+        let rows = crate::event_feed::events_after(
+            &self.db,
+            Some(project_id.as_uuid()),
+            after,
+            limit_rows,
+            "reading events",
+        )
+        .await?;
         Ok(rows.into_iter().map(StoredEvent::from).collect())
     }
 }

@@ -17,6 +17,7 @@ use sea_orm::{
     QuerySelect, QueryTrait, Statement,
 };
 use toolkit_application::ports::{EventFeed, FeedEvent};
+use uuid::Uuid;
 
 use crate::entities::events;
 use crate::errors::unexpected;
@@ -40,6 +41,35 @@ pub(crate) async fn horizon(db: &impl ConnectionTrait) -> Result<Option<i64>, Db
         Some(row) => Ok(Some(row.try_get::<Option<i64>>("", "n")?.unwrap_or(0))),
         None => Ok(Some(0)),
     }
+}
+
+/// The outbox rows after `after` (one project's, or all), oldest first, at most `limit_rows`,
+/// none above the [`horizon`]: the one read every outbox reader makes (the tailer, replay,
+/// `GET /projects/{id}/events?after=`), so that none of them shows a seq while a lower one may
+/// still commit. `context` names the reader in its errors.
+pub(crate) async fn events_after(
+    db: &DatabaseConnection,
+    project_id: Option<Uuid>,
+    after: i64,
+    limit_rows: u64,
+    context: &'static str,
+) -> anyhow::Result<Vec<events::Model>> {
+    let horizon = horizon(db)
+        .await
+        .map_err(unexpected("reading the outbox horizon"))?;
+    events::Entity::find()
+        .apply_if(project_id, |query, project_id| {
+            query.filter(events::Column::ProjectId.eq(project_id))
+        })
+        .filter(events::Column::Seq.gt(after))
+        .apply_if(horizon, |query, horizon| {
+            query.filter(events::Column::Seq.lte(horizon))
+        })
+        .order_by_asc(events::Column::Seq)
+        .limit(row_limit(limit_rows))
+        .all(db)
+        .await
+        .map_err(unexpected(context))
 }
 
 pub struct SeaEventFeed {
@@ -67,19 +97,7 @@ impl SeaEventFeed {
 #[async_trait]
 impl EventFeed for SeaEventFeed {
     async fn after(&self, after: i64, limit_rows: u64) -> anyhow::Result<Vec<FeedEvent>> {
-        let horizon = horizon(&self.db)
-            .await
-            .map_err(unexpected("reading the outbox horizon"))?;
-        let rows = events::Entity::find()
-            .filter(events::Column::Seq.gt(after))
-            .apply_if(horizon, |query, horizon| {
-                query.filter(events::Column::Seq.lte(horizon))
-            })
-            .order_by_asc(events::Column::Seq)
-            .limit(row_limit(limit_rows))
-            .all(&self.db)
-            .await
-            .map_err(unexpected("tailing the outbox"))?;
+        let rows = events_after(&self.db, None, after, limit_rows, "tailing the outbox").await?;
         Ok(rows.into_iter().map(FeedEvent::from).collect())
     }
 

@@ -4,8 +4,9 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use toolkit_domain::{ApiKeyId, ProjectId};
 
+use super::page_response;
 use crate::dto::{ApiKeyDto, CreateApiKeyBody, CreatedApiKeyDto, PageDto};
-use crate::extractors::{Authenticated, ListParams, path_id};
+use crate::extractors::{Authenticated, ListParams, ProjectPage, path_id};
 use crate::problem::ApiError;
 use crate::responses::{AuthErrors, JsonBodyErrors, NotFound, QueryErrors};
 use crate::state::AppState;
@@ -58,12 +59,10 @@ pub async fn create(
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<String>,
-    query: web::Query<ListParams>,
+    list: ProjectPage,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id: ProjectId = path_id(&path, "project")?;
-    let page = state.api_keys.list(&caller.0, project_id, query.page()?).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, ApiKeyDto::from)))
+    let page = state.api_keys.list(&caller.0, list.project_id, list.page).await?;
+    Ok(page_response(page, ApiKeyDto::from))
 }
 
 /// Revokes a key: it stops working at once, on every instance.

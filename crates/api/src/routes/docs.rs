@@ -106,7 +106,7 @@ pub async fn list(
     }
     .page()?;
     let page = state.docs.list(&who.0, project_id, query.prefix, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, DocDto::from)))
+    Ok(super::page_response(page, DocDto::from))
 }
 
 /// One doc with content. `If-None-Match: "<version>"` of the current version → 304 without

@@ -3,8 +3,9 @@
 use actix_web::{HttpResponse, web};
 use toolkit_domain::{ProjectId, UserId};
 
+use super::page_response;
 use crate::dto::{MemberDto, PageDto, PutMemberBody};
-use crate::extractors::{Authenticated, ListParams, path_id};
+use crate::extractors::{Authenticated, ListParams, ProjectPage, path_id};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{AuthErrors, JsonBodyErrors, NotFound, QueryErrors};
 use crate::state::AppState;
@@ -19,13 +20,13 @@ use crate::state::AppState;
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<String>,
-    query: web::Query<ListParams>,
+    list: ProjectPage,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id: ProjectId = path_id(&path, "project")?;
-    let page = query.page()?;
-    let page = state.projects.list_members(&caller.0, project_id, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, MemberDto::from)))
+    let page = state
+        .projects
+        .list_members(&caller.0, list.project_id, list.page)
+        .await?;
+    Ok(page_response(page, MemberDto::from))
 }
 
 /// Adds a member or changes their role (owner).

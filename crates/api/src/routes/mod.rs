@@ -17,7 +17,18 @@ pub mod sync;
 pub mod trash;
 
 use actix_web::http::Method;
-use actix_web::{Route, web};
+use actix_web::{HttpResponse, Route, web};
+use toolkit_application::Page;
+
+use crate::dto::PageDto;
+
+/// 200 with one page of a list, each item turned into its DTO: how every paged list answers.
+pub(crate) fn page_response<T: serde::Serialize, U>(
+    page: Page<U>,
+    to_dto: impl FnMut(U) -> T,
+) -> HttpResponse {
+    HttpResponse::Ok().json(PageDto::from_page(page, to_dto))
+}
 
 /// One registered route.
 pub struct RouteDef {

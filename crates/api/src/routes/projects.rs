@@ -70,13 +70,13 @@ pub async fn list(
     }
     .page()?;
     let page = state.projects.list(&caller.0, query.q, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, |listing| {
+    Ok(super::page_response(page, |listing| {
         ProjectDto::from(ProjectView {
             project: listing.project,
             role: listing.role,
         })
         .with_github(listing.github)
-    })))
+    }))
 }
 
 /// One project (viewer or higher; 404 for everyone else).
@@ -155,7 +155,7 @@ pub async fn list_trash(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page()?;
     let page = state.projects.list_trash(&caller.0, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, TrashedProjectDto::from)))
+    Ok(super::page_response(page, TrashedProjectDto::from))
 }
 
 /// Brings a project back from the trash with its docs, revisions, members and keys (owner).

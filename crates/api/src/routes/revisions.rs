@@ -32,7 +32,7 @@ pub async fn list(
     let page = query.page()?;
     let principal = toolkit_application::services::Principal::User(caller.0);
     let page = state.docs.revisions(&principal, project_id, doc_id, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, RevisionDto::from)))
+    Ok(super::page_response(page, RevisionDto::from))
 }
 
 /// One revision with its content.

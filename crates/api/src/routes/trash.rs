@@ -1,11 +1,11 @@
 //! The trash: deleted docs, restorable until purged after the retention period.
 
 use actix_web::{HttpResponse, web};
-use toolkit_domain::ProjectId;
 
 use super::docs::{doc_response, ids};
+use super::page_response;
 use crate::dto::{DocDto, PageDto};
-use crate::extractors::{AnyPrincipal, Authenticated, ListParams, path_id};
+use crate::extractors::{AnyPrincipal, Authenticated, ListParams, ProjectPage};
 use crate::problem::{ApiError, Problem};
 use crate::responses::{AuthErrors, NotFound, QueryErrors};
 use crate::state::AppState;
@@ -20,14 +20,11 @@ use crate::state::AppState;
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
-    path: web::Path<String>,
-    query: web::Query<ListParams>,
+    list: ProjectPage,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id: ProjectId = path_id(&path, "project")?;
-    let page = query.page()?;
     let principal = toolkit_application::services::Principal::User(caller.0);
-    let page = state.docs.trash(&principal, project_id, page).await?;
-    Ok(HttpResponse::Ok().json(PageDto::from_page(page, DocDto::from)))
+    let page = state.docs.trash(&principal, list.project_id, list.page).await?;
+    Ok(page_response(page, DocDto::from))
 }
 
 /// Brings a doc back as a new version (editor, or key with `docs:write`).

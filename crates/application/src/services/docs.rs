@@ -150,6 +150,16 @@ fn doc_from(applied: Option<Doc>) -> Result<Doc, AppError> {
     applied.ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("the unit of work returned no doc")))
 }
 
+/// The new content of a doc write and how the outbox names it (`doc.updated` for an edit,
+/// `doc.restored` for an old revision brought back).
+struct NewContent {
+    /// `Some` renames.
+    path: Option<DocPath>,
+    content: DocContent,
+    message: Option<String>,
+    kind: EventKind,
+}
+
 impl DocService {
     pub fn new(
         projects: Arc<dyn ProjectRepository>,
@@ -297,6 +307,27 @@ impl DocService {
             .flatten();
         v.finish()?;
         let content = self.content(edit.content)?;
+        let write = NewContent {
+            path,
+            content,
+            message,
+            kind: EventKind::DocUpdated,
+        };
+        self.commit_new_content(principal, project_id, doc_id, if_match, write)
+            .await
+    }
+
+    /// Commits new content for a doc (an edit, or an old revision restored): one `UpdateDoc`
+    /// for the expected version, then the quota check on new content, through
+    /// [`Self::commit_update`] so `If-Match: *` follows the current version.
+    async fn commit_new_content(
+        &self,
+        principal: &Principal,
+        project_id: ProjectId,
+        doc_id: DocId,
+        if_match: IfMatch,
+        write: NewContent,
+    ) -> Result<Doc, AppError> {
         let at = self.rt.clock.now();
         let applied = self
             .commit_update(project_id, doc_id, if_match, |expected_version| {
@@ -306,12 +337,12 @@ impl DocService {
                         doc_id,
                         expected_version,
                         writer: writer_of(principal),
-                        path: path.clone(),
-                        content: content.clone(),
-                        message: message.clone(),
+                        path: write.path.clone(),
+                        content: write.content.clone(),
+                        message: write.message.clone(),
                         author: principal.author(),
                         at,
-                        kind: EventKind::DocUpdated,
+                        kind: write.kind,
                     }),
                     self.policy.quota.for_new_content(project_id),
                 ]
@@ -519,28 +550,14 @@ impl DocService {
         let text = revision.content.ok_or_else(|| {
             AppError::Unexpected(anyhow::anyhow!("revision {version} came without content"))
         })?;
-        let content = self.content(text)?;
-        let at = self.rt.clock.now();
-        let applied = self
-            .commit_update(project_id, doc_id, if_match, |expected_version| {
-                vec![
-                    Change::UpdateDoc(DocUpdate {
-                        project_id,
-                        doc_id,
-                        expected_version,
-                        writer: writer_of(principal),
-                        path: None,
-                        content: content.clone(),
-                        message: Some(format!("restored version {version}")),
-                        author: principal.author(),
-                        at,
-                        kind: EventKind::DocRestored,
-                    }),
-                    self.policy.quota.for_new_content(project_id),
-                ]
-            })
-            .await?;
-        doc_from(applied.doc)
+        let write = NewContent {
+            path: None,
+            content: self.content(text)?,
+            message: Some(format!("restored version {version}")),
+            kind: EventKind::DocRestored,
+        };
+        self.commit_new_content(principal, project_id, doc_id, if_match, write)
+            .await
     }
 
     /// # Errors

@@ -529,7 +529,7 @@ mod tests {
         let limits = PlanLimits {
             max_content_bytes: 5,
             max_files: 2,
-            max_bytes: 1000,
+            ..LIMITS
         };
         let got = plan(
             &bases(&[("c.md", "v1")]),
@@ -562,9 +562,8 @@ mod tests {
     #[test]
     fn the_byte_quota_skips_what_does_not_fit_and_takes_what_does() {
         let limits = PlanLimits {
-            max_content_bytes: 100,
-            max_files: 10,
             max_bytes: 5,
+            ..LIMITS
         };
         let got = plan(
             &BTreeMap::new(),
