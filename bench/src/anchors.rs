@@ -54,13 +54,27 @@ struct Target {
     /// anchors' seed defaults).
     env: Vec<(&'static str, String)>,
     idle_rss_kib: u64,
+    /// The server's process id, for its CPU time.
+    pid: u32,
 }
 
-/// One script run's summary line: req/s, p99, and anything that was not a success.
+/// One script run's summary line: req/s, p99, and anything that was not a success; and the
+/// CPU time the server and PostgreSQL spent per request during it.
 struct Figures {
     rate: f64,
     p99_ms: f64,
     failures: u64,
+    cpu: CpuPerRequest,
+}
+
+/// CPU microseconds per request of the server process and of all PostgreSQL processes, over the
+/// whole script (warm-up included), divided by the requests it made at the measured rate over
+/// warm-up plus duration. Where a server's requests cost more than the ceiling's, this says on
+/// which side of the connection the time goes.
+#[derive(Default, Clone, Copy)]
+struct CpuPerRequest {
+    server_us: f64,
+    postgres_us: f64,
 }
 
 struct Result3 {
@@ -251,6 +265,8 @@ async fn seed_toolkit(api: &Api, ids_file: &Path) -> anyhow::Result<(String, Str
 /// Runs one of the anchors' scripts against `target`; its summary line.
 fn script(nest_dir: &Path, name: &str, target: &Target, load: &Load) -> anyhow::Result<Figures> {
     eprintln!("bench: {name} → {}", target.name);
+    let pid = target.pid.to_string();
+    let cpu_before = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds_by_pid("postgres"));
     let stdout = run_checked(
         Command::new("node")
             .arg(format!("scripts/{name}"))
@@ -274,10 +290,18 @@ fn script(nest_dir: &Path, name: &str, target: &Target, load: &Load) -> anyhow::
         .and_then(|o| o.iter().find(|(k, _)| k.ends_with("_req_per_s_avg")))
         .and_then(|(_, v)| v.as_f64())
         .unwrap_or(0.0);
+    let seconds = load.duration.parse::<f64>().unwrap_or(0.0) + load.warmup.parse::<f64>().unwrap_or(0.0);
+    let requests = rate * seconds;
+    let per_request = |spent: f64| if requests > 0.0 { spent * 1e6 / requests } else { 0.0 };
+    let cpu = CpuPerRequest {
+        server_us: per_request(procfs::cpu_seconds(&pid)? - cpu_before.0),
+        postgres_us: per_request(procfs::cpu_seconds_since("postgres", &cpu_before.1)),
+    };
     Ok(Figures {
         rate,
         p99_ms: number("p99_ms"),
         failures: (number("non2xx") + number("errors") + number("timeouts")) as u64,
+        cpu,
     })
 }
 
@@ -328,6 +352,16 @@ fn print_table(results: &[Result3], load: &Load) {
     println!(
         "(!N: N responses that were not 2xx, or errors; goals: PUT ≥ 0.7× ceiling and ≥ 2× NestJS, GET ≥ 0.9× ceiling)"
     );
+    println!(
+        "\nCPU µs per request (warm-up included)  {:>22} {:>22}",
+        "GET server / PostgreSQL", "PUT server / PostgreSQL"
+    );
+    for r in results {
+        println!(
+            "{:<38} {:>10.0} / {:>9.0} {:>10.0} / {:>9.0}",
+            r.name, r.get.cpu.server_us, r.get.cpu.postgres_us, r.put.cpu.server_us, r.put.cpu.postgres_us
+        );
+    }
 }
 
 /// Starts the three, seeds them, loads each (GET then PUT) and prints the side-by-side table.
@@ -419,12 +453,14 @@ async fn run_all(
             base: nest_base,
             env: Vec::new(),
             idle_rss_kib: procfs::rss_kib(&nest_pid.to_string())?,
+            pid: u32::try_from(nest_pid)?,
         },
         Target {
             name: "bare actix+sqlx (ceiling)",
             base: bare_base,
             env: Vec::new(),
             idle_rss_kib: procfs::rss_kib(&bare_pid.to_string())?,
+            pid: bare_pid,
         },
         Target {
             name: "Toolkit Sync",
@@ -435,6 +471,7 @@ async fn run_all(
                 ("BENCH_DOC_IDS_FILE", ids_file.display().to_string()),
             ],
             idle_rss_kib: server.rss_kib()?,
+            pid: server.pid(),
         },
     ];
     let mut results = Vec::new();

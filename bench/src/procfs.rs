@@ -36,6 +36,33 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
 }
 
+/// User plus system CPU time so far of each process whose command is `name` (e.g. all of
+/// PostgreSQL's backends and helpers), by pid, in seconds.
+pub fn cpu_seconds_by_pid(name: &str) -> std::collections::HashMap<u32, f64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return std::collections::HashMap::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name)
+        })
+        .filter_map(|pid| Some((pid, cpu_seconds(&pid.to_string()).ok()?)))
+        .collect()
+}
+
+/// CPU seconds the processes named `name` spent since `before` (a [`cpu_seconds_by_pid`]
+/// reading): the growth of those still running plus all of those started since. Processes
+/// that ended in between are left out, so this is a lower bound.
+pub fn cpu_seconds_since(name: &str, before: &std::collections::HashMap<u32, f64>) -> f64 {
+    cpu_seconds_by_pid(name)
+        .into_iter()
+        .map(|(pid, now)| now - before.get(&pid).copied().unwrap_or(0.0))
+        .filter(|spent| *spent > 0.0)
+        .sum()
+}
+
 /// The 1-minute load average and the number of cores, e.g. for "load 1.9 on 2 cores".
 pub fn load() -> String {
     let average = std::fs::read_to_string("/proc/loadavg")

@@ -254,13 +254,11 @@ pub async fn run(binary: &Path, clients: usize, idle: Option<usize>) -> anyhow::
         bail!("{} (the soft limit is {limit})", too_few_files(most));
     }
     let http = api::client()?;
-    // Every client uses the one bench account: lift the per-principal (and total) socket caps.
+    // Every client uses the one bench account: lift the per-principal (and total) socket caps
+    // to the most sockets either phase opens.
     let caps = [
-        (
-            "TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL",
-            clients.to_string(),
-        ),
-        ("TOOLKIT__REALTIME__MAX_CONNECTIONS", (clients + 16).to_string()),
+        ("TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL", most.to_string()),
+        ("TOOLKIT__REALTIME__MAX_CONNECTIONS", (most + 16).to_string()),
     ];
     let server = Server::start_with_env(binary, &http, &caps).await?;
     server.report_startup()?;

@@ -1,8 +1,8 @@
 //! Argon2id password hashing (the `PasswordHasher` port), run off the async executor, at most
-//! a few hashes at once, each in working memory its slot allocated once and keeps.
+//! a few hashes at once, each in working memory that goes back to the OS when it ends.
 
 use std::fmt::Display;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -43,36 +43,42 @@ impl std::fmt::Display for HasherBusy {
 
 impl std::error::Error for HasherBusy {}
 
-/// Argon2 working memory (`m_cost` KiB as 1 KiB blocks), owned by one hashing slot at a time.
-type Memory = Vec<Block>;
-
-/// Bounds concurrent hashes and owns their working memory: each hash needs `m_cost` KiB, so
-/// without a bound a flood of logins (even for unknown accounts) grows memory without limit
-/// and starves the blocking pool. Waiters hold only a small future, and only for `wait`.
+/// Argon2 working memory is reserved with at least this capacity, above glibc's largest
+/// dynamic mmap threshold (`DEFAULT_MMAP_THRESHOLD_MAX`, 32 MiB on 64-bit). glibc serves such
+/// an allocation with its own `mmap` and gives it back with `munmap` when freed, and freeing it
+/// does not raise the threshold. Only the `m_cost` KiB a hash writes are ever resident; the
+/// rest of the reservation is untouched address space.
 ///
-/// The memory is allocated on a slot's first hash and then reused by every later hash, never
-/// freed: at most `slots × m_cost` in total. Allocating and freeing a 19 MiB block per hash
-/// instead let glibc's dynamic mmap threshold rise to 19 MiB after the first free, so later
-/// blocks came from the heap arenas and stayed there (275 MiB after a 400-login flood, see
-/// docs/deployment.md).
+/// Why: a 19 MiB block freed after each hash let glibc raise its mmap threshold to 19 MiB, so
+/// later blocks came from the heap arenas and stayed there (275 MiB after a 400-login flood);
+/// keeping one block per slot for reuse fixed the flood but kept 19 MiB per slot resident for
+/// the life of the process after the first login (idle RSS 40 MiB instead of 21). See
+/// docs/deployment.md.
+const ALWAYS_MAPPED_BYTES: usize = 33 * 1024 * 1024;
+
+/// `count` Argon2 blocks, in a reservation of at least [`ALWAYS_MAPPED_BYTES`].
+fn working_memory(count: usize) -> Vec<Block> {
+    let reserve = ALWAYS_MAPPED_BYTES.div_ceil(std::mem::size_of::<Block>());
+    let mut memory = Vec::with_capacity(count.max(reserve));
+    memory.resize(count, Block::new());
+    memory
+}
+
+/// Bounds concurrent hashes: each hash needs `m_cost` KiB, so without a bound a flood of logins
+/// (even for unknown accounts) grows memory without limit and starves the blocking pool.
+/// Waiters hold only a small future, and only for `wait`. At most `slots × m_cost` is resident
+/// for hashing at any time, and nothing once the hashes end.
 #[derive(Debug, Clone)]
 struct Gate {
     permits: Arc<Semaphore>,
     wait: Duration,
-    /// The memory of the slots not hashing right now (at most one buffer per permit).
-    idle: Arc<Mutex<Vec<Memory>>>,
-    /// Blocks a slot keeps: those of the configured parameters. A stored hash made with more
-    /// memory (before the cost was lowered) is computed in a buffer of its own, freed after.
-    keep_blocks: usize,
 }
 
 impl Gate {
-    fn new(slots: usize, wait: Duration, params: &Params) -> Self {
+    fn new(slots: usize, wait: Duration) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(slots)),
             wait,
-            idle: Arc::new(Mutex::new(Vec::new())),
-            keep_blocks: params.block_count(),
         }
     }
 
@@ -84,13 +90,13 @@ impl Gate {
             })
         };
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Ok(self.slot(permit));
+            return Ok(Slot { _permit: permit });
         }
         if self.wait.is_zero() {
             return Err(busy());
         }
         match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(self.slot(permit)),
+            Ok(Ok(permit)) => Ok(Slot { _permit: permit }),
             _ => Err(busy()),
         }
     }
@@ -103,56 +109,20 @@ impl Gate {
             .acquire_owned()
             .await
             .context("the hashing slots are closed")?;
-        Ok(self.slot(permit))
-    }
-
-    fn slot(&self, permit: OwnedSemaphorePermit) -> Slot {
-        let memory = lock(&self.idle).pop().unwrap_or_default();
-        Slot {
-            memory,
-            keep_blocks: self.keep_blocks,
-            idle: self.idle.clone(),
-            _permit: permit,
-        }
+        Ok(Slot { _permit: permit })
     }
 }
 
-fn lock(idle: &Mutex<Vec<Memory>>) -> MutexGuard<'_, Vec<Memory>> {
-    // The list stays consistent even if a holder panicked: it is only pushed to and popped.
-    idle.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The right to run one hash, with its memory. Moved into the blocking task, so the permit is
-/// held until the hash really ends, even when the request that started it is gone.
+/// The right to run one hash. Moved into the blocking task, so the permit is held until the
+/// hash really ends (and its memory is freed), even when the request that started it is gone.
 struct Slot {
-    memory: Memory,
-    keep_blocks: usize,
-    idle: Arc<Mutex<Vec<Memory>>>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Slot {
-    /// Runs `hash` on `count` blocks of this slot's memory, allocating it on first use. The
-    /// previous hash's contents need no clearing: Argon2's first pass overwrites every block
-    /// before any is read.
+    /// Runs `hash` on `count` blocks of fresh working memory, freed (unmapped) when it returns.
     fn with_blocks<T>(&mut self, count: usize, hash: impl FnOnce(&mut [Block]) -> T) -> T {
-        if count > self.keep_blocks {
-            return hash(&mut vec![Block::new(); count]);
-        }
-        if self.memory.len() < count {
-            self.memory = vec![Block::new(); self.keep_blocks];
-        }
-        hash(&mut self.memory[..count])
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        // Runs before the permit is released: the next slot finds this memory.
-        let memory = std::mem::take(&mut self.memory);
-        if !memory.is_empty() {
-            lock(&self.idle).push(memory);
-        }
+        hash(&mut working_memory(count))
     }
 }
 
@@ -201,7 +171,7 @@ impl Argon2Hasher {
     /// Argon2id with already validated parameters.
     #[must_use]
     pub fn with_params(params: Params) -> Self {
-        let gate = Gate::new(default_slots(), Duration::from_millis(100), &params);
+        let gate = Gate::new(default_slots(), Duration::from_millis(100));
         Self {
             params,
             dummy_hash: Arc::new(OnceCell::new()),
@@ -210,11 +180,11 @@ impl Argon2Hasher {
     }
 
     /// At most `slots` hashes at once (0 = one per core); a caller waits at most `wait` for a
-    /// slot, then gets [`HasherBusy`]. Each slot keeps `m_cost` KiB once it has hashed.
+    /// slot, then gets [`HasherBusy`].
     #[must_use]
     pub fn with_concurrency(mut self, slots: usize, wait: Duration) -> Self {
         let slots = if slots == 0 { default_slots() } else { slots };
-        self.gate = Gate::new(slots, wait, &self.params);
+        self.gate = Gate::new(slots, wait);
         self
     }
 
@@ -232,8 +202,7 @@ impl Argon2Hasher {
     }
 
     /// Computes the dummy hash now, so the first login attempt for an unknown email is not
-    /// slower (and thus distinguishable) than later ones. Optional: call it at start-up (it
-    /// makes one slot allocate its memory).
+    /// slower (and thus distinguishable) than later ones. Optional: call it at start-up.
     ///
     /// # Errors
     /// Only if hashing fails, which would mean broken parameters.
@@ -537,24 +506,25 @@ mod tests {
         }
     }
 
-    fn idle_buffers(hasher: &Argon2Hasher) -> Vec<(usize, *const Block)> {
-        lock(&hasher.gate.idle)
-            .iter()
-            .map(|memory| (memory.len(), memory.as_ptr()))
-            .collect()
+    #[test]
+    fn working_memory_is_the_hashs_blocks_in_a_reservation_glibc_always_maps() {
+        for count in [8, 19 * 1024, 64 * 1024] {
+            let memory = working_memory(count);
+            assert_eq!(memory.len(), count);
+            assert!(
+                memory.capacity() * std::mem::size_of::<Block>() > 32 * 1024 * 1024,
+                "{count} blocks in {} bytes",
+                memory.capacity() * std::mem::size_of::<Block>()
+            );
+        }
     }
 
     #[tokio::test]
-    async fn a_slot_allocates_its_memory_once_and_reuses_it() {
+    async fn hashes_one_after_another_in_one_slot_stay_correct() {
         let hasher = Argon2Hasher::new(64, 1, 1)
             .unwrap()
             .with_concurrency(1, Duration::from_secs(30));
-        assert!(idle_buffers(&hasher).is_empty(), "nothing before the first hash");
         let first = hasher.hash(&password("correct horse battery")).await.unwrap();
-        let kept = idle_buffers(&hasher);
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].0, 64);
-        // Later hashes and checks run in the same (now dirty) memory and stay correct.
         let second = hasher.hash(&password("another password")).await.unwrap();
         assert!(
             hasher
@@ -571,28 +541,10 @@ mod tests {
         assert!(!hasher.verify("x", None).await.unwrap());
         assert!(crate_verifies("correct horse battery", &first));
         assert!(crate_verifies("another password", &second));
-        assert_eq!(idle_buffers(&hasher), kept, "the same buffer, not a new one");
     }
 
     #[tokio::test]
-    async fn concurrent_hashes_keep_at_most_one_buffer_per_slot() {
-        let hasher = Argon2Hasher::new(64, 1, 1)
-            .unwrap()
-            .with_concurrency(2, Duration::from_secs(30));
-        let hashes = (0..12).map(|_| {
-            let hasher = hasher.clone();
-            tokio::spawn(async move { hasher.hash(&password("correct horse battery")).await })
-        });
-        for hash in hashes.collect::<Vec<_>>() {
-            hash.await.unwrap().unwrap();
-        }
-        let kept = idle_buffers(&hasher);
-        assert!((1..=2).contains(&kept.len()), "{kept:?}");
-        assert!(kept.iter().all(|(len, _)| *len == 64), "{kept:?}");
-    }
-
-    #[tokio::test]
-    async fn a_stored_hash_costlier_than_the_settings_gets_memory_that_is_not_kept() {
+    async fn a_stored_hash_costlier_than_the_settings_verifies() {
         let hasher = Argon2Hasher::fast_for_tests().with_concurrency(1, Duration::from_secs(30));
         let costly = crate_hash(
             Algorithm::Argon2id,
@@ -606,8 +558,6 @@ mod tests {
                 .await
                 .unwrap()
         );
-        let kept = idle_buffers(&hasher);
-        assert!(kept.iter().all(|(len, _)| *len == 8), "{kept:?}");
     }
 
     #[tokio::test]
