@@ -292,7 +292,13 @@ fn script(nest_dir: &Path, name: &str, target: &Target, load: &Load) -> anyhow::
         .unwrap_or(0.0);
     let seconds = load.duration.parse::<f64>().unwrap_or(0.0) + load.warmup.parse::<f64>().unwrap_or(0.0);
     let requests = rate * seconds;
-    let per_request = |spent: f64| if requests > 0.0 { spent * 1e6 / requests } else { 0.0 };
+    let per_request = |spent: f64| {
+        if requests > 0.0 {
+            spent * 1e6 / requests
+        } else {
+            0.0
+        }
+    };
     let cpu = CpuPerRequest {
         server_us: per_request(procfs::cpu_seconds(&pid)? - cpu_before.0),
         postgres_us: per_request(procfs::cpu_seconds_since("postgres", &cpu_before.1)),

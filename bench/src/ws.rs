@@ -257,7 +257,10 @@ pub async fn run(binary: &Path, clients: usize, idle: Option<usize>) -> anyhow::
     // Every client uses the one bench account: lift the per-principal (and total) socket caps
     // to the most sockets either phase opens.
     let caps = [
-        ("TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL", most.to_string()),
+        (
+            "TOOLKIT__REALTIME__MAX_CONNECTIONS_PER_PRINCIPAL",
+            most.to_string(),
+        ),
         ("TOOLKIT__REALTIME__MAX_CONNECTIONS", (most + 16).to_string()),
     ];
     let server = Server::start_with_env(binary, &http, &caps).await?;
