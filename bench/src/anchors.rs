@@ -443,7 +443,16 @@ async fn run_all(
         binary,
         &http,
         &[
-            ("DATABASE_URL", database_url(server_url, &names[2])),
+            // The same transport as the ceiling, whose sqlx is built without TLS: under the
+            // default `sslmode=prefer` this server would encrypt every statement on loopback.
+            (
+                "DATABASE_URL",
+                format!(
+                    "{}?sslmode={}",
+                    database_url(server_url, &names[2]),
+                    std::env::var("BENCH_DB_SSLMODE").unwrap_or_else(|_| "disable".into())
+                ),
+            ),
             ("TOOLKIT__DATABASE__MAX_CONNECTIONS", POOL.to_string()),
         ],
     )
