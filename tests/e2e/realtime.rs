@@ -378,6 +378,11 @@ async fn resume_replays_exactly_the_missed_events_then_continues_live() {
     let id = doc["id"].as_str().unwrap().to_owned();
     let last_seen = seq_of(&recv_event(&mut ws, "doc.created", &project).await);
     ws.close().await;
+    // Another socket stays: once it has the last missed event, this instance has handed it
+    // out, and `currentSeq` (what the instance has dispatched) must cover it. Without this the
+    // assertion below would race the outbox tailer, which on PostgreSQL may still be reading.
+    let mut watcher = app.ws(token).await;
+    watcher.subscribe(&project, None).await;
 
     // missed while away: five updates, and noise in another project
     let other = app.project(&ada, "Other").await;
@@ -388,6 +393,14 @@ async fn resume_replays_exactly_the_missed_events_then_continues_live() {
     }
     let missed = app.events_after(token, &project, last_seen).await;
     assert_eq!(missed.len(), 5);
+    let last_missed = seq_of(&missed[4]);
+    loop {
+        // (ada's own membership event for "Other" arrives here too: only the project's count)
+        let message = watcher.recv().await;
+        if message["projectId"] == project.as_str() && seq_of(&message) >= last_missed {
+            break;
+        }
+    }
 
     let mut ws = app.ws(token).await;
     let current = ws.subscribe(&project, Some(last_seen)).await;
