@@ -169,12 +169,12 @@ impl Server {
         }
     }
 
-    /// The server's resident set size (`VmRSS`), in KiB.
     /// The server's process id (`exec` replaced the shell that started it).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// The server's resident set size (`VmRSS`), in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         procfs::rss_kib(&self.child.id().to_string())
     }
