@@ -73,8 +73,12 @@ struct Figures {
 /// which side of the connection the time goes.
 #[derive(Default, Clone, Copy)]
 struct CpuPerRequest {
-    server_us: f64,
+    server_user_us: f64,
+    server_system_us: f64,
     postgres_us: f64,
+    /// Context switches of the server's threads per request: how often a request put one of
+    /// its threads to sleep and woke it again (socket waits, hand-offs between threads).
+    server_switches: f64,
 }
 
 struct Result3 {
@@ -266,7 +270,11 @@ async fn seed_toolkit(api: &Api, ids_file: &Path) -> anyhow::Result<(String, Str
 fn script(nest_dir: &Path, name: &str, target: &Target, load: &Load) -> anyhow::Result<Figures> {
     eprintln!("bench: {name} → {}", target.name);
     let pid = target.pid.to_string();
-    let cpu_before = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds_by_pid("postgres"));
+    let cpu_before = (
+        procfs::cpu_times(&pid)?,
+        procfs::cpu_seconds_by_pid("postgres"),
+        procfs::context_switches(&pid),
+    );
     let stdout = run_checked(
         Command::new("node")
             .arg(format!("scripts/{name}"))
@@ -292,16 +300,13 @@ fn script(nest_dir: &Path, name: &str, target: &Target, load: &Load) -> anyhow::
         .unwrap_or(0.0);
     let seconds = load.duration.parse::<f64>().unwrap_or(0.0) + load.warmup.parse::<f64>().unwrap_or(0.0);
     let requests = rate * seconds;
-    let per_request = |spent: f64| {
-        if requests > 0.0 {
-            spent * 1e6 / requests
-        } else {
-            0.0
-        }
-    };
+    let per_request = |total: f64| if requests > 0.0 { total / requests } else { 0.0 };
+    let server = procfs::cpu_times(&pid)?;
     let cpu = CpuPerRequest {
-        server_us: per_request(procfs::cpu_seconds(&pid)? - cpu_before.0),
-        postgres_us: per_request(procfs::cpu_seconds_since("postgres", &cpu_before.1)),
+        server_user_us: per_request(server.user - cpu_before.0.user) * 1e6,
+        server_system_us: per_request(server.system - cpu_before.0.system) * 1e6,
+        postgres_us: per_request(procfs::cpu_seconds_since("postgres", &cpu_before.1)) * 1e6,
+        server_switches: per_request(procfs::context_switches(&pid).saturating_sub(cpu_before.2) as f64),
     };
     Ok(Figures {
         rate,
@@ -359,13 +364,24 @@ fn print_table(results: &[Result3], load: &Load) {
         "(!N: N responses that were not 2xx, or errors; goals: PUT ≥ 0.7× ceiling and ≥ 2× NestJS, GET ≥ 0.9× ceiling)"
     );
     println!(
-        "\nCPU µs per request (warm-up included)  {:>22} {:>22}",
-        "GET server / PostgreSQL", "PUT server / PostgreSQL"
+        "\nCPU µs per request (warm-up included; server user + system, all postgres processes; server context switches)"
     );
+    println!(
+        "{:<28} {:>30} {:>30}",
+        "server", "GET usr + sys / pg / switches", "PUT usr + sys / pg / switches"
+    );
+    let columns = |cpu: &CpuPerRequest| {
+        format!(
+            "{:>5.0} + {:>4.0} / {:>5.0} / {:>4.1}",
+            cpu.server_user_us, cpu.server_system_us, cpu.postgres_us, cpu.server_switches
+        )
+    };
     for r in results {
         println!(
-            "{:<38} {:>10.0} / {:>9.0} {:>10.0} / {:>9.0}",
-            r.name, r.get.cpu.server_us, r.get.cpu.postgres_us, r.put.cpu.server_us, r.put.cpu.postgres_us
+            "{:<28} {:>30} {:>30}",
+            r.name,
+            columns(&r.get.cpu),
+            columns(&r.put.cpu)
         );
     }
 }

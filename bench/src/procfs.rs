@@ -19,6 +19,19 @@ pub fn rss_kib(pid: &str) -> anyhow::Result<u64> {
 
 /// User plus system CPU time of `pid` so far, in seconds.
 pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    let times = cpu_times(pid)?;
+    Ok(times.user + times.system)
+}
+
+/// CPU time of a process so far, split by mode, in seconds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuTimes {
+    pub user: f64,
+    pub system: f64,
+}
+
+/// User and system CPU time of `pid` (all its threads) so far.
+pub fn cpu_times(pid: &str) -> anyhow::Result<CpuTimes> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).with_context(|| format!("read {path}"))?;
     // Fields after the command name (which may contain spaces) start at field 3 (`state`);
@@ -33,7 +46,34 @@ pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
             .with_context(|| format!("short {path}"))?
             .parse::<f64>()?)
     };
-    Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
+    Ok(CpuTimes {
+        user: ticks(11)? / TICKS_PER_SECOND,
+        system: ticks(12)? / TICKS_PER_SECOND,
+    })
+}
+
+/// Context switches (voluntary plus involuntary) of every live thread of `pid` so far. A
+/// thread that blocks (waits for a socket, parks for work) counts one voluntary switch each
+/// time, so the growth per request says how often a request put a thread to sleep and woke it.
+pub fn context_switches(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter_map(|line| {
+                    let rest = line
+                        .strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))?;
+                    rest.trim().parse::<u64>().ok()
+                })
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 /// User plus system CPU time so far of each process whose command is `name` (e.g. all of
