@@ -5,13 +5,14 @@
 
 use std::fmt::Write as _;
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, RelationTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Value,
 };
 use toolkit_application::PageRequest;
 use toolkit_application::ports::{ApiKeyRepository, BundleDoc, BundleEntry, BundleSource, CommitError};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use crate::entities::docs::path_starts_with;
 use crate::entities::{api_keys, doc_revisions, docs, projects};
 use crate::errors::unexpected;
-use crate::sql::{get, row_limit, statement};
+use crate::sql::{fetch_optional, get, row_limit, statement};
 
 pub struct SeaApiKeyRepository {
     db: DatabaseConnection,
@@ -59,18 +60,17 @@ impl ApiKeyRepository for SeaApiKeyRepository {
 
     async fn find_by_hash(&self, secret_hash: &str) -> anyhow::Result<Option<ApiKey>> {
         // A key of a project in the trash is unknown: refused at once, back on restore.
-        let live_projects = projects::Entity::find()
-            .select_only()
-            .column(projects::Column::Id)
-            .filter(projects::Column::DeletedAt.is_null())
-            .into_query();
-        let row = api_keys::Entity::find()
-            .filter(api_keys::Column::SecretHash.eq(secret_hash))
-            .filter(api_keys::Column::ProjectId.in_subquery(live_projects))
-            .one(&self.db)
+        // raw SQL: every request with an API key runs it; on the driver directly (sql.rs).
+        const KEY_BY_HASH: &str = "SELECT id, project_id, name, prefix, secret_hash, scopes, created_at, \
+             expires_at, last_used_at, revoked_at FROM api_keys WHERE secret_hash = $1 \
+             AND project_id IN (SELECT id FROM projects WHERE deleted_at IS NULL)";
+        let row = fetch_optional!(&self.db, KEY_BY_HASH, secret_hash)
             .await
-            .map_err(unexpected("looking up an api key"))?;
-        row.map(ApiKey::try_from).transpose()
+            .context("looking up an api key")?;
+        row.map(|row| api_keys::Model::from_query_result(&row, "").context("reading an api key row"))
+            .transpose()?
+            .map(ApiKey::try_from)
+            .transpose()
     }
 
     async fn list(&self, project_id: ProjectId, page: PageRequest) -> anyhow::Result<Vec<ApiKey>> {

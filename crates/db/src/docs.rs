@@ -1,6 +1,7 @@
 //! [`DocRepository`]: reads of docs, revisions, trash and the project's events. Lists never
 //! read content; expired locks are dropped when read.
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -14,7 +15,7 @@ use toolkit_domain::{Doc, DocId, PathPrefix, ProjectId, Revision};
 use crate::entities::docs::{doc_from_row, path_starts_with, revision_from_row};
 use crate::entities::{doc_revisions, docs};
 use crate::errors::unexpected;
-use crate::sql::row_limit;
+use crate::sql::{fetch_optional, row_limit};
 
 pub struct SeaDocRepository {
     db: DatabaseConnection,
@@ -90,15 +91,24 @@ impl DocRepository for SeaDocRepository {
         with_content: bool,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Option<Doc>> {
-        let query = select_docs(with_content)
-            .filter(docs::Column::Id.eq(doc_id.as_uuid()))
-            .filter(docs::Column::ProjectId.eq(project_id.as_uuid()))
-            .filter(docs::Column::DeletedAt.is_null());
-        let row = self
-            .db
-            .query_one(&query.into_query())
+        // raw SQL: every doc read runs one of these; on the driver directly (sql.rs).
+        const WITH_CONTENT: &str = "SELECT id, project_id, path, content, version, sha256, size, created_at, \
+             updated_at, updated_by, deleted_at, deleted_by, lock_holder_id, lock_holder_name, \
+             lock_acquired_at, lock_expires_at FROM docs \
+             WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL";
+        // raw SQL: the same without the content, for conditional reads (304) and metadata.
+        const WITHOUT_CONTENT: &str = "SELECT id, project_id, path, version, sha256, size, created_at, \
+             updated_at, updated_by, deleted_at, deleted_by, lock_holder_id, lock_holder_name, \
+             lock_acquired_at, lock_expires_at FROM docs \
+             WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL";
+        let sql = if with_content {
+            WITH_CONTENT
+        } else {
+            WITHOUT_CONTENT
+        };
+        let row = fetch_optional!(&self.db, sql, doc_id.as_uuid(), project_id.as_uuid())
             .await
-            .map_err(unexpected("reading a doc"))?;
+            .context("reading a doc")?;
         row.map(|row| doc_from_row(&row, with_content, now)).transpose()
     }
 

@@ -38,7 +38,7 @@ impl SeaHousekeeping {
 #[async_trait]
 impl Housekeeping for SeaHousekeeping {
     async fn sweep_expired_locks(&self, now: DateTime<Utc>) -> anyhow::Result<u64> {
-        let txn = crate::connection::begin_write(&self.db)
+        let (txn, _turn) = crate::connection::begin_write(&self.db)
             .await
             .map_err(unexpected("beginning a transaction"))?;
         let expired: Vec<(Uuid, Uuid)> = docs::Entity::find()

@@ -6,8 +6,18 @@
 //! named parameter, so one may appear twice). Every raw SQL literal in this crate carries a
 //! `// raw SQL: <reason>` comment saying why the entity API or query builder does not fit
 //! (checked by `cargo xtask tidy`).
+//!
+//! The few reads every authenticated request makes (the API key by its hash, the doc by its
+//! id), and the outbox reads that follow every commit, run on the sqlx pool directly
+//! ([`fetch_optional!`](crate::sql::fetch_optional), [`fetch_all!`](crate::sql::fetch_all)): a
+//! profile of `GET /docs/{id}` showed half the server's instructions in building those two
+//! statements with sea-query and in moving sea-orm's connection futures (docs/benchmarks.md).
+//! Their rows are still read through sea-orm's [`QueryResult`], so they map exactly as the
+//! entity reads do.
 
-use sea_orm::{ConnectionTrait, QueryResult, Statement, TryGetable, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseConnectionType, QueryResult, Statement, TryGetable, Value,
+};
 
 /// `sql` with `values` bound, for the backend of `db` (a pool or a transaction).
 pub(crate) fn statement(
@@ -17,6 +27,78 @@ pub(crate) fn statement(
 ) -> Statement {
     Statement::from_sql_and_values(db.get_database_backend(), sql, values)
 }
+
+/// The driver's pool behind a sea-orm pool connection.
+pub(crate) enum Driver<'a> {
+    Postgres(&'a sea_orm::sqlx::PgPool),
+    Sqlite(&'a sea_orm::sqlx::SqlitePool),
+}
+
+/// The driver pool of `db`; an error for a connection that has none (never built here).
+pub(crate) fn driver(db: &DatabaseConnection) -> anyhow::Result<Driver<'_>> {
+    // The accessors panic on the other backend; the match has already ruled that out.
+    match &db.inner {
+        DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+            Ok(Driver::Postgres(db.get_postgres_connection_pool()))
+        }
+        DatabaseConnectionType::SqlxSqlitePoolConnection(_) => {
+            Ok(Driver::Sqlite(db.get_sqlite_connection_pool()))
+        }
+        _ => Err(anyhow::anyhow!("the database connection has no sqlx pool")),
+    }
+}
+
+/// `fetch_optional!(db, sql, binds...)`: at most one row of the raw statement `sql` (written
+/// with `$1, $2, ...`, which both backends take), run on the sqlx pool of `db` directly, as a
+/// sea-orm [`QueryResult`]. Binds are values of the types the entities use (`Uuid`, `String`,
+/// `i64`, `DateTime<Utc>`), which sqlx encodes exactly as sea-orm does.
+macro_rules! fetch_optional {
+    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        async {
+            let row: Option<sea_orm::QueryResult> = match $crate::sql::driver($db)? {
+                $crate::sql::Driver::Postgres(pool) => sea_orm::sqlx::query($sql)
+                    $(.bind($bind))*
+                    .fetch_optional(pool)
+                    .await?
+                    .map(sea_orm::QueryResult::from),
+                $crate::sql::Driver::Sqlite(pool) => sea_orm::sqlx::query($sql)
+                    $(.bind($bind))*
+                    .fetch_optional(pool)
+                    .await?
+                    .map(sea_orm::QueryResult::from),
+            };
+            anyhow::Ok(row)
+        }
+    };
+}
+pub(crate) use fetch_optional;
+
+/// `fetch_all!(db, sql, binds...)`: every row of the raw statement `sql`, as
+/// [`fetch_optional!`](crate::sql::fetch_optional) runs it.
+macro_rules! fetch_all {
+    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        async {
+            let rows: Vec<sea_orm::QueryResult> = match $crate::sql::driver($db)? {
+                $crate::sql::Driver::Postgres(pool) => sea_orm::sqlx::query($sql)
+                    $(.bind($bind))*
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(sea_orm::QueryResult::from)
+                    .collect(),
+                $crate::sql::Driver::Sqlite(pool) => sea_orm::sqlx::query($sql)
+                    $(.bind($bind))*
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(sea_orm::QueryResult::from)
+                    .collect(),
+            };
+            anyhow::Ok(rows)
+        }
+    };
+}
+pub(crate) use fetch_all;
 
 /// A row count as a bindable `BIGINT` (saturating: a limit beyond `i64::MAX` is no limit).
 pub(crate) fn limit(rows: u64) -> Value {

@@ -34,7 +34,7 @@ impl SeaUnitOfWork {
 #[async_trait]
 impl UnitOfWork for SeaUnitOfWork {
     async fn commit(&self, changes: Vec<Change>) -> Result<Applied, CommitError> {
-        let txn = crate::connection::begin_write(&self.db)
+        let (txn, _turn) = crate::connection::begin_write(&self.db)
             .await
             .map_err(unexpected("beginning a transaction"))?;
         let mut applied = Applied::default();

@@ -12,6 +12,14 @@ use crate::wake::Wake;
 /// Events read per query while catching up.
 const BATCH: u64 = 500;
 
+/// The least time between two reads of the outbox. Every commit wakes the tailer, and each
+/// read costs two statements (the horizon, then the rows; on PostgreSQL the horizon scans
+/// `pg_locks`): under a burst of writes, reading once per commit made the tailer's reads a
+/// third of the server's work per PUT (docs/benchmarks.md). Wake-ups that arrive during the
+/// gap are folded into the next read, which then carries several events; the first change
+/// after a quiet spell is read at once, and under load delivery waits at most this long.
+pub const MIN_POLL_GAP: Duration = Duration::from_millis(5);
+
 /// How often the tailer polls without a wake-up.
 #[derive(Debug, Clone, Copy)]
 pub struct PollIntervals {
@@ -23,6 +31,7 @@ pub struct PollIntervals {
 
 /// Runs forever; aborting its task stops it.
 pub async fn run_tailer(hub: Arc<Hub>, feed: Arc<dyn EventFeed>, wake: Arc<Wake>, poll: PollIntervals) {
+    let mut last_read: Option<tokio::time::Instant> = None;
     loop {
         let interval = if wake.is_healthy() {
             poll.healthy
@@ -33,6 +42,10 @@ pub async fn run_tailer(hub: Arc<Hub>, feed: Arc<dyn EventFeed>, wake: Arc<Wake>
             () = wake.woken() => {}
             () = tokio::time::sleep(interval) => {}
         }
+        if let Some(last_read) = last_read {
+            tokio::time::sleep_until(last_read + MIN_POLL_GAP).await;
+        }
+        last_read = Some(tokio::time::Instant::now());
         drain(&hub, feed.as_ref()).await;
     }
 }
@@ -117,5 +130,66 @@ mod tests {
             .returning(|_, _| Err(anyhow::anyhow!("database down")));
         drain(&hub, &feed).await;
         assert_eq!(hub.dispatched_seq(), 3);
+    }
+
+    /// A feed that counts its reads and has nothing to give.
+    fn counting_feed() -> (Arc<dyn EventFeed>, Arc<std::sync::atomic::AtomicUsize>) {
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = reads.clone();
+        let mut feed = MockEventFeed::new();
+        feed.expect_after().returning(move |_, _| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(vec![])
+        });
+        (Arc::new(feed), reads)
+    }
+
+    fn start(feed: Arc<dyn EventFeed>) -> Arc<Wake> {
+        let wake = Wake::new();
+        let hour = Duration::from_secs(3600);
+        tokio::spawn(run_tailer(
+            Hub::new(HubConfig::default(), 0),
+            feed,
+            wake.clone(),
+            PollIntervals {
+                healthy: hour,
+                degraded: hour,
+            },
+        ));
+        wake
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_commits_is_read_at_most_once_per_gap() {
+        let (feed, reads) = counting_feed();
+        let wake = start(feed);
+        // 40 commits, one every millisecond: 40 wake-ups in 40 ms.
+        for _ in 0..40 {
+            wake.wake();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(MIN_POLL_GAP * 2).await;
+        let reads = reads.load(std::sync::atomic::Ordering::SeqCst);
+        let most = (40 / MIN_POLL_GAP.as_millis() + 2) as usize;
+        assert!(
+            (2..=most).contains(&reads),
+            "{reads} reads for 40 wake-ups in 40 ms"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_commit_after_a_quiet_spell_is_read_at_once() {
+        let (feed, reads) = counting_feed();
+        let wake = start(feed);
+        wake.wake();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        wake.wake();
+        // No time passes: the read after a quiet second does not wait for the gap.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -38,7 +38,7 @@ impl SyncLinks for SeaSyncRepository {
             link.branch.as_str(),
             link.folder.as_str(),
         ];
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         if self.postgres() {
             // Concurrent replacements of one link take turns (SQLite's writer lock does the same).
             github_links::Entity::find_by_id(project)
@@ -124,7 +124,7 @@ impl SyncLinks for SeaSyncRepository {
 
     async fn delete_link(&self, project_id: ProjectId) -> anyhow::Result<bool> {
         let project = project_id.as_uuid();
-        let txn = self.begin_write().await?;
+        let (txn, _turn) = self.begin_write().await?;
         sync_file_states::Entity::delete_many()
             .filter(sync_file_states::Column::ProjectId.eq(project))
             .exec(&txn)

@@ -45,7 +45,7 @@ impl SeaSyncRepository {
     }
 
     /// A write transaction (see [`crate::connection::begin_write`]).
-    async fn begin_write(&self) -> anyhow::Result<DatabaseTransaction> {
+    async fn begin_write(&self) -> anyhow::Result<(DatabaseTransaction, crate::connection::WriterTurn)> {
         crate::connection::begin_write(&self.db)
             .await
             .map_err(unexpected("beginning a transaction"))
