@@ -93,8 +93,27 @@ pub struct CreateProjectBody {
     pub description: Option<String>,
 }
 
-/// An optional count in a body: JSON has one number type, so `300.0` is the integer 300 as
-/// much as `300` is (JSON Schema agrees); a fraction or a negative number is refused (400).
+/// `number` as a whole number no larger than `max`: JSON has one number type, so `300.0` is
+/// the integer 300 as much as `300` is (JSON Schema agrees); a fraction, a negative number or
+/// one beyond `max` is `None`.
+fn whole(number: &serde_json::Number, max: u64) -> Option<u64> {
+    match (number.as_u64(), number.as_f64()) {
+        (Some(n), _) => Some(n).filter(|n| *n <= max),
+        // `as` is exact here: the value is whole, non-negative and within `max` (checked first;
+        // `max as f64` may round up, which `as` then saturates back to at most u64::MAX).
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..=max as f64).contains(&f) => {
+            Some(f as u64).filter(|n| *n <= max)
+        }
+        _ => None,
+    }
+}
+
+/// An optional count in a body, read with [`whole`]; anything else is refused (400).
 fn whole_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
 where
     D: Deserializer<'de>,
@@ -102,16 +121,26 @@ where
     let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
         return Ok(None);
     };
-    let whole = match (number.as_u64(), number.as_f64()) {
-        (Some(n), _) => u32::try_from(n).ok(),
-        // `as` is exact here: the value is whole and within u32 (checked first).
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Some(f as u32),
-        _ => None,
-    };
-    whole.map(Some).ok_or_else(|| {
+    whole(&number, u64::from(u32::MAX))
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid value: {number}, expected a whole number 0..=4294967295"
+            ))
+        })
+}
+
+/// A required id in a body (a GitHub installation id), read with [`whole`]: `11364.0` is
+/// 11364; anything else is refused (400).
+fn whole_id<'de, D>(deserializer: D) -> Result<u64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    whole(&number, u64::MAX).ok_or_else(|| {
         serde::de::Error::custom(format!(
-            "invalid value: {number}, expected a whole number 0..=4294967295"
+            "invalid value: {number}, expected a whole number 0..=18446744073709551615"
         ))
     })
 }
@@ -701,7 +730,7 @@ pub enum CredentialBody {
     },
     /// An installation of the operator's GitHub App (only when the server has one configured).
     App {
-        #[serde(rename = "installationId")]
+        #[serde(rename = "installationId", deserialize_with = "whole_id")]
         installation_id: u64,
     },
 }
@@ -903,4 +932,41 @@ pub struct WebhookAckDto {
     /// Runs queued by a push.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queued: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CredentialBody;
+
+    fn installation(body: serde_json::Value) -> Result<u64, serde_json::Error> {
+        match serde_json::from_value::<CredentialBody>(body)? {
+            CredentialBody::App { installation_id } => Ok(installation_id),
+            CredentialBody::Token { .. } => panic!("not an app credential"),
+        }
+    }
+
+    #[test]
+    fn an_installation_id_written_as_a_whole_float_is_that_integer() {
+        use serde_json::json;
+        assert_eq!(
+            installation(json!({"kind": "app", "installationId": 11364})).unwrap(),
+            11364
+        );
+        assert_eq!(
+            installation(json!({"kind": "app", "installationId": 11364.0})).unwrap(),
+            11364
+        );
+        for refused in [
+            json!(11364.5),
+            json!(-1),
+            json!(-1.0),
+            json!("11364"),
+            json!(1e30),
+        ] {
+            assert!(
+                installation(json!({"kind": "app", "installationId": refused})).is_err(),
+                "{refused} accepted"
+            );
+        }
+    }
 }
