@@ -123,14 +123,15 @@ fn sqlite_writers(db: &DatabaseConnection) -> Option<Arc<Semaphore>> {
     let crate::sql::Driver::Sqlite(pool) = crate::sql::driver(db).ok()? else {
         return None;
     };
-    let file = pool.connect_options().get_filename().to_path_buf();
+    let options = pool.connect_options();
+    let file = options.get_filename();
     let mut writers = SQLITE_WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
-    Some(
-        writers
-            .entry(file)
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
-            .clone(),
-    )
+    if let Some(turns) = writers.get(file) {
+        return Some(turns.clone());
+    }
+    let turns = Arc::new(Semaphore::new(1));
+    writers.insert(file.to_path_buf(), turns.clone());
+    Some(turns)
 }
 
 /// Waits for this instance's turn to write to `db` (see [`WriterTurn`]), at most as long as

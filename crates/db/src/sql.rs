@@ -48,57 +48,56 @@ pub(crate) fn driver(db: &DatabaseConnection) -> anyhow::Result<Driver<'_>> {
     }
 }
 
-/// `fetch_optional!(db, sql, binds...)`: at most one row of the raw statement `sql` (written
-/// with `$1, $2, ...`, which both backends take), run on the sqlx pool of `db` directly, as a
-/// sea-orm [`QueryResult`]. Binds are values of the types the entities use (`Uuid`, `String`,
-/// `i64`, `DateTime<Utc>`), which sqlx encodes exactly as sea-orm does.
-macro_rules! fetch_optional {
-    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+/// `on_driver!(db, sql, fetch, rows, binds...)`: the raw statement `sql` (written with
+/// `$1, $2, ...`, which both backends take) with `binds`, run with sqlx's `fetch` method on the
+/// pool of `db` directly, its rows turned into sea-orm's by `rows` ([`one_row`], [`all_rows`]).
+/// Binds are values of the types the entities use (`Uuid`, `String`, `i64`,
+/// `DateTime<Utc>`), which sqlx encodes exactly as sea-orm does. The two arms differ only in
+/// the pool's type.
+macro_rules! on_driver {
+    ($db:expr, $sql:expr, $fetch:ident, $rows:path $(, $bind:expr)*) => {
         async {
-            let row: Option<sea_orm::QueryResult> = match $crate::sql::driver($db)? {
-                $crate::sql::Driver::Postgres(pool) => sea_orm::sqlx::query($sql)
-                    $(.bind($bind))*
-                    .fetch_optional(pool)
-                    .await?
-                    .map(sea_orm::QueryResult::from),
-                $crate::sql::Driver::Sqlite(pool) => sea_orm::sqlx::query($sql)
-                    $(.bind($bind))*
-                    .fetch_optional(pool)
-                    .await?
-                    .map(sea_orm::QueryResult::from),
-            };
-            anyhow::Ok(row)
-        }
-    };
-}
-pub(crate) use fetch_optional;
-
-/// `fetch_all!(db, sql, binds...)`: every row of the raw statement `sql`, as
-/// [`fetch_optional!`](crate::sql::fetch_optional) runs it.
-macro_rules! fetch_all {
-    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
-        async {
-            let rows: Vec<sea_orm::QueryResult> = match $crate::sql::driver($db)? {
-                $crate::sql::Driver::Postgres(pool) => sea_orm::sqlx::query($sql)
-                    $(.bind($bind))*
-                    .fetch_all(pool)
-                    .await?
-                    .into_iter()
-                    .map(sea_orm::QueryResult::from)
-                    .collect(),
-                $crate::sql::Driver::Sqlite(pool) => sea_orm::sqlx::query($sql)
-                    $(.bind($bind))*
-                    .fetch_all(pool)
-                    .await?
-                    .into_iter()
-                    .map(sea_orm::QueryResult::from)
-                    .collect(),
+            let rows = match $crate::sql::driver($db)? {
+                $crate::sql::Driver::Postgres(pool) => {
+                    $rows(sea_orm::sqlx::query($sql)$(.bind($bind))*.$fetch(pool).await?)
+                }
+                $crate::sql::Driver::Sqlite(pool) => {
+                    $rows(sea_orm::sqlx::query($sql)$(.bind($bind))*.$fetch(pool).await?)
+                }
             };
             anyhow::Ok(rows)
         }
     };
 }
+pub(crate) use on_driver;
+
+/// `fetch_optional!(db, sql, binds...)`: at most one row of the raw statement `sql`, run on the
+/// sqlx pool of `db` directly (see [`on_driver!`](crate::sql::on_driver)).
+macro_rules! fetch_optional {
+    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        $crate::sql::on_driver!($db, $sql, fetch_optional, $crate::sql::one_row $(, $bind)*)
+    };
+}
+pub(crate) use fetch_optional;
+
+/// `fetch_all!(db, sql, binds...)`: every row of the raw statement `sql`, run on the sqlx pool
+/// of `db` directly (see [`on_driver!`](crate::sql::on_driver)).
+macro_rules! fetch_all {
+    ($db:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        $crate::sql::on_driver!($db, $sql, fetch_all, $crate::sql::all_rows $(, $bind)*)
+    };
+}
 pub(crate) use fetch_all;
+
+/// A driver's optional row as sea-orm's.
+pub(crate) fn one_row<R: Into<QueryResult>>(row: Option<R>) -> Option<QueryResult> {
+    row.map(Into::into)
+}
+
+/// A driver's rows as sea-orm's.
+pub(crate) fn all_rows<R: Into<QueryResult>>(rows: Vec<R>) -> Vec<QueryResult> {
+    rows.into_iter().map(Into::into).collect()
+}
 
 /// A row count as a bindable `BIGINT` (saturating: a limit beyond `i64::MAX` is no limit).
 pub(crate) fn limit(rows: u64) -> Value {
