@@ -20,34 +20,11 @@ keep_results() {
 }
 bench_setup callgrind
 if [[ -n ${PGLOG:-} ]]; then psql -q "$admin" -c "ALTER DATABASE $db SET log_statement = 'all'"; fi
-port=$(free_port)
-base="http://127.0.0.1:$port/api/v1"
-TOOLKIT_PROFILE=development DATABASE_URL="$db_url" TOOLKIT__SERVER__PORT=$port \
-  TOOLKIT__LOG__LEVEL=warn TOOLKIT__AUTH__JWT_SECRET=$(random_jwt_secret) \
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" >"$work/server.log" 2>&1 &
-pid=$!
-wait_until_ready "http://127.0.0.1:$port/readyz" "$pid" 600 0.2 "$work/server.log"
-
+start_bench_server 600 0.2 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin"
 seed_project CG
-doc=$(post "/projects/$project/docs" "{\"path\":\"doc.md\",\"content\":\"$content\\n\"}" | jq -r .id)
-url="$base/projects/$project/docs/$doc"
-version=1
-
-# Phase runners: one curl process, N requests on one connection.
-gets() {  # $1 count, $2 extra header or empty
-  local args=()
-  for _ in $(seq 1 "$1"); do args+=(--next -o /dev/null -H "x-api-key: $key" ${2:+-H "$2"} "$url"); done
-  curl -s "${args[@]:1}"
-}
-puts() {  # $1 count
-  local args=()
-  for _ in $(seq 1 "$1"); do
-    args+=(--next -o /dev/null -X PUT -H "x-api-key: $key" -H 'content-type: application/json'
-      -H "if-match: \"$version\"" -d "{\"content\":\"edit $version $content\"}" "$url")
-    version=$((version + 1))
-  done
-  curl -s "${args[@]:1}"
-}
+seed_doc
+gets() { get_doc "$@"; }   # phase runners: one curl process, N requests on one connection
+puts() { put_doc "$@"; }
 log_lines() { if [[ -n ${PGLOG:-} ]]; then grep -c "@$db " "$PGLOG" || true; else echo 0; fi; }
 statements() {  # lines logged for this database between two counts, per request
   if [[ -n ${PGLOG:-} ]]; then

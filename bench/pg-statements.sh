@@ -18,33 +18,11 @@ bin=$(realpath "$1"); n=${2:-200}
 source "$(dirname "$0")/../scripts/server-lib.sh"
 bench_setup pgstmt
 psql -q "$admin" -c "ALTER DATABASE $db SET log_min_duration_statement = 0"
-port=$(free_port)
-base="http://127.0.0.1:$port/api/v1"
-TOOLKIT_PROFILE=development DATABASE_URL="$db_url" TOOLKIT__SERVER__PORT=$port \
-  TOOLKIT__LOG__LEVEL=warn TOOLKIT__AUTH__JWT_SECRET=$(random_jwt_secret) \
-  "$bin" >"$work/server.log" 2>&1 &
-pid=$!
-wait_until_ready "http://127.0.0.1:$port/readyz" "$pid" 200 0.05 "$work/server.log"
-
+start_bench_server 200 0.05 "$bin"
 seed_project PGS
-doc=$(post "/projects/$project/docs" "{\"path\":\"doc.md\",\"content\":\"$content\\n\"}" | jq -r .id)
-url="$base/projects/$project/docs/$doc"
-version=1
-
-gets() {
-  local args=()
-  for _ in $(seq 1 "$1"); do args+=(--next -o /dev/null -H "x-api-key: $key" "$url"); done
-  curl -s "${args[@]:1}"
-}
-puts() {
-  local args=()
-  for _ in $(seq 1 "$1"); do
-    args+=(--next -o /dev/null -X PUT -H "x-api-key: $key" -H 'content-type: application/json'
-      -H "if-match: \"$version\"" -d "{\"content\":\"edit $version $content\"}" "$url")
-    version=$((version + 1))
-  done
-  curl -s "${args[@]:1}"
-}
+seed_doc
+gets() { get_doc "$1"; }
+puts() { put_doc "$1"; }
 log_lines() { grep -c "@$db " "$PGLOG" || true; }
 
 report() {  # $1 name, $2 first log line, $3 last log line

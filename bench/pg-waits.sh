@@ -13,14 +13,8 @@ set -euo pipefail
 bin=$(realpath "$1"); nest=$(realpath "$2")
 source "$(dirname "$0")/../scripts/server-lib.sh"
 bench_setup pgwaits
-port=$(free_port)
-base="http://127.0.0.1:$port/api/v1"
-TOOLKIT_PROFILE=development DATABASE_URL="$db_url" TOOLKIT__SERVER__PORT=$port \
-  TOOLKIT__DATABASE__MAX_CONNECTIONS=10 TOOLKIT__LOG__LEVEL=warn \
-  TOOLKIT__AUTH__JWT_SECRET=$(random_jwt_secret) \
-  "$bin" >"$work/server.log" 2>&1 &
-pid=$!
-wait_until_ready "http://127.0.0.1:$port/readyz" "$pid" 300 0.1 "$work/server.log"
+# A pool of 10, like the anchors (`PG_POOL_MAX`).
+start_bench_server 300 0.1 env TOOLKIT__DATABASE__MAX_CONNECTIONS=10 "$bin"
 seed_project W
 for i in $(seq 1 50); do
   post "/projects/$project/docs" "{\"path\":\"doc-$i.md\",\"content\":\"$content\\n\"}" | jq -r .id >>"$work/ids"

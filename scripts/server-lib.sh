@@ -70,3 +70,47 @@ seed_project() {
   key=$(post "/projects/$project/api-keys" "{\"name\":\"$slug\",\"scopes\":[\"docs:read\",\"docs:write\"]}" | jq -r .key)
   content=$(printf 'x%.0s' $(seq 1 2047))
 }
+
+# start_bench_server TRIES INTERVAL COMMAND...: starts COMMAND (the server binary, or it behind a
+# wrapper such as valgrind) on the bench database (`db_url`, from bench_setup) on a free port,
+# in development with a random JWT secret, its output in $work/server.log; sets `port`, `base`
+# and `pid` and waits for readiness (TRIES polls INTERVAL seconds apart).
+start_bench_server() {
+  local tries=$1 interval=$2; shift 2
+  port=$(free_port)
+  base="http://127.0.0.1:$port/api/v1"
+  TOOLKIT_PROFILE=development DATABASE_URL="$db_url" TOOLKIT__SERVER__PORT=$port \
+    TOOLKIT__LOG__LEVEL=warn TOOLKIT__AUTH__JWT_SECRET=$(random_jwt_secret) \
+    "$@" >"$work/server.log" 2>&1 &
+  pid=$!
+  wait_until_ready "http://127.0.0.1:$port/readyz" "$pid" "$tries" "$interval" "$work/server.log"
+}
+
+# seed_doc: one doc of `content` (2,048 characters with its newline) in `project`; sets `url`
+# (the doc's) and `version` (1).
+seed_doc() {
+  local doc
+  doc=$(post "/projects/$project/docs" "{\"path\":\"doc.md\",\"content\":\"$content\\n\"}" | jq -r .id)
+  url="$base/projects/$project/docs/$doc"
+  version=1
+}
+
+# get_doc N [HEADER]: N GETs of `url` with `key` on one connection (one curl process), each
+# with HEADER if given.
+get_doc() {
+  local args=()
+  for _ in $(seq 1 "$1"); do args+=(--next -o /dev/null -H "x-api-key: $key" ${2:+-H "$2"} "$url"); done
+  curl -s "${args[@]:1}"
+}
+
+# put_doc N: N PUTs of `url` with `key` on one connection, each with `If-Match` of the version
+# the previous one made (`version` follows along).
+put_doc() {
+  local args=()
+  for _ in $(seq 1 "$1"); do
+    args+=(--next -o /dev/null -X PUT -H "x-api-key: $key" -H 'content-type: application/json'
+      -H "if-match: \"$version\"" -d "{\"content\":\"edit $version $content\"}" "$url")
+    version=$((version + 1))
+  done
+  curl -s "${args[@]:1}"
+}
