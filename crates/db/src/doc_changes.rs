@@ -266,14 +266,26 @@ pub(crate) async fn insert_doc(txn: &DatabaseTransaction, insert: DocInsert) -> 
 /// data-modifying CTE over the updated row: one round trip less per PUT, and the revision
 /// exists exactly when the update changed the row); SQLite has no such CTE, so
 /// [`write_revision`] follows there.
+///
+/// On PostgreSQL the row also returns `size_before`, the content size of the version it
+/// replaced, for [`Growth`]: a subquery in `RETURNING` reads the statement's snapshot, which
+/// still holds the replaced row (the new one was written by this very statement). When a
+/// concurrent write committed after that snapshot and before this update won the row, the
+/// snapshot's row is an older version, `version = $3` matches nothing and `size_before` is
+/// NULL: the growth is unknown, and the quota check runs.
 fn update_statement(txn: &DatabaseTransaction, update: &DocUpdate) -> (Statement, bool) {
     let with_revision = txn.get_database_backend() == DbBackend::Postgres;
+    let size_before = if with_revision {
+        ", (SELECT before.size FROM docs AS before WHERE before.id = $1 AND before.version = $3) AS size_before"
+    } else {
+        ""
+    };
     // raw SQL: the race-deciding conditional UPDATE ... RETURNING (on PostgreSQL in a CTE).
     let update_sql = format!(
         "UPDATE docs SET version = version + 1, path = COALESCE($10, path), content = $6, sha256 = $7, \
          size = $8, updated_at = $5, updated_by = $9 \
          WHERE id = $1 AND project_id = $2 AND deleted_at IS NULL AND version = $3 AND {} \
-         RETURNING {DOC_COLUMNS_WITH_CONTENT}",
+         RETURNING {DOC_COLUMNS_WITH_CONTENT}{size_before}",
         writable(5, 4)
     );
     let mut values: Vec<Value> = vec![
@@ -303,8 +315,66 @@ fn update_statement(txn: &DatabaseTransaction, update: &DocUpdate) -> (Statement
     (statement(txn, sql, values), with_revision)
 }
 
-pub(crate) async fn update_doc(txn: &DatabaseTransaction, update: DocUpdate) -> Result<Doc, CommitError> {
+/// Whether a write may have made the project's content larger: what decides if a
+/// [`QuotaCheck`] after it has anything to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Growth {
+    /// The content is no larger than the version it replaced.
+    None,
+    /// Larger, or not known.
+    Possible,
+}
+
+impl Growth {
+    /// Growth of two writes in a row: possible if either's is.
+    pub(crate) fn and(self, next: Growth) -> Growth {
+        if self == Growth::None && next == Growth::None {
+            Growth::None
+        } else {
+            Growth::Possible
+        }
+    }
+}
+
+/// The size of the version an update replaced (SQLite: read first, under the write
+/// transaction that `BEGIN IMMEDIATE` made the only writer; PostgreSQL: `size_before` of the
+/// update's own row). `None` when unknown.
+async fn size_before(
+    txn: &DatabaseTransaction,
+    update: &DocUpdate,
+    row: Option<&QueryResult>,
+) -> Result<Option<i64>, CommitError> {
+    if let Some(row) = row {
+        return Ok(row
+            .try_get::<Option<i64>>("", "size_before")
+            .map_err(unexpected("reading the replaced size"))?);
+    }
+    // raw SQL: one column of one row, by primary key.
+    let stmt = statement(
+        txn,
+        "SELECT size FROM docs WHERE id = $1 AND version = $2",
+        vec![update.doc_id.as_uuid().into(), update.expected_version.into()],
+    );
+    let row = txn
+        .query_one_raw(stmt)
+        .await
+        .map_err(unexpected("reading the size before an update"))?;
+    Ok(row
+        .map(|row| row.try_get::<i64>("", "size"))
+        .transpose()
+        .map_err(unexpected("reading the size before an update"))?)
+}
+
+pub(crate) async fn update_doc(
+    txn: &DatabaseTransaction,
+    update: DocUpdate,
+) -> Result<(Doc, Growth), CommitError> {
     let (stmt, revision_written) = update_statement(txn, &update);
+    let before_on_sqlite = if revision_written {
+        None
+    } else {
+        size_before(txn, &update, None).await?
+    };
     let row = decide(
         txn,
         stmt,
@@ -315,13 +385,22 @@ pub(crate) async fn update_doc(txn: &DatabaseTransaction, update: DocUpdate) -> 
         update.at,
     )
     .await?;
+    let before = if revision_written {
+        size_before(txn, &update, Some(&row)).await?
+    } else {
+        before_on_sqlite
+    };
     let doc = doc_after(&row, update.at)?;
     if revision_written {
         append_event(txn, doc_event(update.kind, &update.author, &doc, update.at)).await?;
     } else {
         record(txn, &doc, update.kind, update.message, &update.author, update.at).await?;
     }
-    Ok(doc)
+    let growth = match before {
+        Some(before) if doc.size <= before => Growth::None,
+        _ => Growth::Possible,
+    };
+    Ok((doc, growth))
 }
 
 pub(crate) async fn delete_doc(txn: &DatabaseTransaction, delete: DocDelete) -> Result<Doc, CommitError> {

@@ -15,7 +15,7 @@ use toolkit_application::ports::{
 use toolkit_domain::{Membership, NewEvent, Project, ProjectId, User, UserId};
 use uuid::Uuid;
 
-use crate::doc_changes;
+use crate::doc_changes::{self, Growth};
 use crate::entities::{events, memberships, projects, users};
 use crate::errors::{is_foreign_key_violation, unexpected, unique_violation};
 use crate::sql::statement;
@@ -38,11 +38,17 @@ impl UnitOfWork for SeaUnitOfWork {
             .await
             .map_err(unexpected("beginning a transaction"))?;
         let mut applied = Applied::default();
+        // Whether the changes so far may have grown the project's live docs or bytes: a quota
+        // check after changes that did not has nothing to refuse (see `QuotaCheck`).
+        let mut growth = Growth::None;
         // Sync doc writes the database refused so far (each rolled back to its savepoint).
         let mut refused: Vec<RefusedWrite> = Vec::new();
         for change in changes {
             let result = match change {
-                Change::SyncDocWrite(write) => sync_doc_write(&txn, write, &mut refused).await,
+                Change::SyncDocWrite(write) => {
+                    growth = Growth::Possible;
+                    sync_doc_write(&txn, write, &mut refused).await
+                }
                 Change::SaveSyncState(mut save) => {
                     save.settle(&refused);
                     sync::save_state(&txn, save).await
@@ -51,7 +57,7 @@ impl UnitOfWork for SeaUnitOfWork {
                     success.settle(&refused);
                     sync::complete_run(&txn, success).await
                 }
-                other => apply(&txn, other, &mut applied).await,
+                other => apply(&txn, other, &mut applied, &mut growth).await,
             };
             if let Err(error) = result {
                 if let Err(rollback) = txn.rollback().await {
@@ -67,15 +73,35 @@ impl UnitOfWork for SeaUnitOfWork {
     }
 }
 
-async fn apply(txn: &DatabaseTransaction, change: Change, applied: &mut Applied) -> Result<(), CommitError> {
+async fn apply(
+    txn: &DatabaseTransaction,
+    change: Change,
+    applied: &mut Applied,
+    growth: &mut Growth,
+) -> Result<(), CommitError> {
     match change {
-        Change::InsertDoc(insert) => applied.doc = Some(doc_changes::insert_doc(txn, insert).await?),
-        Change::UpdateDoc(update) => applied.doc = Some(doc_changes::update_doc(txn, update).await?),
+        Change::InsertDoc(insert) => {
+            *growth = Growth::Possible;
+            applied.doc = Some(doc_changes::insert_doc(txn, insert).await?);
+        }
+        Change::UpdateDoc(update) => {
+            let (doc, grew) = doc_changes::update_doc(txn, update).await?;
+            *growth = growth.and(grew);
+            applied.doc = Some(doc);
+        }
         Change::DeleteDoc(delete) => applied.doc = Some(doc_changes::delete_doc(txn, delete).await?),
-        Change::RestoreDoc(restore) => applied.doc = Some(doc_changes::restore_doc(txn, restore).await?),
+        Change::RestoreDoc(restore) => {
+            *growth = Growth::Possible;
+            applied.doc = Some(doc_changes::restore_doc(txn, restore).await?);
+        }
         Change::AcquireLock(acquire) => applied.lock = Some(doc_changes::acquire_lock(txn, acquire).await?),
         Change::ReleaseLock(release) => doc_changes::release_lock(txn, release).await?,
-        Change::CheckQuota(check) => doc_changes::check_quota(txn, check).await?,
+        Change::CheckQuota(check) => match growth {
+            Growth::Possible => doc_changes::check_quota(txn, check).await?,
+            Growth::None => {
+                tracing::trace!(project_id = %check.project_id, "quota check skipped: nothing grew")
+            }
+        },
         Change::InsertUser { user, password_hash } => insert_user(txn, user, password_hash).await?,
         Change::InsertProject(project) => insert_project(txn, project).await?,
         Change::UpdateProject(project) => update_project(txn, project).await?,

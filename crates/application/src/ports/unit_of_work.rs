@@ -63,7 +63,10 @@ pub enum Change {
     /// Releases a lock. See [`LockRelease`].
     ReleaseLock(LockRelease),
     /// Refuses the whole commit with [`CommitError::QuotaExceeded`] when the project, as
-    /// changed so far, is over a quota. See [`QuotaCheck`].
+    /// changed so far, is over a quota — unless no change before it in the list can have grown
+    /// the project (only content updates no larger than the version they replace): a write
+    /// that does not grow a project is never refused, so a project left over a lowered quota
+    /// can still shrink, and such a write does not pay for the count. See [`QuotaCheck`].
     CheckQuota(QuotaCheck),
     /// A sync run's doc change that may be refused alone. See [`SyncDocWrite`].
     SyncDocWrite(SyncDocWrite),

@@ -631,6 +631,82 @@ async fn a_quota_check_refuses_the_whole_commit_when_the_project_is_over() {
 }
 
 #[tokio::test]
+async fn an_update_that_does_not_grow_a_project_over_its_byte_quota_passes_and_one_that_grows_is_refused() {
+    use toolkit_application::{Quota, QuotaExceeded};
+    let db = fresh_database().await;
+    let (ada, project) = owner_and_project(&db).await;
+    let a = doc(&db, &project, "a.md", "1234567890", &ada).await;
+    // The quota was lowered below the project's 10 bytes.
+    let check = || quota(&project, None, Some(8));
+
+    let grown = commit(
+        &db,
+        vec![
+            Change::UpdateDoc(update(&a, 1, "12345678901", &ada, now())),
+            check(),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(
+            grown,
+            Err(CommitError::QuotaExceeded(QuotaExceeded {
+                quota: Quota::Bytes,
+                limit: 8
+            }))
+        ),
+        "{grown:?}"
+    );
+    let same_size = commit(
+        &db,
+        vec![
+            Change::UpdateDoc(update(&a, 1, "abcdefghij", &ada, now())),
+            check(),
+        ],
+    )
+    .await
+    .unwrap()
+    .doc
+    .unwrap();
+    assert_eq!((same_size.version, same_size.size), (2, 10));
+    let shrunk = commit(
+        &db,
+        vec![Change::UpdateDoc(update(&a, 2, "abc", &ada, now())), check()],
+    )
+    .await
+    .unwrap()
+    .doc
+    .unwrap();
+    assert_eq!((shrunk.version, shrunk.size), (3, 3), "now under the quota");
+    let grown_within = commit(
+        &db,
+        vec![Change::UpdateDoc(update(&a, 3, "abcdefgh", &ada, now())), check()],
+    )
+    .await
+    .unwrap()
+    .doc
+    .unwrap();
+    assert_eq!(grown_within.size, 8, "growing up to the quota is fine");
+    let grown_past = commit(
+        &db,
+        vec![
+            Change::UpdateDoc(update(&a, 4, "abcdefghi", &ada, now())),
+            check(),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(grown_past, Err(CommitError::QuotaExceeded(_))),
+        "{grown_past:?}"
+    );
+    assert_eq!(
+        crate::support::count(&db, "doc_revisions").await,
+        4,
+        "the create and three updates; the refused ones wrote nothing"
+    );
+}
+
+#[tokio::test]
 async fn creates_racing_for_the_last_slot_let_exactly_one_win() {
     let db = crate::support::fresh_database_wide().await;
     let (ada, project) = owner_and_project(&db).await;
