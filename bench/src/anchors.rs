@@ -1,8 +1,11 @@
 //! `bench http --anchors <dir>`: this server side by side with the two performance anchors
 //! (NestJS+Prisma, the peer to beat; bare actix-web+sqlx, the ceiling), on the same PostgreSQL,
-//! seeded alike, under the same load generator (the anchors' autocannon scripts), GET then PUT
-//! for each, one after another in one run. Absolute req/s move with the machine; the ratios
-//! printed at the end, measured in one go, move much less.
+//! seeded alike, under the same load generator (the anchors' autocannon scripts), in one run:
+//! `BENCH_ROUNDS` (3) rounds, each running the GET phase on the three servers one after the
+//! other, then the PUT phase likewise. Absolute req/s move with the machine, and on a shared
+//! 2-core machine they move within a minute too: phases of the same kind run back to back so
+//! that a server and the ceiling meet similar conditions, and the printed ratios are the median
+//! over the rounds of each round's ratio, with every round's ratio listed so the spread shows.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,11 +31,12 @@ const DOC_CHARS: usize = 2048;
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Load settings, the same for all three: `BENCH_CONNECTIONS` (50), `BENCH_DURATION` (10 s),
-/// `BENCH_WARMUP` (3 s, unmeasured).
+/// `BENCH_WARMUP` (3 s, unmeasured), `BENCH_ROUNDS` (3).
 struct Load {
     connections: String,
     duration: String,
     warmup: String,
+    rounds: usize,
 }
 
 impl Load {
@@ -42,6 +46,7 @@ impl Load {
             connections: var("BENCH_CONNECTIONS", "50"),
             duration: var("BENCH_DURATION", "10"),
             warmup: var("BENCH_WARMUP", "3"),
+            rounds: var("BENCH_ROUNDS", "3").parse().unwrap_or(3).max(1),
         }
     }
 }
@@ -81,11 +86,49 @@ struct CpuPerRequest {
     server_switches: f64,
 }
 
+/// One server's figures, one entry per round.
 struct Result3 {
     name: &'static str,
-    get: Figures,
-    put: Figures,
+    get: Vec<Figures>,
+    put: Vec<Figures>,
     idle_rss_kib: u64,
+}
+
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Per round, `mine`'s rate over `of`'s rate (0 where `of` made none).
+fn round_ratios(mine: &[Figures], of: &[Figures]) -> Vec<f64> {
+    mine.iter()
+        .zip(of)
+        .map(|(m, o)| if o.rate > 0.0 { m.rate / o.rate } else { 0.0 })
+        .collect()
+}
+
+/// The round with the median rate, for the req/s and p99 cell.
+fn median_round(figures: &[Figures]) -> Option<&Figures> {
+    let mut by_rate: Vec<&Figures> = figures.iter().collect();
+    by_rate.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    by_rate.get(by_rate.len() / 2).copied()
+}
+
+/// The mean CPU per request over the rounds.
+fn mean_cpu(figures: &[Figures]) -> CpuPerRequest {
+    let n = figures.len().max(1) as f64;
+    let sum = |f: fn(&CpuPerRequest) -> f64| figures.iter().map(|x| f(&x.cpu)).sum::<f64>() / n;
+    CpuPerRequest {
+        server_user_us: sum(|c| c.server_user_us),
+        server_system_us: sum(|c| c.server_system_us),
+        postgres_us: sum(|c| c.postgres_us),
+        server_switches: sum(|c| c.server_switches),
+    }
 }
 
 /// The things started for the run; dropping it stops them and drops their databases' files.
@@ -316,17 +359,29 @@ fn script(nest_dir: &Path, name: &str, target: &Target, load: &Load) -> anyhow::
     })
 }
 
-fn cell(figures: &Figures) -> String {
-    let failures = if figures.failures > 0 {
-        format!(" !{}", figures.failures)
+fn cell(figures: &[Figures]) -> String {
+    let Some(middle) = median_round(figures) else {
+        return "-".into();
+    };
+    let failures: u64 = figures.iter().map(|f| f.failures).sum();
+    let failures = if failures > 0 {
+        format!(" !{failures}")
     } else {
         String::new()
     };
     format!(
         "{} ({:.0} ms){failures}",
-        thousands(figures.rate.round() as u64),
-        figures.p99_ms
+        thousands(middle.rate.round() as u64),
+        middle.p99_ms
     )
+}
+
+fn list(ratios: &[f64]) -> String {
+    ratios
+        .iter()
+        .map(|r| format!("{r:.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn print_table(results: &[Result3], load: &Load) {
@@ -336,10 +391,11 @@ fn print_table(results: &[Result3], load: &Load) {
         return;
     };
     println!(
-        "\n{} connections, {} s per phase after {} s warm-up, autocannon (the anchors' scripts), PostgreSQL; {}",
+        "\n{} connections, {} s per phase after {} s warm-up, {} round(s), autocannon (the anchors' scripts), PostgreSQL; {}",
         load.connections,
         load.duration,
         load.warmup,
+        load.rounds,
         procfs::load()
     );
     println!(
@@ -347,24 +403,34 @@ fn print_table(results: &[Result3], load: &Load) {
         "server", "GET req/s (p99)", "PUT req/s (p99)", "idle RSS", "GET vs ceil/Nest", "PUT vs ceil/Nest"
     );
     for r in results {
-        let ratio = |mine: f64, of: f64| if of > 0.0 { mine / of } else { 0.0 };
+        let ratio = |mine: &[Figures], of: &[Figures]| median(round_ratios(mine, of));
         println!(
             "{:<28} {:>18} {:>18} {:>5.1} MiB   {:>7.2}× / {:>5.2}× {:>7.2}× / {:>5.2}×",
             r.name,
             cell(&r.get),
             cell(&r.put),
             r.idle_rss_kib as f64 / 1024.0,
-            ratio(r.get.rate, ceiling.get.rate),
-            ratio(r.get.rate, nest.get.rate),
-            ratio(r.put.rate, ceiling.put.rate),
-            ratio(r.put.rate, nest.put.rate),
+            ratio(&r.get, &ceiling.get),
+            ratio(&r.get, &nest.get),
+            ratio(&r.put, &ceiling.put),
+            ratio(&r.put, &nest.put),
         );
     }
     println!(
-        "(!N: N responses that were not 2xx, or errors; goals: PUT ≥ 0.7× ceiling and ≥ 2× NestJS, GET ≥ 0.9× ceiling)"
+        "(req/s and p99 of the median round; ratios: the median over rounds of each round's ratio; \
+         !N: N responses that were not 2xx, or errors, over all rounds; goals: PUT ≥ 0.7× ceiling \
+         and ≥ 2× NestJS, GET ≥ 0.9× ceiling)"
     );
+    if let Some(toolkit) = find("Toolkit Sync") {
+        println!(
+            "Toolkit Sync per round vs ceiling: GET {} | PUT {}; vs NestJS: PUT {}",
+            list(&round_ratios(&toolkit.get, &ceiling.get)),
+            list(&round_ratios(&toolkit.put, &ceiling.put)),
+            list(&round_ratios(&toolkit.put, &nest.put)),
+        );
+    }
     println!(
-        "\nCPU µs per request (warm-up included; server user + system, all postgres processes; server context switches)"
+        "\nCPU µs per request, mean over rounds (warm-up included; server user + system, all postgres processes; server context switches)"
     );
     println!(
         "{:<28} {:>30} {:>30}",
@@ -380,8 +446,8 @@ fn print_table(results: &[Result3], load: &Load) {
         println!(
             "{:<28} {:>30} {:>30}",
             r.name,
-            columns(&r.get.cpu),
-            columns(&r.put.cpu)
+            columns(&mean_cpu(&r.get)),
+            columns(&mean_cpu(&r.put))
         );
     }
 }
@@ -505,16 +571,23 @@ async fn run_all(
             pid: server.pid(),
         },
     ];
-    let mut results = Vec::new();
-    for target in &targets {
-        let get = script(&nest_dir, "bench-get.mjs", target, load)?;
-        let put = script(&nest_dir, "bench-put.mjs", target, load)?;
-        results.push(Result3 {
+    let mut results: Vec<Result3> = targets
+        .iter()
+        .map(|target| Result3 {
             name: target.name,
-            get,
-            put,
+            get: Vec::new(),
+            put: Vec::new(),
             idle_rss_kib: target.idle_rss_kib,
-        });
+        })
+        .collect();
+    for round in 1..=load.rounds {
+        eprintln!("bench: round {round} of {}", load.rounds);
+        for (target, result) in targets.iter().zip(&mut results) {
+            result.get.push(script(&nest_dir, "bench-get.mjs", target, load)?);
+        }
+        for (target, result) in targets.iter().zip(&mut results) {
+            result.put.push(script(&nest_dir, "bench-put.mjs", target, load)?);
+        }
     }
     drop(server);
     drop(scratch);

@@ -13,6 +13,7 @@ mod m20261125_000005_github_sync;
 mod m20261201_000006_github_credentials;
 mod m20261201_000007_project_trash_and_quotas;
 mod m20261201_000008_outbox_without_global_lock;
+mod m20261202_000009_drop_unread_event_index;
 
 use sea_orm_migration::{MigrationTrait, async_trait};
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_github_credentials::Migration),
             Box::new(m20261201_000007_project_trash_and_quotas::Migration),
             Box::new(m20261201_000008_outbox_without_global_lock::Migration),
+            Box::new(m20261202_000009_drop_unread_event_index::Migration),
         ]
     }
 }
