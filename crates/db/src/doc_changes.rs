@@ -336,19 +336,13 @@ impl Growth {
     }
 }
 
-/// The size of the version an update replaced (SQLite: read first, under the write
-/// transaction that `BEGIN IMMEDIATE` made the only writer; PostgreSQL: `size_before` of the
-/// update's own row). `None` when unknown.
-async fn size_before(
+/// SQLite: the size of the version an update is about to replace, read first, under the write
+/// transaction that `BEGIN IMMEDIATE` made the only writer (PostgreSQL returns it from the
+/// update itself, `size_before`). `None` when no such version exists (the update will refuse).
+async fn sqlite_size_before(
     txn: &DatabaseTransaction,
     update: &DocUpdate,
-    row: Option<&QueryResult>,
 ) -> Result<Option<i64>, CommitError> {
-    if let Some(row) = row {
-        return Ok(row
-            .try_get::<Option<i64>>("", "size_before")
-            .map_err(unexpected("reading the replaced size"))?);
-    }
     // raw SQL: one column of one row, by primary key.
     let stmt = statement(
         txn,
@@ -373,7 +367,7 @@ pub(crate) async fn update_doc(
     let before_on_sqlite = if revision_written {
         None
     } else {
-        size_before(txn, &update, None).await?
+        sqlite_size_before(txn, &update).await?
     };
     let row = decide(
         txn,
@@ -386,7 +380,8 @@ pub(crate) async fn update_doc(
     )
     .await?;
     let before = if revision_written {
-        size_before(txn, &update, Some(&row)).await?
+        row.try_get::<Option<i64>>("", "size_before")
+            .map_err(unexpected("reading the replaced size"))?
     } else {
         before_on_sqlite
     };
